@@ -29,7 +29,7 @@ def _build_tone_table() -> dict[str, str]:
 
 
 _TONE_TABLE = _build_tone_table()
-_TONE_PATTERN = re.compile("|".join(sorted(_TONE_TABLE, key=len, reverse=True)) + r"(?=\W|$)")
+_TONE_PATTERN = re.compile("(?:" + "|".join(sorted(_TONE_TABLE, key=len, reverse=True)) + r")(?=\W|$)")
 
 
 def repair(text: str) -> str:

@@ -1,0 +1,38 @@
+"""From a read document to what the campaign needs: sections, metadata, kind, flags."""
+
+from __future__ import annotations
+
+from extractors.classify import classify
+from extractors.metadata import extract_metadata
+from extractors.model import Document, Extraction, Flag, Metadata, Profile
+from extractors.outline import LOW_CONFIDENCE, sections as outline_sections
+from extractors.readers import read_document
+
+
+def analyze(doc: Document, filename: str, profile: Profile) -> Extraction:
+    """Sections, metadata and kind of one read document, for one campaign profile."""
+    body = doc.body
+    text = "\n".join(b.full_text for b in body)
+    if doc.error:
+        kind = classify(Metadata(), [], filename, profile)
+        return Extraction(doc.format, kind, Metadata(), [], [n.key for n in profile.outline], text,
+                          list(doc.flags), doc.error)
+    meta = extract_metadata(doc.blocks)
+    sections, missing = outline_sections(body, profile.outline)
+    kind = classify(meta, sections, filename, profile)
+    flags = list(doc.flags)
+    if kind != "report":
+        # Only the report follows the outline; a regulation's "Chương I" is not section I.
+        sections, missing = [], []
+    else:
+        for s in sections:
+            if not s.extra and s.confidence < LOW_CONFIDENCE:
+                flags.append(Flag("low_confidence", f"{s.key} «{s.heading}» ({s.confidence:.2f})"))
+            if s.extra:
+                flags.append(Flag("extra_section", s.heading))
+    return Extraction(doc.format, kind, meta, sections, missing, text, flags)
+
+
+def extract(data: bytes, filename: str, profile: Profile) -> Extraction:
+    """Read one file's bytes and analyze it for a campaign profile. Never raises for bad input."""
+    return analyze(read_document(data, filename), filename, profile)

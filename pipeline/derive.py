@@ -1,0 +1,206 @@
+"""Derive everything about one stored mail from its raw bytes and the campaign files.
+
+Deriving a mail replaces all its derived rows in one transaction, so a crash leaves either the
+old result or the new one. A failure is a flag row with the reason, never an exception that stops
+the batch.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import sqlite_utils
+
+from extractors.analyze import analyze
+from extractors.model import Document, Extraction, Flag
+from extractors.readers import read_document
+from extractors.text import fold
+from pipeline.mime import ParsedMail, content_key, parse_mail
+from pipeline.store import delete_derived, now_iso, save_blob, sha256
+from rules.attribution import MailSignals, attribute, campaign_score
+from rules.campaign import Campaign
+from rules.mentions import mention
+
+log = logging.getLogger(__name__)
+
+CAMPAIGN_THRESHOLD = 0.5  # keywords alone are enough; nothing at all means "not for a campaign"
+_DOCUMENT_FORMATS = {"docx", "pdf", "doc", "rtf", "txt", "odt"}
+
+
+@dataclass
+class Derived:
+    """What deriving one mail decided, for the caller's summary."""
+
+    id: str
+    campaign: str | None = None
+    unit: str | None = None
+    flags: list[Flag] = field(default_factory=list)
+
+
+def receipt_time(mail: ParsedMail, internaldate: datetime | None) -> tuple[datetime | None, str | None]:
+    """The office server's receipt time: IMAP INTERNALDATE, else the topmost Received: header,
+    else (flagged by the caller) the sender's own Date:."""
+    if internaldate:
+        return internaldate, "internaldate"
+    if mail.received_at:
+        return mail.received_at, "received"
+    if mail.date:
+        return mail.date, "date"
+    return None, None
+
+
+def _signals(mail: ParsedMail) -> MailSignals:
+    thread = [x for x in [mail.in_reply_to, *mail.references] if x]
+    return MailSignals(mail.subject, mail.body_text, mail.from_addr,
+                       [f.from_addr for f in mail.forwarded if f.from_addr], thread, mail.auto_reply)
+
+
+def _read_files(mail: ParsedMail) -> list[tuple[str, object, Document]]:
+    """(attachment id suffix, attachment, document) for every attachment that is a document."""
+    docs = []
+    for att in mail.attachments:
+        if att.content_type == "application/zip":
+            continue  # its members are attachments of their own
+        doc = read_document(att.data, att.filename)
+        if doc.format in _DOCUMENT_FORMATS:
+            docs.append((att.part, att, doc))
+    return docs
+
+
+def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple[Campaign | None, dict]:
+    """The campaign the mail answers, with each document's extraction for it."""
+    best: tuple[float, Campaign | None, dict] = (0.0, None, {})
+    signals = _signals(mail)
+    for campaign in campaigns:
+        profile = campaign.profile()
+        extractions = {part: analyze(doc, att.filename, profile) for part, att, doc in docs}
+        kinds = [e.kind for e in extractions.values()]
+        file_text = " ".join(e.text[:2000] for e in extractions.values())
+        score = campaign_score(campaign, signals, kinds)
+        if score < CAMPAIGN_THRESHOLD and file_text:
+            probe = MailSignals(file_text, "", None, [], [], False)
+            score = max(score, campaign_score(campaign, probe, []))
+        if score > best[0]:
+            best = (score, campaign, extractions)
+        elif best[1] is None and not best[2]:
+            best = (best[0], None, extractions)
+    score, campaign, extractions = best
+    return (campaign if score >= CAMPAIGN_THRESHOLD else None), extractions
+
+
+def derive(db: sqlite_utils.Database, message: str, campaigns: list[Campaign],
+           internaldate: datetime | None = None) -> Derived:
+    """Derive one stored mail (by sha256) again from its raw bytes."""
+    raw = db.execute("select raw from raw_messages where sha256 = ?", [message]).fetchone()[0]
+    try:
+        rows = _derive_rows(message, raw, campaigns, internaldate)
+    except Exception as exc:  # a bug or an input nobody foresaw: record it, keep the batch going
+        log.error("deriving %s failed: %s", message[:12], exc)
+        detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
+        rows = _failed_rows(message, detail)
+    with db.conn:
+        delete_derived(db, message)
+        db["messages"].insert(rows["message"])
+        for blob in rows["blobs"]:
+            save_blob(db, blob)
+        db["attachments"].insert_all(rows["attachments"])
+        db["documents"].insert_all(rows["documents"])
+        db["sections"].insert_all(rows["sections"])
+        db["flags"].insert_all(rows["flags"])
+    m = rows["message"]
+    return Derived(message, m["campaign_id"], m["unit_id"], [Flag(f["kind"], f["detail"]) for f in rows["flags"]])
+
+
+def _failed_rows(message: str, detail: str) -> dict:
+    return {
+        "message": {"id": message, "derived_at": now_iso(), "subject": None, "auto_reply": 0, "n_files": 0},
+        "blobs": [], "attachments": [], "documents": [], "sections": [],
+        "flags": [{"message": message, "kind": "processing_error", "detail": detail}],
+    }
+
+
+def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldate: datetime | None) -> dict:
+    mail = parse_mail(raw)
+    docs = _read_files(mail)
+    campaign, extractions = _choose_campaign(campaigns, mail, docs)
+    flags: list[dict] = []
+
+    def flag(kind: str, detail: str = "", attachment: str | None = None) -> None:
+        flags.append({"message": message, "attachment": attachment, "kind": kind, "detail": detail})
+
+    for f in mail.flags:
+        flag(f.kind, f.detail)
+    received, basis = receipt_time(mail, internaldate)
+    unit, unit_basis = None, None
+    if campaign:
+        reports = [e for e in extractions.values() if e.kind == "report"]
+        issuers = [e.metadata.issuer for e in reports + list(extractions.values()) if e.metadata.issuer]
+        unit, unit_basis = attribute(campaign, _signals(mail), issuers)
+        if unit_basis == "forwarded_sender":
+            inner = next((f for f in mail.forwarded if f.received_at), None)
+            if inner and not internaldate:
+                received, basis = inner.received_at, "forwarded_received"
+        if unit is None and not mail.auto_reply:
+            flag("unknown_sender", mail.from_addr or "")
+    if basis == "date":
+        flag("receipt_time_from_date", "no Received: header; the sender's Date: was used")
+    elif basis is None:
+        flag("no_receipt_time", "neither Received: nor Date: could be read")
+    if mail.auto_reply:
+        flag("auto_reply", mail.subject)
+    elif campaign is None:
+        flag("unrelated", mail.subject)
+
+    attachments, documents, sections = [], [], []
+    for att in mail.attachments:
+        att_id = f"{message}:{att.part}"
+        attachments.append({
+            "id": att_id, "message": message, "part": att.part, "filename": att.filename,
+            "content_type": att.content_type, "size": len(att.data), "sha256": sha256(att.data),
+            "origin": att.origin,
+        })
+    blobs = [att.data for att in mail.attachments]
+    for part, att, doc in docs:
+        ext: Extraction = extractions[part]
+        doc_id = f"{message}:{part}"
+        mentions = {}
+        if campaign and ext.kind == "report":
+            mentions = {r.id: mention(ext.text, r.mentioned_by) for r in campaign.attachments
+                        if r.required == "if_mentioned"}
+        meta = ext.metadata
+        documents.append({
+            "id": doc_id, "message": message, "campaign_id": campaign.id if campaign else None,
+            "filename": att.filename, "format": ext.format, "kind": ext.kind, "issuer": meta.issuer,
+            "number": meta.number, "doc_date": meta.date.isoformat() if meta.date else None,
+            "place": meta.place, "doc_type": meta.doc_type, "summary": meta.summary, "signer": meta.signer,
+            "signer_title": meta.signer_title, "missing_sections": json.dumps(ext.missing_sections),
+            "mentions": json.dumps(mentions), "error": ext.error, "text": ext.text,
+        })
+        for n, s in enumerate(ext.sections):
+            sections.append({
+                "id": f"{doc_id}:{s.key}", "document": doc_id, "message": message,
+                "campaign_id": campaign.id if campaign else None, "unit_id": unit, "key": s.key,
+                "heading": s.heading, "text": s.text, "text_folded": fold(s.text), "confidence": s.confidence,
+                "position": n, "extra": int(s.extra),
+            })
+        for f in ext.flags:
+            flag(f.kind, f.detail, doc_id)
+    for f in flags:
+        f["campaign_id"] = campaign.id if campaign else None
+        f["unit_id"] = unit
+    return {
+        "message": {
+            "id": message, "message_id": mail.message_id, "content_key": content_key(mail),
+            "subject": mail.subject, "from_addr": mail.from_addr, "from_name": mail.from_name,
+            "to_addrs": ", ".join(mail.to), "date_header": mail.date.isoformat() if mail.date else None,
+            "received_at": received.isoformat() if received else None, "received_basis": basis,
+            "in_reply_to": mail.in_reply_to, "auto_reply": int(mail.auto_reply),
+            "campaign_id": campaign.id if campaign else None, "unit_id": unit, "unit_basis": unit_basis,
+            "body_text": mail.body_text, "n_files": len(mail.attachments), "derived_at": now_iso(),
+        },
+        "blobs": blobs, "attachments": attachments, "documents": documents, "sections": sections, "flags": flags,
+    }

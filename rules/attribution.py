@@ -1,0 +1,78 @@
+"""Which campaign a mail answers and which unit sent it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rules.campaign import Campaign, unit_key
+from extractors.text import fold
+
+ISSUER_MATCH = "issuer"
+SENDER_MATCH = "sender"
+FORWARDED_MATCH = "forwarded_sender"
+
+
+@dataclass
+class MailSignals:
+    """What a mail says about itself, independent of storage."""
+
+    subject: str
+    body: str
+    sender: str | None
+    forwarded_senders: list[str]
+    thread_ids: list[str]  # In-Reply-To and References
+    auto_reply: bool
+
+
+def campaign_score(campaign: Campaign, mail: MailSignals, kinds: list[str]) -> float:
+    """How strongly a mail belongs to a campaign: a reply to its call letter, files recognized as its
+    report or attachments, its keywords in the subject, body or files."""
+    score = 0.0
+    if set(campaign.thread_ids) & set(mail.thread_ids):
+        score += 1.0
+    if "report" in kinds:
+        score += 1.0
+    elif any(k != "other" for k in kinds):
+        score += 0.6
+    text = f" {fold(mail.subject)} {fold(mail.body)} "
+    if any(f" {fold(k)} " in text for k in campaign.keywords if fold(k)):
+        score += 0.5
+    return score
+
+
+def sender_unit(campaign: Campaign, address: str | None) -> str | None:
+    if not address:
+        return None
+    address = address.lower()
+    return next((u.id for u in campaign.units if address in u.emails), None)
+
+
+def issuer_unit(campaign: Campaign, issuer: str | None) -> str | None:
+    """The unit whose name (party prefix aside) is the document's issuing body."""
+    if not issuer:
+        return None
+    key = unit_key(issuer)
+    if not key:
+        return None
+    for unit in campaign.units:
+        names = [unit.name, *unit.aliases]
+        if any(unit_key(n) == key for n in names):
+            return unit.id
+    return None
+
+
+def attribute(campaign: Campaign, mail: MailSignals, issuers: list[str]) -> tuple[str | None, str | None]:
+    """(unit id, how it was found): sender address, then a forwarded mail's sender, then the
+    issuing body named in the report's letterhead."""
+    unit = sender_unit(campaign, mail.sender)
+    if unit:
+        return unit, SENDER_MATCH
+    for address in mail.forwarded_senders:
+        unit = sender_unit(campaign, address)
+        if unit:
+            return unit, FORWARDED_MATCH
+    for issuer in issuers:
+        unit = issuer_unit(campaign, issuer)
+        if unit:
+            return unit, ISSUER_MATCH
+    return None, None

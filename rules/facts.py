@@ -1,0 +1,30 @@
+"""The facts the checks work on, as plain data: what one mail brought for one campaign.
+
+`pipeline` builds them from stored rows; the checks in `rules` never see SQL, MIME or files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass
+class DocumentFacts:
+    id: str
+    filename: str
+    kind: str  # "report", an attachment id, or "other"
+    missing_sections: list[str] = field(default_factory=list)
+    mentions: dict[str, bool | None] = field(default_factory=dict)  # attachment id → affirmed?
+    flags: list[str] = field(default_factory=list)
+
+
+@dataclass
+class MailFacts:
+    id: str  # the stored message's id (sha256 of its raw bytes)
+    received_at: datetime | None
+    unit: str | None
+    content_key: str  # same Message-ID and content → same key: a duplicate delivery
+    counted: bool = True  # False for auto-replies and mail unrelated to the campaign
+    documents: list[DocumentFacts] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)

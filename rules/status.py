@@ -1,0 +1,115 @@
+"""A unit's status for a campaign, computed from its mails, the campaign file and a moment.
+
+Nothing here is accumulated: resubmissions, corrected campaign files and "what was the state at
+15/6 08:00" all come out right because the status is recomputed from the facts every time.
+
+Policy for a unit with several mails:
+- the submission is every counted mail of the unit for the campaign, duplicates counted once;
+- the status comes from when the report first arrived (late = not before the deadline);
+- the newest report is current: missing sections and "(nếu có)" attachments follow it;
+- an attachment sent in any mail clears its missing flag, marked late_attachment if it came
+  after the deadline.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from rules.campaign import Campaign
+from rules.facts import MailFacts
+
+
+@dataclass
+class UnitStatus:
+    unit: str | None
+    status: str  # on_time | late | missing | pending
+    received_at: datetime | None
+    missing_attachments: list[str] = field(default_factory=list)
+    missing_sections: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    report: str | None = None  # id of the current report document
+    messages: list[str] = field(default_factory=list)
+
+    def as_json(self) -> dict:
+        return {
+            "unit": self.unit,
+            "status": self.status,
+            "received_at": self.received_at.isoformat() if self.received_at else None,
+            "missing_attachments": self.missing_attachments,
+            "missing_sections": self.missing_sections,
+            "flags": self.flags,
+            "report": self.report,
+            "messages": self.messages,
+        }
+
+
+def _arrived(mail: MailFacts, now: datetime | None) -> bool:
+    return now is None or (mail.received_at is not None and mail.received_at <= now)
+
+
+def _dedupe(mails: list[MailFacts]) -> list[MailFacts]:
+    """One mail per content key, the earliest arrival kept."""
+    first: dict[str, MailFacts] = {}
+    for mail in sorted(mails, key=lambda m: (m.received_at is None, m.received_at or datetime.min, m.id)):
+        first.setdefault(mail.content_key, mail)
+    return sorted(first.values(), key=lambda m: (m.received_at is None, m.received_at or datetime.min, m.id))
+
+
+def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFacts],
+                      now: datetime | None) -> UnitStatus:
+    """The status of one unit (or of one unattributed mail, unit None) as of `now`."""
+    mails = _dedupe([m for m in mails if m.counted and _arrived(m, now)])
+    flags: list[str] = []
+    for m in mails:
+        flags.extend(f for f in m.flags if f not in flags)
+    reports = [(m, d) for m in mails for d in m.documents if d.kind == "report"]
+    if not reports:
+        status = "pending" if now is not None and now < campaign.deadline else "missing"
+        if mails:
+            flags.append("no_report")
+        return UnitStatus(unit, status, None, flags=flags, messages=[m.id for m in mails])
+    first_mail, _ = reports[0]
+    current_mail, current = reports[-1]
+    received = first_mail.received_at
+    late = received is None or received >= campaign.deadline
+    if len(reports) > 1:
+        flags.append("resubmitted")
+    missing_attachments = []
+    for rule in campaign.attachments:
+        needed = rule.required is True or (rule.required == "if_mentioned" and current.mentions.get(rule.id))
+        carriers = [m for m in mails if any(d.kind == rule.id for d in m.documents)]
+        if carriers:
+            if carriers[0].received_at and carriers[0].received_at >= campaign.deadline and not late:
+                flags.append(f"late_attachment:{rule.id}")
+        elif needed:
+            missing_attachments.append(rule.id)
+    for d in current.flags:
+        if d not in flags:
+            flags.append(d)
+    return UnitStatus(
+        unit,
+        "late" if late else "on_time",
+        received,
+        missing_attachments,
+        list(current.missing_sections),
+        flags,
+        report=current.id,
+        messages=[m.id for m in mails],
+    )
+
+
+def campaign_status(campaign: Campaign, mails: list[MailFacts], now: datetime | None = None) -> list[UnitStatus]:
+    """Every expected unit's status, then one entry per unattributed counted mail (unit None)."""
+    by_unit: dict[str | None, list[MailFacts]] = {}
+    for mail in mails:
+        by_unit.setdefault(mail.unit, []).append(mail)
+    known = {u.id for u in campaign.units}
+    result = [submission_status(campaign, u.id, by_unit.get(u.id, []), now) for u in campaign.units]
+    strays = [m for uid, ms in by_unit.items() if uid not in known for m in ms]
+    for mail in _dedupe([m for m in strays if m.counted and _arrived(m, now)]):
+        entry = submission_status(campaign, None, [mail], now)
+        if "unknown_sender" not in entry.flags:
+            entry.flags.insert(0, "unknown_sender")
+        result.append(entry)
+    return result
