@@ -12,41 +12,61 @@ from extractors.text import tokens
 _STOP = {"cua", "va", "ve", "viec", "cac", "o", "trong", "tai", "nam", "so", "ngay"}
 
 
-def _phrase_position(phrase: list[str], words: list[str]) -> tuple[float, int]:
-    """How much of a phrase appears in a short window of `words`, and where that window starts."""
-    phrase = [t for t in phrase if t not in _STOP] or phrase
-    if not phrase or not words:
+_HEAD_WORDS = 40  # the type line and summary; the body would name every attachment in passing
+
+
+def _ordered_match(phrase: list[str], words: list[str]) -> tuple[int, int]:
+    """Longest common subsequence of phrase and words: (length, where it starts in words)."""
+    n, m = len(phrase), len(words)
+    # best[i][j] = (length, start) for phrase[i:] against words[j:]
+    best = [[(0, m)] * (m + 1) for _ in range(n + 1)]
+    for i in range(n - 1, -1, -1):
+        for j in range(m - 1, -1, -1):
+            if phrase[i] == words[j]:
+                length, _ = best[i + 1][j + 1]
+                best[i][j] = (length + 1, j)
+            else:
+                a, b = best[i + 1][j], best[i][j + 1]
+                best[i][j] = a if (a[0], -a[1]) >= (b[0], -b[1]) else b
+    return best[0][0]
+
+
+def _phrase_score(phrase: str, doc_type: str | None, words: list[str]) -> tuple[float, int]:
+    """How well the document's heading matches a phrase naming an attachment, and where.
+
+    A phrase that starts with the document's own type ("Quy chế ..." for a QUY CHẾ) needs only
+    the rest of its words in the summary, and earns a bonus for the type."""
+    wanted = [t for t in tokens(phrase) if t not in _STOP]
+    bonus = 0.0
+    type_key = tokens(doc_type or "")
+    if type_key and wanted[:len(type_key)] == type_key and len(wanted) > len(type_key):
+        wanted, bonus = wanted[len(type_key):], 0.2
+    if not wanted:
         return 0.0, len(words)
-    width = len(phrase) + 3
-    best, where = 0.0, len(words)
-    for start in range(len(words)):
-        if words[start] not in phrase:
-            continue
-        window = set(words[start:start + width])
-        cover = sum(t in window for t in phrase) / len(phrase)
-        if cover > best + 1e-9:
-            best, where = cover, start
-    return best, where
+    length, where = _ordered_match(wanted, words)
+    return length / len(wanted) + bonus, where
 
 
-def _head_words(meta: Metadata) -> list[str]:
-    return tokens(" ".join(x for x in (meta.doc_type, meta.summary) if x))
+def attachment_kind(meta: Metadata, filename: str, profile: Profile) -> str | None:
+    """The campaign attachment a document's heading (else its file name) names.
 
-
-def attachment_kind(meta: Metadata, filename: str, profile: Profile) -> tuple[str | None, float]:
-    """The campaign attachment a document's heading names; earliest mention wins a tie, so
-    "Quyết định thành lập Ban Chỉ đạo thực hiện Quy chế dân chủ" is the decision, and
-    "Quyết định ban hành Quy chế thực hiện dân chủ" is the regulation."""
-    best: tuple[str | None, float, int] = (None, 0.0, 10**6)
-    for source in (_head_words(meta), tokens(filename)):
+    Scores within a small margin are settled by which is named first, so "Quyết định thành lập
+    Ban Chỉ đạo thực hiện Quy chế dân chủ" is the decision, and "Quyết định ban hành Quy chế thực
+    hiện dân chủ" is the regulation."""
+    sources = [(meta.doc_type, [t for t in tokens(meta.summary or "") if t not in _STOP][:_HEAD_WORDS])]
+    if filename:
+        sources.append((None, [t for t in tokens(filename) if t not in _STOP]))
+    for doc_type, words in sources:
+        scored = []
         for spec in profile.kinds:
-            for phrase in [spec.title, *spec.hints]:
-                cover, where = _phrase_position(tokens(phrase), source)
-                if cover >= 0.8 and (cover > best[1] + 0.05 or (abs(cover - best[1]) <= 0.05 and where < best[2])):
-                    best = (spec.id, cover, where)
-        if best[0]:
-            return best[0], best[1]
-    return None, 0.0
+            score, where = max((_phrase_score(p, doc_type, words) for p in [spec.title, *spec.hints]),
+                               key=lambda sw: (sw[0], -sw[1]))
+            if score >= 0.75:
+                scored.append((score, where, spec.id))
+        if scored:
+            top = max(s for s, _, _ in scored)
+            return min((w, kid) for s, w, kid in scored if s >= top - 0.1)[1]
+    return None
 
 
 def report_score(meta: Metadata, sections: list[Section], profile: Profile) -> float:
@@ -73,7 +93,7 @@ def classify(meta: Metadata, sections: list[Section], filename: str, profile: Pr
         return "report"
     if meta.doc_type != "BÁO CÁO":
         # The file name counts only when the content has no document type line at all.
-        kind, _ = attachment_kind(meta, filename if meta.doc_type is None else "", profile)
+        kind = attachment_kind(meta, filename if meta.doc_type is None else "", profile)
         if kind:
             return kind
     if meta.doc_type is None and not sections and _names_campaign(filename, profile):

@@ -59,7 +59,7 @@ def _issuer(left: list[str]) -> str | None:
     names = []
     for line in left:
         key = fold(line)
-        if not key or line.strip().startswith("*") or key.startswith(("so ", "v v")) or _DATE.search(line):
+        if not key or line.strip().startswith("*") or key.startswith("v v") or _NUMBER.search(line) or _DATE.search(line):
             break
         if key in _MOTTOS:
             continue
@@ -89,12 +89,13 @@ def _date(lines: list[str]) -> tuple[str | None, date | None]:
 
 
 def _looks_like_name(line: str) -> bool:
+    """A personal name as signed: 2-5 capitalized words, not a heading in capitals."""
     words = line.split()
-    if not 2 <= len(words) <= 5 or any(ch.isdigit() for ch in line):
+    if not 2 <= len(words) <= 5 or any(ch.isdigit() for ch in line) or line.isupper():
         return False
     if fold(line).startswith(_SIGN_ROLES) or fold(line) in _TITLE_WORDS:
         return False
-    return all(w[:1].isupper() for w in words) and not line.rstrip().endswith((":", ","))
+    return all(w[:1].isupper() for w in words) and not line.rstrip().endswith((":", ",", "."))
 
 
 def _signature(blocks: list[Block]) -> tuple[str | None, str | None]:
@@ -111,6 +112,8 @@ def _signature(blocks: list[Block]) -> tuple[str | None, str | None]:
         key = fold(line)
         if key.startswith(_SIGN_ROLES) or key in _TITLE_WORDS:
             title = line if title is None else f"{title} {line}"
+    if title is None:
+        return None, None  # no signature block (a regulation issued by a decision): nobody signed here
     names = [line for line in lines if _looks_like_name(line)]
     return (names[-1] if names else None), title
 

@@ -29,6 +29,7 @@ class Block:
     font_name: str | None = None
     indent: float | None = None  # left indent or x position, points
     align: str | None = None  # left | center | right | justify
+    list_item: bool = False  # automatic list paragraph (numbered or bulleted; bullets have no label)
 
     @property
     def full_text(self) -> str:

@@ -170,7 +170,8 @@ def sections(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[Sect
             i, s = starts[j]
             result.append(Section(outline[i].key, cands[j].heading, text, round(s, 3)))
         else:
-            result.append(Section(f"+{len(result) + 1}", cands[j].heading, text, 0.0, extra=True))
+            n_extra = sum(s.extra for s in result) + 1
+            result.append(Section(f"+{n_extra}", cands[j].heading, text, 0.0, extra=True))
     found = {s.key: s for s in result}
     missing = []
     for node in outline:

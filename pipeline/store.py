@@ -100,7 +100,24 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     if "units" not in tables:
         db["units"].create({"campaign_id": str, "id": str, "name": str, "emails": str},
                            pk=("campaign_id", "id"))
+    # Views are cheap to replace, so every start brings them up to date.
+    db.create_view("unit_status", UNIT_STATUS_VIEW, replace=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+
+# What staff see: the cached statuses, with "pending" turning into "missing" once the deadline has
+# passed even if nothing was ingested since (SQLite's julianday() understands the +07:00 offsets).
+UNIT_STATUS_VIEW = """
+select s.campaign_id, c.title as campaign_title, s.unit_id, u.name as unit_name,
+  case when s.status in ('pending', 'missing')
+       then case when julianday('now') < julianday(s.deadline) then 'pending' else 'missing' end
+       else s.status end as status,
+  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report
+from submissions s
+left join campaigns c on c.id = s.campaign_id
+left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
+order by s.campaign_id, s.row
+"""
 
 
 def has_source(db: sqlite_utils.Database, source: str) -> bool:

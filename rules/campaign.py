@@ -100,6 +100,11 @@ def _parse_outline(items, where: str, level: int = 0, parent: str | None = None)
         here = f"{where}: outline item {i + 1}" + (f" under {parent}" if parent else "")
         if not isinstance(item, dict):
             raise CampaignError(f"{here} must be a mapping with 'key' and 'title'")
+        unknown = set(item) - {"key", "title", "children"}
+        if unknown:
+            # Usually an unquoted comma in a flow mapping: {key: II.2, title: Hạn chế, bất cập}
+            raise CampaignError(f"{here}: unknown field(s) {', '.join(map(str, sorted(unknown, key=str)))}; "
+                                "put titles that contain a comma in quotes")
         key = str(_require(item, "key", here, (str, int)))
         title = _require(item, "title", here, str)
         nodes.append(OutlineNode(key=key, title=title.strip(), level=level, parent=parent))

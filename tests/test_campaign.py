@@ -17,6 +17,7 @@ def test_shipped_campaign_has_the_full_outline():
     assert [a.id for a in c.attachments] == ["quy_che_dan_chu", "quyet_dinh_bcd"]
     assert c.attachments[1].required == "if_mentioned"
     assert c.outline[5].title == "Ưu điểm"  # the letter's "Ƣu điểm", repaired
+    assert c.outline[7].title == "Nguyên nhân của hạn chế, bất cập"
     assert all(u.emails for u in c.units)
 
 
@@ -78,3 +79,13 @@ def test_deadline_without_offset_is_read_in_the_campaign_time_zone(tmp_path):
 def test_unit_key_ignores_the_party_prefix_case_and_diacritics():
     assert unit_key("ĐẢNG ỦY SỞ NỘI VỤ") == unit_key("Đảng bộ Sở Nội vụ") == "so noi vu"
     assert unit_key("CHI BỘ HỘI NÔNG DÂN TỈNH") == unit_key("Chi bộ Hội Nông dân tỉnh")
+
+
+def test_an_unquoted_comma_in_a_title_is_caught(tmp_path):
+    path = tmp_path / "comma.yml"
+    path.write_text(CAMPAIGN_TEXT.replace('"Hạn chế, bất cập"', "Hạn chế, bất cập"), encoding="utf-8")
+    with pytest.raises(CampaignError, match="unknown field"):
+        load_campaign(path)
+
+
+CAMPAIGN_TEXT = open(SHIPPED, encoding="utf-8").read()

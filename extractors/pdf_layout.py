@@ -1,0 +1,340 @@
+"""PDF lines -> blocks: column regions, paragraphs and their signals.
+
+Lines split into several segments (tab stops, table cells) open a column region that is reported
+like a table, so the letterhead of a PDF looks like the letterhead table of a .docx. Lines that
+continue one another (same font, usual line pitch, no new indent or item) make one paragraph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .model import Block
+from .pdf_lines import Line, Run, Seg, build_lines, mark_running
+from .text import repair
+
+
+@dataclass
+class Para:
+    segs: list[Seg]
+    page: int
+    origin: str = "body"
+    cell: tuple[int, int, int] | None = None
+    margins: tuple[float, float, float] = (0.0, 0.0, -1.0)  # left, right, usual first-line indent
+
+
+_STARTS_ITEM = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])\s*[-–.):]\s|^[-–—•+*]\s", re.I)
+_SEPARATOR = re.compile(r"^[\W_]+$")
+_TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.S)
+
+
+def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
+    """Blocks in reading order for pages given as (width, height, runs)."""
+    page_lines = [build_lines(runs) for _, _, runs in pages]
+    mark_running(page_lines, [h for _, h, _ in pages])
+    pitch = _pitches(page_lines)
+    margins = _margins(page_lines, [w for w, _, _ in pages])
+    indent = _first_line_indent(page_lines, margins)
+    paras: list[Para] = []
+    tables = 0
+    for number, lines in enumerate(page_lines, start=1):
+        left, right = margins[number - 1]
+        edges = (left, right, indent)
+        for unit in _units(lines, left, right):
+            if isinstance(unit, Line):  # running header/footer line
+                paras.append(Para([s for s in unit.segs], number, unit.origin, margins=edges))
+            elif unit[0] == "body":
+                paras.extend(_paragraphs(unit[1], number, None, edges, pitch))
+            else:
+                columns, gutters = unit[1], unit[2]
+                for col, segs in sorted(columns.items()):
+                    paras.extend(_paragraphs(segs, number, (tables, 0, col), _cell_edges(col, gutters, left, right, segs), pitch))
+                tables += 1
+    paras = _join_pages(paras, pitch)
+    return [b for b in (_block(p) for p in paras) if b.text]
+
+
+# ---- statistics -------------------------------------------------------------------------------
+def _pitches(page_lines: list[list[Line]]) -> dict[float, float]:
+    """Line pitch per font size: the lower quartile of baseline steps (inside paragraphs)."""
+    steps: dict[float, list[float]] = {}
+    for lines in page_lines:
+        body = [ln for ln in lines if ln.origin == "body" and len(ln.segs) == 1]
+        for a, b in zip(body, body[1:]):
+            size = a.segs[0].size
+            step = b.base - a.base
+            if abs(size - b.segs[0].size) < 0.6 and 0.8 * size < step < 2.2 * size:
+                steps.setdefault(round(size), []).append(step)
+    return {size: sorted(values)[len(values) // 4] for size, values in steps.items()}
+
+
+def _pitch(pitch: dict[float, float], size: float) -> float:
+    return pitch.get(round(size), 1.2 * size)
+
+
+def _margins(page_lines: list[list[Line]], widths: list[float]) -> list[tuple[float, float]]:
+    """Left and right edges of each page's text area (from pages of the same width when it is short)."""
+
+    def edges(lefts: list[float], rights: list[float]) -> tuple[float, float]:
+        lefts.sort()
+        rights.sort()
+        return lefts[len(lefts) // 10], rights[(len(rights) * 9) // 10]
+
+    per_page: list[tuple[list[float], list[float]]] = []
+    by_width: dict[int, tuple[list[float], list[float]]] = {}
+    for lines, width in zip(page_lines, widths):
+        body = [ln for ln in lines if ln.origin == "body"]
+        lefts, rights = [ln.segs[0].x0 for ln in body], [ln.segs[-1].x1 for ln in body]
+        per_page.append((lefts, rights))
+        shared = by_width.setdefault(round(width), ([], []))
+        shared[0].extend(lefts)
+        shared[1].extend(rights)
+    out = []
+    for (lefts, rights), width in zip(per_page, widths):
+        if len(lefts) < 8:  # too few lines to tell: use every page of this size
+            lefts, rights = by_width[round(width)]
+        out.append(edges(list(lefts), list(rights)) if lefts else (0.0, float(width)))
+    return out
+
+
+def _first_line_indent(page_lines: list[list[Line]], margins: list[tuple[float, float]]) -> float:
+    """The document's usual first-line indent (points past the left margin), -1 when there is none."""
+    counts: dict[int, int] = {}
+    for lines, (left, right) in zip(page_lines, margins):
+        for line in lines:
+            offset = round(line.segs[0].x0 - left)
+            if line.origin == "body" and len(line.segs) == 1 and 3 <= offset <= 80 and line.segs[0].x1 > right - 20:
+                counts[offset] = counts.get(offset, 0) + 1
+    if not counts:
+        return -1.0
+    best = max(counts, key=counts.get)
+    return float(best) if counts[best] >= 3 else -1.0
+
+
+# ---- column regions ---------------------------------------------------------------------------
+def _units(lines: list[Line], left: float, right: float):
+    """Yield running lines, ("body", [seg]) runs of single lines and ("region", {col: [seg]}, gutters)."""
+    body: list[Seg] = []
+    region: dict[int, list[Seg]] | None = None
+    gutters: list[list[float]] = []
+    last_base = 0.0
+    center = (left + right) / 2
+    for line in lines:
+        if line.origin != "body":
+            if body:
+                yield ("body", body)
+                body = []
+            if region:
+                yield ("region", region, gutters)
+                region = None
+            yield line
+            continue
+        if region is not None:
+            size = max(s.size for s in line.segs)
+            placed = _place(line.segs, gutters, size)
+            seg0 = line.segs[0]
+            centered = len(line.segs) == 1 and abs((seg0.x0 + seg0.x1) / 2 - center) < size
+            if placed is None or centered or line.base - last_base > 4 * size:
+                yield ("region", region, gutters)
+                region = None
+            else:
+                for col, seg in placed:
+                    region.setdefault(col, []).append(seg)
+                last_base = line.base
+                continue
+        if len(line.segs) >= 2:
+            if body:
+                yield ("body", body)
+                body = []
+            region = {col: [seg] for col, seg in enumerate(line.segs)}
+            gutters = [[a.x1, b.x0] for a, b in zip(line.segs, line.segs[1:])]
+            last_base = line.base
+        else:
+            body.append(line.segs[0])
+    if body:
+        yield ("body", body)
+    if region:
+        yield ("region", region, gutters)
+
+
+def _cell_edges(col: int, gutters: list[list[float]], left: float, right: float, segs: list[Seg]) -> tuple:
+    """Where the invisible cell of a column probably is: page margins and the middle of gutters."""
+    lo = left if col == 0 else sum(gutters[col - 1]) / 2
+    hi = right if col == len(gutters) else sum(gutters[col]) / 2
+    return min(lo, min(s.x0 for s in segs)), max(hi, max(s.x1 for s in segs)), -1.0
+
+
+def _place(segs: list[Seg], gutters: list[list[float]], size: float) -> list[tuple[int, Seg]] | None:
+    """Columns of a line's segments in an open region, or None when the line crosses a gutter."""
+    placed = []
+    used = set()
+    for seg in segs:
+        col = None
+        for c in range(len(gutters) + 1):
+            fits_left = c == 0 or seg.x0 >= gutters[c - 1][0] - size
+            fits_right = c == len(gutters) or seg.x1 <= gutters[c][1] + size
+            if fits_left and fits_right:
+                col = c
+                break
+        if col is None or col in used:
+            return None
+        used.add(col)
+        placed.append((col, seg))
+    for col, seg in placed:  # the gutters narrow to what the columns really use
+        if col > 0:
+            gutters[col - 1][1] = min(gutters[col - 1][1], seg.x0)
+        if col < len(gutters):
+            gutters[col][0] = max(gutters[col][0], seg.x1)
+    return placed
+
+
+# ---- paragraphs -------------------------------------------------------------------------------
+def _paragraphs(segs: list[Seg], page: int, cell, margins: tuple, pitch) -> list[Para]:
+    paras: list[Para] = []
+    for seg in segs:
+        if paras and _continues(paras[-1], seg, margins, pitch):
+            paras[-1].segs.append(seg)
+        else:
+            paras.append(Para([seg], page, "body", cell, margins))
+    return paras
+
+
+def _signature(seg: Seg) -> tuple[bool, bool, str]:
+    # the font name too: "Print to PDF" fonts are called F1, F2... and tell bold from regular only so
+    return (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars, seg.font)
+
+
+def _symmetric(seg: Seg, margins: tuple) -> bool:
+    left, right = margins[0], margins[1]
+    return abs((seg.x0 + seg.x1) / 2 - (left + right) / 2) < max(0.6 * seg.size, 0.025 * (right - left))
+
+
+def _centered(seg: Seg, margins: tuple) -> bool:
+    """Centred and visibly so: a full-width line is symmetric too, and so may be a first line
+    indented by the document's usual first-line indent: neither says anything."""
+    return (seg.x0 > margins[0] + 1.5 * seg.size and seg.x1 < margins[1] - 1.5 * seg.size
+            and abs(seg.x0 - margins[0] - margins[2]) > 2.0 and _symmetric(seg, margins))
+
+
+def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = True) -> bool:
+    """Is `seg` the next line of the paragraph (same font, no gap, no new indent or item)?"""
+    last = para.segs[-1]
+    size = max(seg.size, last.size)
+    if _signature(seg) != _signature(last) or abs(seg.size - last.size) > 0.6:
+        return False
+    if _SEPARATOR.match(seg.text) or _SEPARATOR.match(last.text) or _STARTS_ITEM.match(seg.text):
+        return False
+    if _is_caps(last.text) and not _is_caps(seg.text):
+        return False  # "TỜ TRÌNH" then "Về việc ...": a title, then its subject
+    left, right = margins[0], margins[1]
+    if same_page:
+        step = seg.base - last.base
+        if not 0.5 * size < step <= 1.2 * _pitch(pitch, size) + 0.5:
+            return False
+    if _centered(last, margins) or _centered(seg, margins):  # a centred title wrapped over lines
+        wide = last.x1 - last.x0 >= 0.75 * (right - left)  # it wrapped because it ran out of room
+        return wide and _symmetric(last, margins) and _symmetric(seg, margins)
+    if right - last.x1 > _first_word_width(seg) + 0.5 * size:
+        return False  # the next line's first word would have fitted: the previous line ended its paragraph
+    if last.text[-1:] in ";:" and seg.text[:1].isupper():
+        return False  # list items of legal texts ("Căn cứ ...;") each end a line
+    if len(para.segs) == 1:
+        return seg.x0 <= last.x0 + 0.8 * size  # a first-line indent is fine, a deeper start is not
+    return abs(seg.x0 - last.x0) <= 0.8 * size
+
+
+def _first_word_width(seg: Seg) -> float:
+    """Estimated width of the segment's first word and a space, from its average character width."""
+    words = seg.text.split()
+    if not words:
+        return 0.0
+    per_char = (seg.x1 - seg.x0) / max(len(seg.text), 1)
+    return (len(words[0]) + 1) * per_char
+
+
+def _join_pages(paras: list[Para], pitch) -> list[Para]:
+    """A body paragraph running over a page break continues on the next page's first body line."""
+    out: list[Para] = []
+    last_body: Para | None = None
+    for para in paras:
+        if para.origin != "body" or para.cell is not None:
+            out.append(para)
+            if para.cell is not None:
+                last_body = None
+            continue
+        if (last_body is not None and para.page == last_body.page + 1 and last_body is _last_body_of(out)
+                and not re.search(r"[.:;!?]$", last_body.segs[-1].text)
+                and abs(para.segs[0].x0 - para.margins[0]) < para.segs[0].size
+                and _continues(last_body, para.segs[0], last_body.margins, pitch, same_page=False)):
+            last_body.segs.extend(para.segs)
+            continue
+        out.append(para)
+        last_body = para
+    return out
+
+
+def _last_body_of(paras: list[Para]) -> Para | None:
+    for para in reversed(paras):
+        if para.origin == "body":
+            return para if para.cell is None else None
+    return None
+
+
+# ---- blocks -----------------------------------------------------------------------------------
+def _block(para: Para) -> Block:
+    pieces: list[str] = []
+    for seg in para.segs:
+        if pieces and re.search(r"\w-$", pieces[-1]):
+            pieces[-1] += seg.text  # "03-" + "NQ/ĐUK": a line wrapped after a hyphen
+        else:
+            pieces.append(seg.text)
+    text = repair(" ".join(pieces))
+    chars = sum(s.chars for s in para.segs) or 1
+    sizes: list[tuple[float, int]] = sorted((r.size, len(r.text.strip())) for s in para.segs for r in s.runs)
+    fonts: dict[str, int] = {}
+    for s in para.segs:
+        for r in s.runs:
+            fonts[r.font] = fonts.get(r.font, 0) + len(r.text.strip())
+    first = para.segs[0]
+    return Block(
+        text=text,
+        origin=para.origin,
+        page=para.page,
+        cell=para.cell,
+        bold=sum(s.bold for s in para.segs) >= 0.8 * chars,
+        italic=sum(s.italic for s in para.segs) >= 0.8 * chars,
+        caps=_is_caps(text),
+        font_size=_weighted_median(sizes),
+        font_name=max(fonts, key=fonts.get) or None if fonts else None,
+        indent=round(first.x0, 1),
+        align=_align(para),
+    )
+
+
+def _is_caps(text: str) -> bool:
+    return text.isupper() and _TWO_LETTERS.search(text) is not None
+
+
+def _weighted_median(pairs: list[tuple[float, int]]) -> float | None:
+    total = sum(w for _, w in pairs)
+    if not pairs:
+        return None
+    acc = 0
+    for value, weight in pairs:
+        acc += weight
+        if acc * 2 >= total:
+            return value
+    return pairs[-1][0]
+
+
+def _align(para: Para) -> str:
+    first = para.segs[0]
+    left, right = para.margins[0], para.margins[1]
+    if _centered(first, para.margins):
+        return "center"
+    if abs(right - first.x1) < first.size and first.x0 > left + 0.3 * (right - left):
+        return "right"
+    if len(para.segs) > 1 and abs(right - first.x1) < 0.5 * first.size:
+        return "justify"
+    return "left"

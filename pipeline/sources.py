@@ -1,0 +1,187 @@
+"""Mail from files on disk: single .eml files, folders of them, Maildirs and mbox files.
+
+Every message comes out as its exact stored bytes plus a stable source identity, so the raw store
+can tell "already have it" without parsing. Anything that cannot be read becomes a `SourceError`
+in the stream, never an exception that stops the batch. The order is deterministic.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Iterable, Iterator
+
+# What the first lines of a message look like: "Name: value" or a folded continuation.
+_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+_KNOWN_HEADERS = {
+    b"from", b"to", b"cc", b"subject", b"date", b"received", b"message-id", b"mime-version", b"return-path",
+    b"delivered-to", b"content-type", b"reply-to", b"sender", b"x-mailer", b"user-agent", b"dkim-signature",
+}
+_SNIFF_BYTES = 8192
+_MAIL_EXTENSIONS = {"", ".eml", ".msg", ".mbox", ".mbx", ".mail", ".emlx"}
+
+
+@dataclass
+class RawMail:
+    source: str  # "file:<abs path>", "maildir:<abs dir>:<key>", "mbox:<abs path>:<n>"
+    raw: bytes  # exactly as stored (mbox: without the "From " line, ">From " left as stored)
+    # None from files of every kind: a Maildir file's mtime and an mbox "From " line's date are the
+    # dates of whatever copied or exported them as often as of the receipt, and would override the
+    # Received: header downstream. Only IMAP has a trustworthy INTERNALDATE.
+    internaldate: datetime | None
+
+
+@dataclass
+class SourceError:
+    source: str
+    reason: str
+
+
+def looks_like_mail(head: bytes) -> bool:
+    """True when `head` (the first bytes of a file) starts with RFC 5322 header lines.
+
+    The first line must be a header, and the header lines before the first blank or non-header
+    line must include one that every mail has, so a PNG or a text note is not a mail. A body that
+    starts without the blank line (seen in real mail) still counts.
+    """
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    lines = re.split(rb"\r?\n", head)
+    if len(head) >= _SNIFF_BYTES and len(lines) > 1:
+        lines = lines[:-1]  # the last line may be cut off
+    known = False
+    for i, line in enumerate(lines):
+        if not line.strip():
+            break
+        if line[:1] in (b" ", b"\t") and i > 0:
+            continue
+        if not _HEADER_LINE.match(line):
+            break
+        known = known or line.split(b":", 1)[0].strip().lower() in _KNOWN_HEADERS
+    return known
+
+
+def _is_blank(line: bytes) -> bool:
+    return line in (b"\n", b"\r\n")
+
+
+def _read_mbox(path: str, f: BinaryIO) -> Iterator[RawMail | SourceError]:
+    """Split an mbox stream on "From " lines at the start or after a blank line, one message in memory.
+
+    The blank line before each separator belongs to the mbox format, not the message, and is
+    dropped (as Python's mailbox module does). ">From " quoting is NOT undone: the bytes are what
+    the file holds, and a parser reads ">From" in a body as text anyway.
+    """
+    index, current, previous = 0, None, b"\n"
+    for line in f:
+        if line.startswith(b"From ") and _is_blank(previous):
+            if current is not None:
+                yield _mbox_message(path, index, current)
+                index += 1
+            current, previous = [], line
+            continue
+        if current is not None:
+            current.append(line)
+        previous = line
+    if current is not None:
+        yield _mbox_message(path, index, current)
+
+
+def _mbox_message(path: str, index: int, lines: list[bytes]) -> RawMail | SourceError:
+    if lines and _is_blank(lines[-1]):
+        lines = lines[:-1]
+    if not lines:
+        return SourceError(f"mbox:{path}:{index}", "empty message")
+    return RawMail(f"mbox:{path}:{index}", b"".join(lines), None)
+
+
+def _is_maildir(path: str) -> bool:
+    return all(os.path.isdir(os.path.join(path, sub)) for sub in ("cur", "new", "tmp"))
+
+
+def _maildir(path: str) -> Iterator[RawMail | SourceError]:
+    """Messages in new/ and cur/ (tmp/ holds deliveries in progress), sorted by key."""
+    entries = []
+    for sub in ("new", "cur"):
+        try:
+            names = os.listdir(os.path.join(path, sub))
+        except OSError as exc:
+            yield SourceError(f"maildir:{path}:{sub}", _reason(exc))
+            continue
+        entries += [(name.split(":2,")[0], sub, name) for name in names if not name.startswith(".")]
+    for key, sub, name in sorted(entries):
+        source = f"maildir:{path}:{key}"
+        try:
+            with open(os.path.join(path, sub, name), "rb") as f:
+                raw = f.read()
+        except OSError as exc:
+            yield SourceError(source, _reason(exc))
+            continue
+        yield RawMail(source, raw, None)
+
+
+def _reason(exc: OSError) -> str:
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, FileNotFoundError):
+        return "path does not exist"
+    return f"{type(exc).__name__}: {exc.strerror or exc}"
+
+
+def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
+    """One file: an mbox (starts with "From "), a single message, or not a mail at all.
+
+    With `quiet`, a file that is not a mail is skipped instead of reported.
+    """
+    try:
+        with open(path, "rb") as f:
+            head = f.read(_SNIFF_BYTES)
+            if head.startswith(b"From "):
+                f.seek(0)
+                yield from _read_mbox(path, f)
+                return
+            if not looks_like_mail(head):
+                if not quiet:
+                    yield SourceError(f"file:{path}", "not a mail file")
+                return
+            raw = head + f.read()
+    except OSError as exc:
+        yield SourceError(f"file:{path}", _reason(exc))
+        return
+    yield RawMail(f"file:{path}", raw, None)
+
+
+def _folder(path: str) -> Iterator[RawMail | SourceError]:
+    """Every mail under a folder, recursively, sorted, hidden files and folders skipped."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as exc:
+        yield SourceError(f"file:{path}", _reason(exc))
+        return
+    for name in names:
+        if name.startswith("."):
+            continue
+        full = os.path.join(path, name)
+        if os.path.isdir(full) and os.path.islink(full):
+            continue  # like os.walk: a linked folder could loop back on itself
+        if os.path.isdir(full):
+            yield from (_maildir(full) if _is_maildir(full) else _folder(full))
+        elif os.path.isfile(full):
+            # In a folder, a README or a scan beside the mails is not an error; a file named like a
+            # mail (or with no extension, as mbox files often are) that is not one is reported.
+            yield from _file(full, quiet=os.path.splitext(name)[1].lower() not in _MAIL_EXTENSIONS)
+
+
+def iter_mail(paths: Iterable[str]) -> Iterator[RawMail | SourceError]:
+    """Every message found at `paths`, in the given order; within a path in a fixed order."""
+    for given in paths:
+        path = os.path.abspath(os.fspath(given))
+        if not os.path.exists(path):
+            yield SourceError(f"file:{path}", "path does not exist")
+        elif os.path.isdir(path):
+            yield from (_maildir(path) if _is_maildir(path) else _folder(path))
+        elif os.path.isfile(path):
+            yield from _file(path)
+        else:
+            yield SourceError(f"file:{path}", "not a regular file or folder")

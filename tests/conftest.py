@@ -1,0 +1,64 @@
+"""Shared fixtures. Real components only: files on disk, real SQLite, the real CLI."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from pipeline.cli import cli
+from pipeline.settings import default_rules
+from rules.campaign import load_campaign
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE_INBOX = ROOT / "pipeline" / "sample_inbox"
+SHARED = ROOT.parent / "shared"
+CAMPAIGN_FILE = Path(default_rules()) / "nq03-2022.yml"
+
+
+@pytest.fixture(scope="session")
+def campaign():
+    return load_campaign(CAMPAIGN_FILE)
+
+
+@pytest.fixture
+def run_cli(tmp_path, monkeypatch):
+    """Run `intake ...` in-process with a fresh database; returns click's Result."""
+    monkeypatch.setenv("INTAKE_DB", str(tmp_path / "intake.db"))
+    monkeypatch.setenv("INTAKE_RULES", str(CAMPAIGN_FILE))
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, list(args), catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture(scope="session")
+def sample_db(tmp_path_factory):
+    """The bundled sample inbox, ingested once for the whole session."""
+    from pipeline.flow import ingest
+    from pipeline.store import open_db
+
+    path = tmp_path_factory.mktemp("sample") / "intake.db"
+    db = open_db(str(path))
+    ingest(db, [str(SAMPLE_INBOX)], [load_campaign(CAMPAIGN_FILE)])
+    return db
+
+
+def shared_path(*parts: str) -> Path:
+    """A file under ../shared, or skip the test when it is absent (a clone without shared/)."""
+    path = SHARED.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"{path} is not available")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _quiet_env(monkeypatch):
+    # Tests must not depend on the developer's own settings.
+    for key in list(os.environ):
+        if key.startswith("INTAKE_"):
+            monkeypatch.delenv(key)
