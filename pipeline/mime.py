@@ -2,16 +2,12 @@
 
 The stdlib parser (compat32 policy) only splits the message into parts: it is the most forgiving
 about broken structure and never raises when a header is read. Headers, parameters and charsets are
-decoded here by hand, because real mail from units does what the standards forbid: raw UTF-8 or
-windows-1258 bytes in headers, RFC 2047 words inside quoted file names, UTF-8 characters split
-across encoded-words, unquoted names with spaces, wrong charsets.
+decoded by hand in pipeline.mime_headers, because real mail from units does what the standards forbid.
 """
 
 from __future__ import annotations
 
-import base64
 import binascii
-import codecs
 import hashlib
 import html
 import mimetypes
@@ -19,18 +15,19 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
+from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from email.utils import getaddresses, parsedate_to_datetime
 from typing import Callable, TypeVar
-from urllib.parse import unquote_to_bytes
 
 from extractors import archives
 from extractors.model import Flag
 from extractors.text import repair
+from pipeline.mime_headers import (
+    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, msg_ids, parse_date, split_params, to_text,
+)
 
 MAX_FORWARD_DEPTH = 5
 _MAX_NESTING = 60  # multipart levels; anything deeper is hostile, not a report
@@ -75,227 +72,6 @@ def content_key(mail: ParsedMail) -> str:
         data = piece.encode("utf-8", "surrogatepass")
         h.update(len(data).to_bytes(8, "big") + data)  # length-prefixed: pieces cannot run together
     return h.hexdigest()
-
-
-# --- charsets -------------------------------------------------------------------------------------
-
-# Names mail clients use that Python lacks, or supersets that decode more real-world text.
-_ALIASES = {
-    "gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "ks_c_5601-1987": "cp949", "ks_c_5601": "cp949",
-    "euc-kr": "cp949", "shift_jis": "cp932", "x-sjis": "cp932", "big5": "big5hkscs", "tis-620": "cp874",
-    "windows-874": "cp874", "x-mac-cyrillic": "mac_cyrillic", "unicode-1-1-utf-7": "utf-7", "iso-8859-8-i": "iso8859-8",
-}
-# Python codecs that no mail can mean by a charset name.
-_NOT_CHARSETS = {"unicode_escape", "raw_unicode_escape", "idna", "punycode", "undefined", "mbcs", "oem"}
-
-
-def _codec(charset: str | None) -> str | None:
-    name = (charset or "").strip().strip("\"'").lower().split("*")[0]  # "utf-8*vi": RFC 2231 language
-    name = _ALIASES.get(name, name)
-    for candidate in (name, name[2:] if name.startswith("x-") else ""):
-        try:
-            info = codecs.lookup(candidate) if candidate else None
-        except LookupError:
-            continue
-        if info and info._is_text_encoding and info.name not in _NOT_CHARSETS:
-            return info.name
-    return None
-
-
-def _decode(data: bytes, charset: str | None) -> tuple[str, str | None]:
-    """Bytes -> (text, flag kind or None): the declared charset, then UTF-8, then a fallback."""
-    codec, problem = _codec(charset), None
-    if codec == "latin-1":  # iso-8859-1 from Windows is really windows-1252 (curly quotes, €)
-        try:
-            return data.decode("cp1252"), None
-        except UnicodeDecodeError:
-            return data.decode("latin-1"), None
-    if charset and not codec:
-        problem = "charset_unknown"
-    elif codec:
-        try:
-            return data.decode(codec), None
-        except UnicodeDecodeError:
-            problem = "charset_error"
-        if codec not in ("utf-8", "ascii"):
-            try:
-                return data.decode("utf-8"), problem
-            except UnicodeDecodeError:  # mislabelled or damaged: keep the reading with fewer holes
-                texts = [data.decode(codec, "replace"), data.decode("utf-8", "replace")]
-                return min(texts, key=lambda t: t.count("\ufffd")), problem
-    try:
-        return data.decode("utf-8"), problem
-    except UnicodeDecodeError:
-        # Mostly-UTF-8 with a damaged byte reads best as UTF-8; anything else as latin-1, which
-        # keeps every byte.
-        text = data.decode("utf-8", "replace")
-        bad = text.count("\ufffd")
-        good = sum(1 for c in text if ord(c) > 127) - bad
-        return (text if good > bad else data.decode("latin-1")), problem or "charset_unknown"
-
-
-def _to_text(value: str, hint: str | None = None) -> str:
-    """A header value as parsed from bytes (8-bit bytes kept as surrogates) -> real text."""
-    if not any("\udc80" <= c <= "\udcff" for c in value):
-        return value
-    data = value.encode("utf-8", "surrogateescape")
-    for codec in ("utf-8", _codec(hint)):
-        try:
-            return data.decode(codec) if codec else _decode(data, None)[0]
-        except UnicodeDecodeError:
-            pass
-    return _decode(data, None)[0]
-
-
-# --- headers and parameters -----------------------------------------------------------------------
-
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
-
-
-def _b64(data: bytes) -> bytes:
-    """Lenient base64: stray characters dropped, missing padding added."""
-    data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)
-    data = data[:-1] if len(data) % 4 == 1 else data
-    return base64.b64decode(data + b"=" * (-len(data) % 4))
-
-
-def decode_words(text: str, flags: list[Flag] | None = None) -> str:
-    """Decode RFC 2047 encoded-words anywhere in `text`, also inside quotes.
-
-    Adjacent words in one charset are joined as bytes before decoding, because Outlook and Gmail
-    split long names at a fixed length, sometimes in the middle of a UTF-8 character.
-    """
-    out: list[str] = []
-    pending: list[bytes] = []
-    pending_charset, pos = "", 0
-
-    def flush() -> None:
-        if pending:
-            decoded, problem = _decode(b"".join(pending), pending_charset)
-            if problem and flags is not None:
-                flags.append(Flag(problem, f"encoded-word charset {pending_charset!r}"))
-            out.append(decoded)
-            pending.clear()
-
-    for m in _ENCODED_WORD.finditer(text):
-        between = text[pos : m.start()]
-        if between and not (pending and between.isspace()):  # space between words is not text
-            flush()
-            out.append(between)
-        if m.group(1).lower() != pending_charset:
-            flush()
-        pos, pending_charset = m.end(), m.group(1).lower()
-        raw = m.group(3).encode("utf-8", "surrogateescape")
-        try:
-            pending.append(binascii.a2b_qp(raw, header=True) if m.group(2) in "qQ" else _b64(raw))
-        except (binascii.Error, ValueError):
-            flush()
-            out.append(m.group(0))
-    flush()
-    return "".join(out) + text[pos:]
-
-
-_PARAM = re.compile(r'[\s;]*([^=;\s]+)\s*=\s*(?:"((?:[^"\\]|\\["\\]?)*)"?[^;]*|([^;]*))')
-
-
-def _split_params(value: str) -> tuple[str, list[tuple[str, str]]]:
-    """Split 'type/sub; a=1; b="x; y"' into the main value and (name, value) pairs.
-
-    Lenient on purpose: an unquoted value runs to the next ";" (so "name=This is a test.txt" keeps
-    its spaces), and a backslash only escapes a quote or a backslash (so quoted Windows paths keep
-    their separators).
-    """
-    main, _, rest = value.partition(";")
-    params, i = [], 0
-    while i < len(rest):
-        m = _PARAM.match(rest, i)
-        if not m:  # garbage without "=": skip to the next parameter
-            end = rest.find(";", i)
-            i = len(rest) if end < 0 else end + 1
-            continue
-        quoted = m.group(2)
-        val = re.sub(r'\\(["\\])', r"\1", quoted) if quoted is not None else (m.group(3) or "").strip()
-        params.append((m.group(1).lower(), val))
-        i = max(m.end(), i + 1)
-    return main.strip(), params
-
-
-def _param(params: list[tuple[str, str]], key: str, flags: list[Flag]) -> str | None:
-    """One parameter, decoded: RFC 2231 (continuations, charset) first, then the plain form."""
-    sections: dict[int, tuple[str, bool]] = {}
-    for name, val in params:
-        m = re.fullmatch(re.escape(key) + r"\*(\d+)(\*?)", name)
-        if m:
-            sections.setdefault(int(m.group(1)), (val, bool(m.group(2))))
-        elif name == key + "*" and not sections:
-            sections[0] = (val, True)
-    if sections:
-        charset, data = None, bytearray()
-        for index in sorted(sections):
-            val, encoded = sections[index]
-            if encoded and index == min(sections) and val.count("'") >= 2:
-                charset, _, val = val.split("'", 2)
-            data += unquote_to_bytes(val) if encoded else val.encode("utf-8", "surrogateescape")
-        text, problem = _decode(bytes(data), charset or "utf-8")
-        if problem:
-            flags.append(Flag(problem, f"{key}* charset {charset!r}"))
-        return decode_words(text, flags)  # some clients put encoded-words in RFC 2231 values too
-    plain = next((val for name, val in params if name == key), None)
-    return decode_words(plain, flags) if plain is not None else None
-
-
-def _parse_date(value: str | None) -> datetime | None:
-    text = re.sub(r"\([^()]*\)", " ", value or "").strip()  # comments such as "(PDT)"
-    try:
-        d = parsedate_to_datetime(text) if text else None
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return d if d is None or d.tzinfo else d.replace(tzinfo=timezone.utc)  # "-0000": UTC, zone unknown
-
-
-def _msg_ids(value: str | None) -> list[str]:
-    return re.findall(r"<([^<>\s]+)>", value or "") or (value or "").split()
-
-
-class _Headers:
-    """The raw header list of one message (unfolded, 8-bit bytes as surrogates)."""
-
-    def __init__(self, msg: Message):
-        try:
-            items = list(msg.raw_items())
-        except Exception:  # noqa: BLE001
-            items = []
-        self.items = [(str(k).strip().lower(), re.sub(r"\r?\n|\r", "", str(v))) for k, v in items]
-
-    def get(self, name: str) -> str | None:
-        return next((v for k, v in self.items if k == name), None)
-
-    def all(self, name: str) -> list[str]:
-        return [v for k, v in self.items if k == name]
-
-
-def _addresses(values: list[str], hint: str | None) -> list[tuple[str, str]]:
-    """(display name, lowercased address) pairs; names decoded after splitting, so commas in them are safe."""
-    texts = [_to_text(v, hint) for v in values]
-    pairs = getaddresses(texts)
-    if texts and not any("@" in addr for _, addr in pairs):  # the address itself is encoded: decode first
-        pairs = getaddresses([decode_words(t) for t in texts])
-    return [(repair(decode_words(name)).replace("\n", " "), addr.strip().lower()) for name, addr in pairs if addr.strip()]
-
-
-_AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|no_reply|do-?not-?reply)([-+._].*)?$")
-
-
-def _is_auto(h: _Headers, from_addr: str | None, ctype: str) -> bool:
-    """RFC 3834 and the usual signs of machine-sent mail: bounces, lists, vacation replies."""
-    auto = (h.get("auto-submitted") or "").strip().lower()
-    return bool(
-        (auto and not re.match(r"no\b", auto))
-        or any(h.get(name) is not None for name in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe"))
-        or (h.get("precedence") or "").strip().lower() in ("bulk", "junk", "list", "auto_reply")
-        or (from_addr and _AUTO_SENDERS.match(from_addr.split("@")[0]))
-        or ctype == "multipart/report"
-    )
 
 
 # --- bodies and files -----------------------------------------------------------------------------
@@ -376,7 +152,7 @@ def _payload_bytes(part: Message, cte: str) -> bytes:
         try:
             return binascii.a2b_base64(raw)
         except binascii.Error:  # bad padding: keep what decodes
-            return _b64(raw)
+            return b64decode_lenient(raw)
     if "quoted" in cte or cte == "qp":
         return binascii.a2b_qp(raw)
     if cte in ("xuuencode", "uuencode", "uue", "xuue"):
@@ -404,8 +180,8 @@ class _Walker:
         if nesting > _MAX_NESTING:
             self.flags.append(Flag("mime_defect", f"{path}: nested deeper than {_MAX_NESTING} levels, skipped"))
             return
-        h = _Headers(part)
-        ctype, ct_params = _split_params(_to_text(h.get("content-type") or "", self.hint))
+        h = Headers(part)
+        ctype, ct_params = split_params(to_text(h.get("content-type") or "", self.hint))
         if not _MEDIA_TYPE.match(ctype.lower()):  # absent or garbage: text/plain, message/rfc822 in a digest
             ctype = part.get_default_type()
         ctype = ctype.lower()
@@ -427,9 +203,9 @@ class _Walker:
         if ctype == "multipart/alternative":  # the same text twice: keep the plain one, else the HTML one
             chosen = next((o for o in options if o[0]), None) or next((o for o in options if o[1]), None)
             options = [chosen] if chosen else []
-        for plain, html in options:
+        for plain, markup in options:
             self.plain += plain
-            self.html += html
+            self.html += markup
 
     def forward(self, payload: list, path: str) -> None:
         if not payload or not isinstance(payload[0], Message):
@@ -442,12 +218,12 @@ class _Walker:
         self.attachments += [replace(a, origin="forwarded") for a in sub.attachments]
         self.flags += sub.flags
 
-    def leaf(self, part: Message, h: _Headers, ctype: str, ct_params: list, path: str) -> None:
-        disposition, disp_params = _split_params(_to_text(h.get("content-disposition") or "", self.hint))
+    def leaf(self, part: Message, h: Headers, ctype: str, ct_params: list, path: str) -> None:
+        disposition, disp_params = split_params(to_text(h.get("content-disposition") or "", self.hint))
         maintype = ctype.split("/")[0]
         if ctype in _SIGNATURE_TYPES or maintype == "message":
             return  # detached signatures and delivery reports are not files the sender attached
-        filename = _param(disp_params, "filename", self.flags) or _param(ct_params, "name", self.flags)
+        filename = get_param(disp_params, "filename", self.flags) or get_param(ct_params, "name", self.flags)
         if not filename and disposition.lower() != "attachment":
             if ctype in ("text/plain", "text/html") or maintype == "multipart":  # multipart here: no boundary
                 return self.body(part, h, ctype, ct_params, path)
@@ -455,20 +231,20 @@ class _Walker:
                 return  # other text parts and inline (cid) images are not files
         self.attach(part, h, ctype, filename or "", path)
 
-    def body(self, part: Message, h: _Headers, ctype: str, ct_params: list, path: str) -> None:
+    def body(self, part: Message, h: Headers, ctype: str, ct_params: list, path: str) -> None:
         data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
-        charset = _param(ct_params, "charset", self.flags)
+        charset = get_param(ct_params, "charset", self.flags)
         if not charset and ctype == "text/html":
             m = re.search(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_:.-]+)", data[:4096], re.I)
             charset = m.group(1).decode("ascii") if m else None
-        text, problem = _decode(data, charset)
+        text, problem = decode_bytes(data, charset)
         if problem:
             self.flags.append(Flag(problem, f"{path}: body charset {charset!r}"))
         text = html_to_text(text) if ctype == "text/html" else text
         if text.strip():
             (self.html if ctype == "text/html" else self.plain).append(text)
 
-    def attach(self, part: Message, h: _Headers, ctype: str, filename: str, path: str) -> None:
+    def attach(self, part: Message, h: Headers, ctype: str, filename: str, path: str) -> None:
         data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
         name = clean_filename(filename, len(self.attachments) + 1)
         ctype = guess_type(name) if ctype in _GENERIC_TYPES else ctype
@@ -495,29 +271,29 @@ def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _T) -> _
 
 def _parse_message(msg: Message, prefix: str, depth: int) -> ParsedMail:
     flags: list[Flag] = []
-    h, mail = _Headers(msg), ParsedMail()
-    ctype, ct_params = _split_params(_to_text(h.get("content-type") or ""))
+    h, mail = Headers(msg), ParsedMail()
+    ctype, ct_params = split_params(to_text(h.get("content-type") or ""))
     hint = next((v for k, v in ct_params if k == "charset"), None)  # for raw 8-bit headers
-    mail.message_id = next(iter(_msg_ids(h.get("message-id"))), None)
-    mail.subject = _guard(flags, "subject", lambda: repair(decode_words(_to_text(h.get("subject") or "", hint), flags)), "")
+    mail.message_id = next(iter(msg_ids(h.get("message-id"))), None)
+    mail.subject = _guard(flags, "subject", lambda: repair(decode_words(to_text(h.get("subject") or "", hint), flags)), "")
     mail.subject = mail.subject.replace("\n", " ")
-    sender = _guard(flags, "from", lambda: _addresses(h.all("from")[:1], hint), [])
+    sender = _guard(flags, "from", lambda: addresses(h.all("from")[:1], hint), [])
     if sender:
         mail.from_name, mail.from_addr = sender[0][0] or None, sender[0][1]
-    mail.to = [a for _, a in _guard(flags, "to", lambda: _addresses(h.all("to"), hint), [])]
-    mail.cc = [a for _, a in _guard(flags, "cc", lambda: _addresses(h.all("cc"), hint), [])]
+    mail.to = [a for _, a in _guard(flags, "to", lambda: addresses(h.all("to"), hint), [])]
+    mail.cc = [a for _, a in _guard(flags, "cc", lambda: addresses(h.all("cc"), hint), [])]
     raw_date = h.get("date")
-    mail.date = _parse_date(raw_date)
+    mail.date = parse_date(raw_date)
     if raw_date is not None and mail.date is None:
         flags.append(Flag("bad_date", f"Date: {raw_date.strip()[:100]}"))
     received = h.all("received")
     if received:  # the topmost Received: is the one the office's own server added
-        mail.received_at = _parse_date(received[0].rpartition(";")[2] if ";" in received[0] else "")
+        mail.received_at = parse_date(received[0].rpartition(";")[2] if ";" in received[0] else "")
         if mail.received_at is None:
             flags.append(Flag("bad_date", f"Received: {received[0].strip()[:100]}"))
-    mail.in_reply_to = next(iter(_msg_ids(h.get("in-reply-to"))), None)
-    mail.references = _msg_ids(h.get("references"))
-    mail.auto_reply = _guard(flags, "auto-reply", lambda: _is_auto(h, mail.from_addr, ctype.lower()), False)
+    mail.in_reply_to = next(iter(msg_ids(h.get("in-reply-to"))), None)
+    mail.references = msg_ids(h.get("references"))
+    mail.auto_reply = _guard(flags, "auto-reply", lambda: is_auto(h, mail.from_addr, ctype.lower()), False)
     walker = _Walker(depth, flags, hint)
     _guard(flags, "structure", lambda: walker.walk(msg, prefix, True), None)
     mail.body_text = repair("\n\n".join(walker.plain or walker.html))

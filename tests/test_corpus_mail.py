@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from extractors.text import repair
-from pipeline.mime import decode_words, parse_mail
+from pipeline.mime import parse_mail
+from pipeline.mime_headers import decode_words
 
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 pytestmark = pytest.mark.skipif(not (CORPUS / "eml").is_dir(), reason=f"corpus not found at {CORPUS}")

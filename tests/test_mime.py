@@ -12,7 +12,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.mime import content_key, decode_words, html_to_text, parse_mail
+from pipeline.mime import content_key, html_to_text, parse_mail
+from pipeline.mime_headers import decode_words
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ICT = timezone(timedelta(hours=7))
