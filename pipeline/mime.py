@@ -26,7 +26,8 @@ from extractors import archives
 from extractors.model import Flag
 from extractors.text import repair
 from pipeline.mime_headers import (
-    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, msg_ids, parse_date, split_params, to_text,
+    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, msg_ids,
+    parse_date, split_params, to_text,
 )
 
 MAX_FORWARD_DEPTH = 5
