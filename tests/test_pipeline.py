@@ -109,3 +109,25 @@ def test_status_table_for_datasette_matches(sample_db):
     rows = {r["unit_id"]: r for r in sample_db.query("select * from unit_status")}
     assert rows["so-cong-thuong"]["status"] == "late"
     assert json.loads(rows["so-cong-thuong"]["missing_attachments"]) == ["quy_che_dan_chu"]
+
+
+def test_without_received_the_date_header_is_used_and_flagged(tmp_path, campaign):
+    import email
+
+    from tests.fixtures.documents import Report
+    from tests.fixtures.mail import VN, build_mail
+
+    report = Report("Đảng ủy Sở Nội vụ", "ĐẢNG ỦY SỞ NỘI VỤ", "60-BC/ĐU", (2022, 6, 9), "Nguyễn Thị Mai")
+    raw = build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng bộ Sở Nội vụ",
+                     subject="Báo cáo NQ03", received=datetime(2022, 6, 10, 9, 0, tzinfo=VN),
+                     attachments=[("bao-cao.docx", report.docx())])
+    msg = email.message_from_bytes(raw)
+    del msg["Received"]
+    (tmp_path / "no-received.eml").write_bytes(msg.as_bytes())
+    db = open_db(str(tmp_path / "intake.db"))
+    ingest(db, [str(tmp_path / "no-received.eml")], [campaign])
+    row = next(db.query("select received_at, received_basis from messages"))
+    assert row["received_basis"] == "date" and row["received_at"].startswith("2022-06-10T08:58")
+    assert db.execute("select count(*) from flags where kind = 'receipt_time_from_date'").fetchone()[0] == 1
+    noi_vu = next(s for s in statuses(db, campaign, datetime.fromisoformat(NOW)) if s.unit == "so-noi-vu")
+    assert noi_vu.status == "on_time" and "receipt_time_from_date" in noi_vu.flags
