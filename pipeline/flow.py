@@ -53,14 +53,21 @@ def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign
     return report
 
 
+def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], condition: str = "",
+                   args: tuple = ()) -> int:
+    """Derive stored raw mails (those matching `condition`) again, oldest first."""
+    rows = db.execute(f"""select r.sha256, min(s.internaldate) from raw_messages r
+        left join message_sources s on s.sha256 = r.sha256
+        left join messages m on m.id = r.sha256 {condition}
+        group by r.sha256 order by r.stored_at, r.sha256""", args).fetchall()
+    for digest, internaldate in rows:
+        derive(db, digest, campaigns, datetime.fromisoformat(internaldate) if internaldate else None)
+    return len(rows)
+
+
 def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign]) -> int:
     """Derive raw mails stored by a run that stopped before deriving them."""
-    pending = db.execute("""select r.sha256, min(s.internaldate) from raw_messages r
-        left join message_sources s on s.sha256 = r.sha256
-        where r.sha256 not in (select id from messages) group by r.sha256""").fetchall()
-    for digest, internaldate in pending:
-        derive(db, digest, campaigns, datetime.fromisoformat(internaldate) if internaldate else None)
-    return len(pending)
+    return _derive_stored(db, campaigns, "where m.id is null")
 
 
 def store_and_derive(db: sqlite_utils.Database, mail: RawMail, campaigns: list[Campaign]) -> bool:
@@ -76,17 +83,10 @@ def store_and_derive(db: sqlite_utils.Database, mail: RawMail, campaigns: list[C
 def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None) -> int:
     """Derive every stored mail again (or those of one campaign, plus those no campaign claimed)."""
     save_campaigns(db, campaigns)
-    sql = """select r.sha256, min(s.internaldate) from raw_messages r
-             left join message_sources s on s.sha256 = r.sha256"""
-    args: list = []
     if campaign_id:
-        sql += " left join messages m on m.id = r.sha256 where m.campaign_id = ? or m.campaign_id is null"
-        args.append(campaign_id)
-    sql += " group by r.sha256 order by r.stored_at, r.sha256"
-    count = 0
-    for digest, internaldate in db.execute(sql, args).fetchall():
-        derive(db, digest, campaigns, datetime.fromisoformat(internaldate) if internaldate else None)
-        count += 1
+        count = _derive_stored(db, campaigns, "where m.campaign_id = ? or m.campaign_id is null", (campaign_id,))
+    else:
+        count = _derive_stored(db, campaigns)
     refresh_statuses(db, campaigns)
     return count
 
