@@ -1,0 +1,88 @@
+"""Scores the extractors on the labelled corpus (tests/fixtures/corpus.py), as issue 3 measures them:
+a section is right when its text matches the labelled text with token F1 >= 0.9."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections import Counter
+
+import pytest
+
+from extractors.analyze import extract
+from extractors.text import normalize_tones
+from tests.fixtures.corpus import corpus
+
+SECTION_BAR, KIND_BAR, METADATA_BAR = 0.98, 1.0, 0.95
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"\w+", normalize_tones(unicodedata.normalize("NFC", text or "")).casefold())
+
+
+def token_f1(got: str, want: str) -> float:
+    g, w = _words(got), _words(want)
+    if not g and not w:
+        return 1.0
+    common = sum((Counter(g) & Counter(w)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(g), common / len(w)
+    return 2 * precision * recall / (precision + recall)
+
+
+@pytest.fixture(scope="module")
+def scores(campaign):
+    profile = campaign.profile()
+    sections_ok = sections_n = kinds_ok = meta_ok = meta_n = 0
+    wrong: list[str] = []
+    items = corpus()
+    for item in items:
+        result = extract(item.data, item.name, profile)
+        if result.kind == item.kind:
+            kinds_ok += 1
+        else:
+            wrong.append(f"{item.name}: kind {result.kind}, want {item.kind}")
+        if item.sections is None:
+            continue
+        got = {s.key: s.text for s in result.sections}
+        extras_got = [s.text for s in result.sections if s.extra]
+        for key, want in item.sections.items():
+            sections_n += 1
+            text = got.get(key, "") if not key.startswith("+") else (extras_got[int(key[1:]) - 1]
+                                                                       if len(extras_got) >= int(key[1:]) else "")
+            if token_f1(text, want) >= 0.9:
+                sections_ok += 1
+            else:
+                wrong.append(f"{item.name}: section {key} f1={token_f1(text, want):.2f}")
+        for key in item.missing:
+            sections_n += 1
+            if key in result.missing_sections:
+                sections_ok += 1
+            else:
+                wrong.append(f"{item.name}: section {key} should be missing")
+        meta = result.metadata.as_json()
+        for field in ("issuer", "number", "date", "signer"):
+            meta_n += 1
+            if _words(str(meta.get(field) or "")) == _words(item.metadata[field]):
+                meta_ok += 1
+            else:
+                wrong.append(f"{item.name}: {field} {meta.get(field)!r}, want {item.metadata[field]!r}")
+    return {"sections": sections_ok / sections_n, "kinds": kinds_ok / len(items), "metadata": meta_ok / meta_n,
+            "n_files": len(items), "n_sections": sections_n, "wrong": wrong}
+
+
+def test_corpus_is_large_and_varied_enough(scores):
+    assert scores["n_files"] >= 40 and scores["n_sections"] >= 250
+
+
+def test_section_accuracy(scores):
+    assert scores["sections"] >= SECTION_BAR, "\n".join(scores["wrong"][:30])
+
+
+def test_kind_accuracy(scores):
+    assert scores["kinds"] >= KIND_BAR, "\n".join(w for w in scores["wrong"] if "kind" in w)
+
+
+def test_metadata_accuracy(scores):
+    assert scores["metadata"] >= METADATA_BAR, "\n".join(scores["wrong"][:30])
