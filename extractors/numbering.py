@@ -49,6 +49,9 @@ def split_number(text: str) -> tuple[Number | None, str]:
     # Without a separator only a capital may follow: "I TÌNH HÌNH", "1Đặc điểm", not "2 đồng chí".
     if (m.group("rsep") is not None or m.group("asep") is not None) and not rest[:1].isupper():
         return None, text
+    # A date or a fraction is not a heading number: "17/6/2021 của ...", "15-6-2022".
+    if m.group("arabic") and rest[:1].isdigit() and label[-1:] in "/-.–":
+        return None, text
     if m.group("roman"):
         value = roman_value(m.group("roman"))
         return (Number("roman", value, label), rest) if value else (None, text)
