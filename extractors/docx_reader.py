@@ -15,6 +15,7 @@ import zipfile
 from lxml import etree
 
 from .docx_numbering import Numbering
+from .legacy_fonts import convert_runs
 from .docx_styles import (
     ParaProps, RunProps, Styles, names_for, parse_xml, read_para_props, read_run_props, theme_fonts, to_int,
 )
@@ -126,6 +127,7 @@ class _Reader:
         self.section_refs: list[etree._Element] = []
         self._char_styles: dict[str | None, RunProps] = {None: RunProps()}
         self._para_base: dict[str | None, RunProps] = {}
+        self.legacy: dict[str, int] = {}  # encoding -> paragraphs converted from TCVN3/VNI
         self._inline_dispatch = {n.hyperlink, n.smartTag, n.ins, n.moveTo, n.fldSimple, n.customXml, n.dir, n.bdo}
 
     # ---- stories -----------------------------------------------------------------------------
@@ -142,7 +144,9 @@ class _Reader:
                 for note in root.iter(tag):
                     if note.get(n.a_type) in (None, "normal"):  # skip separator notes
                         self._container(note, "note", None)
-        return Document("docx", blocks=self.blocks)
+        flags = [Flag("legacy_encoding", f"{enc.upper()} text converted to Unicode ({count} paragraphs)")
+                 for enc, count in sorted(self.legacy.items())]
+        return Document("docx", blocks=self.blocks, flags=flags)
 
     def _headers_footers(self) -> None:
         n = self.n
@@ -242,6 +246,12 @@ class _Reader:
         boxes: list[etree._Element] = []
         base = self._paragraph_run_base(style)
         self._inline(p, runs, boxes, base)
+        if runs:
+            # legacy-font bytes must become Unicode before repair(): TCVN3 "ư" is a soft hyphen
+            texts, encoding = convert_runs([(t, props.font) for t, props in runs])
+            if encoding:
+                runs = [(t, props) for t, (_, props) in zip(texts, runs)]
+                self.legacy[encoding] = self.legacy.get(encoding, 0) + 1
 
         num_id = direct.num_id if direct.num_id is not None else style_para.num_id
         label, list_item = None, False

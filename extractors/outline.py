@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from extractors.model import Block, OutlineNode, Section
 from extractors.numbering import Number, key_number, split_number
@@ -102,14 +102,87 @@ def score(cand: Candidate, node: OutlineNode, title_tokens: list[str]) -> float:
     return max(0.0, min(1.0, total))
 
 
-def align(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[tuple[int, int, float]], list[Candidate]]:
+_WRAP_MAX_WORDS = 20  # a heading's continuation line is short; a paragraph of text is not
+_WRAP_GAIN = 0.05  # how much closer to a title the joined lines must come
+
+
+def _may_continue(first: Block, cand: Candidate, nxt: Block) -> bool:
+    """Could `nxt` be the second line of the heading in `first` (a heading broken by Enter, or a PDF
+    heading wrapped onto a line the reader kept apart)? Same look, no number of its own, short."""
+    if cand.rest or first.cell or nxt.cell or nxt.origin != first.origin or is_tail(nxt):
+        return False
+    if not (cand.number or cand.signals >= 0.5) or nxt.number_label or split_number(nxt.text)[0]:
+        return False
+    letters = [c for c in nxt.text if c.isalpha()]
+    caps = nxt.caps or (len(letters) >= 3 and all(c.isupper() for c in letters))
+    first_caps = first.caps or all(c.isupper() for c in first.text if c.isalpha())
+    return nxt.bold == first.bold and (caps or not first_caps) and 0 < len(nxt.text.split()) <= _WRAP_MAX_WORDS
+
+
+def join_wrapped(blocks: list[Block], outline: list[OutlineNode]) -> list[Block]:
+    """Blocks with each wrapped heading made one block again: a heading candidate and the short block
+    after it are joined when the joined text comes closer to the title of the node the first line
+    is closest to (so "2. Việc lãnh đạo, ... 03-NQ/ĐUK," + "ngày 17/6/2021 của ..." is one heading, and a
+    complete heading never swallows the paragraph under it)."""
+    titles = [tokens(n.title) for n in outline]
+    n_title_max = max((len(t) for t in titles), default=8)
+    out: list[Block] = []
+    j = 0
+    while j < len(blocks):
+        block, k = blocks[j], j + 1
+        while k < len(blocks) and k - j <= 2:
+            cand = candidate(block, n_title_max)
+            if not _may_continue(block, cand, blocks[k]):
+                break
+            joined = replace(block, text=f"{block.text} {blocks[k].text}")
+            single = [_similarity(cand.heading_tokens, t) for t in titles]
+            both = [_similarity(candidate(joined, n_title_max).heading_tokens, t) for t in titles]
+            best = max(range(len(titles)), key=lambda i: both[i], default=None)
+            if best is None or both[best] < single[best] + _WRAP_GAIN or both[best] < max(single):
+                break
+            block, k = joined, k + 1
+        out.append(block)
+        j = k
+    return out
+
+
+_UNLIKE_PENALTY = 0.2  # a plain line where the document's headings of that level are emphasized
+_CONFIDENT = 0.8  # matches trusted to show how the document writes its headings
+
+
+def _emphasized(block: Block) -> bool:
+    return block.bold or block.outline_level is not None or bool(block.number_label) or \
+        (block.style or "").lower().startswith(("heading", "title"))
+
+
+def learned_emphasis(blocks: list[Block], pairs: list[tuple[int, int, float]],
+                     outline: list[OutlineNode]) -> dict[int, bool]:
+    """Per outline level: does this document emphasize its headings (bold, heading style, Word
+    numbering)? Learned from the confident matches, so a plain numbered list item worded like a missing
+    heading is not taken for it in a bold-headed report, while a report with no bold at all is read
+    by its numbers alone."""
+    seen: dict[int, list[bool]] = {}
+    for i, j, s in pairs:
+        if s >= _CONFIDENT:
+            seen.setdefault(outline[i].level, []).append(_emphasized(blocks[j]))
+    return {level: len(marks) >= 2 and sum(marks) >= 0.8 * len(marks) for level, marks in seen.items()}
+
+
+def align(blocks: list[Block], outline: list[OutlineNode], emphasis: dict[int, bool] | None = None
+          ) -> tuple[list[tuple[int, int, float]], list[Candidate]]:
     """Best monotone assignment [(node index, block index, score)], nodes may be left out; and the
-    heading candidates of every block."""
+    heading candidates of every block. `emphasis` (from `learned_emphasis`) marks the levels whose
+    headings this document emphasizes; plain lines score lower for them."""
     titles = [tokens(n.title) for n in outline]
     n_title_max = max((len(t) for t in titles), default=8)
     cands = [candidate(b, n_title_max) for b in blocks]
     K, M = len(outline), len(blocks)
     gain = [[score(cands[j], outline[i], titles[i]) for j in range(M)] for i in range(K)]
+    for i, node in enumerate(outline):
+        if (emphasis or {}).get(node.level):
+            for j in range(M):
+                if not _emphasized(blocks[j]):
+                    gain[i][j] = max(0.0, gain[i][j] - _UNLIKE_PENALTY)
     # best[i][j]: best total using nodes < i and blocks < j.
     best = [[0.0] * (M + 1) for _ in range(K + 1)]
     choice = [[0] * (M + 1) for _ in range(K + 1)]  # 0 skip node, 1 skip block, 2 match
@@ -134,32 +207,77 @@ def align(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[tuple[i
     return pairs[::-1], cands
 
 
-def _top_level_kind(outline: list[OutlineNode]) -> str | None:
-    kinds = {key_number(n.key).kind for n in outline if n.level == 0}
-    return kinds.pop() if len(kinds) == 1 else None
+@dataclass(frozen=True)
+class _Form:
+    """How a document writes its top-level headings: number kind (None: unnumbered), capitals, bold."""
+
+    kind: str | None
+    caps: bool
+    bold: bool
+
+
+def _form(block: Block, cand: Candidate) -> _Form:
+    kind = None
+    if cand.number:
+        kind = "roman" if cand.number.kind == "part" else cand.number.kind
+    title = cand.heading[len(cand.number.label):] if cand.number else cand.heading
+    letters = [c for c in title if c.isalpha()]
+    caps = block.caps or (len(letters) >= 3 and all(c.isupper() for c in letters))
+    return _Form(kind, caps, block.bold or block.outline_level is not None)
+
+
+def _top_level_form(blocks: list[Block], cands: list[Candidate], pairs: list[tuple[int, int, float]],
+                    outline: list[OutlineNode]) -> _Form | None:
+    """The form most of the document's matched top-level headings share (learned from the document,
+    so "I -", "Phần II:", unnumbered capitals or plain-weight headings are all recognized as its own)."""
+    forms = Counter(_form(blocks[j], cands[j]) for i, j, _ in pairs if outline[i].level == 0)
+    if not forms:
+        return None
+    form, _ = forms.most_common(1)[0]
+    return form if form.kind or form.caps else None  # a bold line alone is not a heading form
+
+
+def _is_extra(block: Block, cand: Candidate, form: _Form, last_value: int) -> bool:
+    """A top-level heading the outline does not have: written like the document's own top-level
+    headings, short, and numbered after them when numbered."""
+    if len(cand.heading_tokens) > 15 or not cand.heading_tokens:
+        return False
+    mine = _form(block, cand)
+    if mine.kind != form.kind:
+        return False
+    if form.kind is None:  # unnumbered headings are told by their look alone: it must be the same
+        return mine == form
+    # numbered: the number says most; one of the emphases the document uses is enough
+    emphasis = (mine.caps and form.caps) or (mine.bold and form.bold) or not (form.caps or form.bold)
+    return emphasis and cand.number is not None and cand.number.value > last_value
 
 
 def sections(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[Section], list[str]]:
     """Cut the body blocks into the outline's sections; return (sections, missing keys)."""
     if not outline:
         return [], []
+    blocks = join_wrapped(blocks, outline)
     pairs, cands = align(blocks, outline)
+    emphasis = learned_emphasis(blocks, pairs, outline)
+    if any(emphasis.values()):  # second pass, knowing how this document writes its headings
+        pairs, cands = align(blocks, outline, emphasis)
     starts = {j: (i, s) for i, j, s in pairs}
     first = min(starts) if starts else len(blocks)
-    top_kind = _top_level_kind(outline)
-    last_top = max((j for i, j, _ in pairs if outline[i].level == 0), default=first)
-    # Extra headings of the outline's top-level form close the section before them.
+    # The closing part starts at the first tail line after the last matched heading.
+    last_start = max(starts, default=first)
+    tail = next((j for j in range(last_start + 1, len(blocks)) if is_tail(blocks[j])), len(blocks))
+    # Extra headings of the document's top-level form close the section before them.
     extras = []
-    for j in range(first + 1, len(blocks)):
-        c = cands[j]
-        if j in starts or not c.number or top_kind is None:
-            continue
-        kind = "roman" if c.number.kind == "part" else c.number.kind
-        if kind == top_kind and c.signals >= 0.5 and j > last_top and len(c.heading_tokens) <= _MAX_HEADING_TOKENS:
-            extras.append(j)
+    form = _top_level_form(blocks, cands, pairs, outline)
+    top = [(j, cands[j]) for i, j, _ in pairs if outline[i].level == 0]
+    if form is not None and top:
+        last_top, last_cand = top[-1]
+        last_value = last_cand.number.value if last_cand.number else 0
+        for j in range(last_top + 1, tail):
+            if j not in starts and _is_extra(blocks[j], cands[j], form, last_value):
+                extras.append(j)
+                last_value = cands[j].number.value if cands[j].number else last_value
     boundaries = sorted(set(starts) | set(extras))
-    tail = next((j for j in range(boundaries[-1] + 1 if boundaries else first, len(blocks)) if is_tail(blocks[j])),
-                len(blocks))
     result: list[Section] = []
     for n, j in enumerate(boundaries):
         end = boundaries[n + 1] if n + 1 < len(boundaries) else tail

@@ -240,8 +240,18 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
     if last.text[-1:] in ";:" and seg.text[:1].isupper():
         return False  # list items of legal texts ("Căn cứ ...;") each end a line
     if len(para.segs) == 1:
-        return seg.x0 <= last.x0 + 0.8 * size  # a first-line indent is fine, a deeper start is not
+        if seg.x0 <= last.x0 + 0.8 * size:
+            return True  # a first-line indent is fine, a deeper start is not...
+        item = _STARTS_ITEM.match(last.text)
+        # ...except a hanging indent: "2. Việc lãnh đạo ..." wraps with its second line under the title,
+        # as Word lays out numbered headings and list items.
+        return item is not None and seg.x0 <= last.x0 + _prefix_width(last, item.end()) + 1.5 * size
     return abs(seg.x0 - last.x0) <= 0.8 * size
+
+
+def _prefix_width(seg: Seg, chars: int) -> float:
+    """Estimated width of the segment's first `chars` characters, from its average character width."""
+    return chars * (seg.x1 - seg.x0) / max(len(seg.text), 1)
 
 
 def _first_word_width(seg: Seg) -> float:

@@ -16,6 +16,8 @@ import re
 import pypdfium2 as pdfium
 import pypdfium2.raw as raw
 
+from . import ocr
+from .legacy_fonts import convert, detect, font_encoding
 from .model import Document, Flag
 from .pdf_layout import layout_document
 from .pdf_lines import Run
@@ -80,6 +82,8 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
     flags: list[Flag] = []
     pages: list[tuple[float, float, list[Run]]] = []
     fonts: dict[int, tuple[str, bool, bool]] = {}
+    scans = _Scans()
+    legacy: dict[str, int] = {}
     for index in range(len(pdf)):
         try:
             page = pdf[index]
@@ -96,13 +100,67 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
                 run.x0 -= left
                 run.x1 -= left
                 run.top, run.bottom, run.base = top - run.top, top - run.bottom, top - run.base
-            pages.append((width, height, runs))
+            for encoding in _legacy(runs):
+                legacy[encoding] = legacy.get(encoding, 0) + 1
             if chars == 0 and images > 0:
-                flags.append(Flag("needs_ocr", f"page {index + 1}"))
+                runs = scans.read(page, index, flags)
+            pages.append((width, height, runs))
         finally:
             page.close()
     blocks = layout_document(pages)
+    flags.extend(scans.flags())
+    flags.extend(Flag("legacy_encoding", f"{enc.upper()} text converted to Unicode ({n} pages)")
+                 for enc, n in sorted(legacy.items()))
     return Document("pdf", blocks=blocks, flags=flags)
+
+
+def _legacy(runs: list[Run]) -> set[str]:
+    """Convert TCVN3/VNI text in place, judged per font on the page (the encoding belongs to the font)."""
+    by_font: dict[str, list[Run]] = {}
+    for run in runs:
+        by_font.setdefault(run.font, []).append(run)
+    found = set()
+    for font, group in by_font.items():
+        encoding = font_encoding(font) or detect(" ".join(r.text for r in group if not r.text.isascii()))
+        if encoding:
+            found.add(encoding.split("-")[0])
+            for run in group:
+                run.text = convert(run.text, encoding)
+    return found
+
+
+class _Scans:
+    """Pages without a text layer: OCR them when tesseract is here, else say why they are empty."""
+
+    def __init__(self):
+        self.pages = 0
+        self.confs: list[float] = []
+        self.missing: list[int] = []
+        self.reason: str | None = None
+
+    def read(self, page: pdfium.PdfPage, index: int, flags: list[Flag]) -> list[Run]:
+        self.reason = self.reason or ocr.unavailable_reason()
+        if self.reason:
+            flags.append(Flag("needs_ocr", f"page {index + 1}"))
+            self.missing.append(index + 1)
+            return []
+        try:
+            runs, confs = ocr.ocr_pdf_page(page)
+        except Exception as exc:  # a failed page is a flag; the other pages still count
+            flags.append(Flag("needs_ocr", f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"))
+            return []
+        if not runs:
+            flags.append(Flag("needs_ocr", f"page {index + 1}: OCR found no text"))
+            return []
+        self.pages += 1
+        self.confs.extend(confs)
+        return runs
+
+    def flags(self) -> list[Flag]:
+        out = [ocr.confidence_flag(self.confs, self.pages)] if self.pages else []
+        if self.missing:
+            out.append(Flag("converter_missing", f"{self.reason}: {len(self.missing)} scanned page(s) not read"))
+        return out
 
 
 def _walk_objects(page_handle: int):

@@ -7,6 +7,7 @@ import io
 import zipfile
 from collections.abc import Callable
 
+from .convert import read_converted
 from .docx_reader import OLE_MAGIC, is_encrypted_ooxml, read_docx
 from .model import Block, Document, Flag
 from .pdf_reader import read_pdf
@@ -14,6 +15,8 @@ from .text import repair
 
 _DOCX_EXTENSIONS = (".docx", ".docm", ".dotx", ".dotm")
 _WORD_STREAM = "WordDocument".encode("utf-16-le")
+# scans attached as pictures: JPEG, PNG, TIFF (both byte orders)
+_IMAGE_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*")
 
 
 def read_document(data: bytes, filename: str) -> Document:
@@ -26,10 +29,11 @@ def read_document(data: bytes, filename: str) -> Document:
             return _guard("pdf", read_pdf, data)
         if fmt == "encrypted-docx":
             return Document("docx", error="password-protected .docx", flags=[Flag("encrypted", "password-protected .docx")])
-        if fmt == "doc":
-            return _unsupported("doc", "Word 97-2003 .doc is not read yet")
-        if fmt == "rtf":
-            return _unsupported("rtf", "RTF is not read yet")
+        if fmt in ("doc", "rtf"):  # through LibreOffice, then the .docx reader
+            return _guard(fmt, lambda d: read_converted(d, fmt), data)
+        if fmt == "image":
+            from .ocr import read_image  # local: PIL is only needed for scans
+            return _guard("image", read_image, data)
         if fmt == "txt":
             return _guard("txt", read_text, data)
         if not data:
@@ -41,7 +45,7 @@ def read_document(data: bytes, filename: str) -> Document:
 
 
 def sniff_format(data: bytes, filename: str) -> str:
-    """docx | pdf | doc | rtf | txt | encrypted-docx | unknown."""
+    """docx | pdf | doc | rtf | image | txt | encrypted-docx | unknown."""
     name = (filename or "").lower()
     head = data[:8]
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -56,6 +60,8 @@ def sniff_format(data: bytes, filename: str) -> str:
         return "doc" if _WORD_STREAM in data or name.endswith((".doc", ".dot")) else "unknown"
     if data[:5] == b"{\\rtf":
         return "rtf"
+    if data.startswith(_IMAGE_MAGIC):
+        return "image"
     if name.endswith(_DOCX_EXTENSIONS):
         return "docx"  # a broken zip: the docx reader says why
     if name.endswith(".pdf"):

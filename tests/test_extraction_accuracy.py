@@ -64,7 +64,7 @@ def scores(campaign):
         meta = result.metadata.as_json()
         for field in ("issuer", "number", "date", "signer"):
             meta_n += 1
-            if _words(str(meta.get(field) or "")) == _words(item.metadata[field]):
+            if _words(str(meta.get(field) or "")) == _words(item.metadata[field] or ""):
                 meta_ok += 1
             else:
                 wrong.append(f"{item.name}: {field} {meta.get(field)!r}, want {item.metadata[field]!r}")

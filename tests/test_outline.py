@@ -1,5 +1,6 @@
 """Outline alignment on blocks built by hand: the format-free part of extraction."""
 
+from extractors.metadata import extract_metadata
 from extractors.model import Block
 from extractors.outline import sections
 from pipeline.settings import default_rules
@@ -103,3 +104,99 @@ def test_word_numbering_labels_count_as_numbers():
             b.style = "Heading 2" if label[0].isdigit() else "Heading 1"
     found, missing = by_key(blocks)
     assert missing == [] and found["II.1"].text == "Nội dung của mục II.1."
+
+
+# ---- harder layouts: each test is one behaviour, on blocks built by hand
+
+
+def _with_extra(blocks, *extra):
+    end = next(i for i, b in enumerate(blocks) if b.text.startswith("Trên đây"))
+    blocks[end:end] = list(extra)
+    return blocks
+
+
+def test_mixed_separators_are_numbers():
+    labels = {"I": "I -", "I.1": "1)", "I.2": "2 -", "I.3": "3)", "II": "II/", "II.1": "1)", "II.2": "2 -",
+              "II.3": "3)", "III": "Phần III:"}
+    titles = {n.title: n.key for n in OUTLINE}
+    blocks = standard()
+    for b in blocks:
+        label, _, rest = b.text.partition(" ")
+        if b.bold and rest in titles:
+            b.text = f"{labels[titles[rest]]} {rest}"
+    found, missing = by_key(blocks)
+    assert missing == [] and found["III"].heading.startswith("Phần III")
+    assert found["III"].text == "Nội dung của mục III." and found["II.2"].text == "Nội dung của mục II.2."
+
+
+def test_list_items_inside_sections_stay_text():
+    blocks = standard()
+    at = next(i for i, b in enumerate(blocks) if b.text == "Nội dung của mục I.3.") + 1
+    blocks[at:at] = [p("1. Công khai dự toán ngân sách;"), p("2. Công khai tuyển dụng, bổ nhiệm;"),
+                     p("3. Kết quả thực hiện việc tiếp nhận ý kiến phản ánh."), p("- Hội nghị cán bộ;"),
+                     p("+ Hình thức trực tiếp: một hội nghị;"), p("a) Về tổ chức: còn chậm."), p("b) Về hoạt động: tốt.")]
+    found, missing = by_key(blocks)
+    assert missing == []
+    assert found["I.3"].heading == "3. Kết quả triển khai thực hiện"
+    assert found["I.3"].text.splitlines()[-1] == "b) Về hoạt động: tốt."
+
+
+def test_unbold_headings_are_told_by_number_and_capitals():
+    blocks = [Block(b.text) for b in standard()]  # nothing bold, no styles
+    found, missing = by_key(_with_extra(blocks, p("IV. PHƯƠNG HƯỚNG, NHIỆM VỤ THỜI GIAN TỚI"), p("Tiếp tục.")))
+    assert missing == [] and found["III"].text == "Nội dung của mục III."
+    extra = [s for s in found.values() if s.extra]
+    assert [(s.heading, s.text) for s in extra] == [("IV. PHƯƠNG HƯỚNG, NHIỆM VỤ THỜI GIAN TỚI", "Tiếp tục.")]
+
+
+def test_wrapped_headings_second_line_is_heading_not_text():
+    blocks = standard()
+    i = next(j for j, b in enumerate(blocks) if b.text.startswith("I. "))
+    blocks[i:i + 1] = [h("I. TÌNH HÌNH VÀ KẾT QUẢ"), h("TRIỂN KHAI THỰC HIỆN")]
+    i = next(j for j, b in enumerate(blocks) if b.text.startswith("2. Việc lãnh đạo"))
+    blocks[i:i + 1] = [h("2. Việc lãnh đạo, quán triệt, cụ thể hóa Nghị quyết số 03-NQ/ĐUK,"),
+                       h("ngày 17/6/2021 của Đảng ủy Khối các cơ quan tỉnh")]
+    found, missing = by_key(blocks)
+    assert missing == [] and found["I"].text == ""
+    assert found["I"].heading == "I. TÌNH HÌNH VÀ KẾT QUẢ TRIỂN KHAI THỰC HIỆN"
+    assert found["I.2"].text == "Nội dung của mục I.2." and found["I.2"].heading.endswith("cơ quan tỉnh")
+
+
+def test_complete_heading_does_not_swallow_a_short_bold_line_after_it():
+    blocks = standard()
+    i = next(j for j, b in enumerate(blocks) if b.text == "1. Ưu điểm") + 1
+    blocks.insert(i, h("Về tổ chức"))
+    found, _ = by_key(blocks)
+    assert found["II.1"].heading == "1. Ưu điểm"
+    assert found["II.1"].text.startswith("Về tổ chức")
+
+
+def test_unnumbered_capital_headings_and_their_extra_section():
+    blocks = [h(b.text.split(" ", 1)[1]) if b.bold and b.text.split(" ", 1)[0] in ("I.", "II.", "III.") else b
+              for b in standard()]
+    blocks = _with_extra(blocks, h("PHƯƠNG HƯỚNG, NHIỆM VỤ THỜI GIAN TỚI"), p("Tiếp tục."))
+    found, missing = by_key(blocks)
+    assert missing == [] and found["III"].text == "Nội dung của mục III."
+    assert [s.text for s in found.values() if s.extra] == ["Tiếp tục."]
+
+
+def test_closing_written_as_paragraphs_is_cut_whatever_its_order():
+    blocks = standard()
+    end = next(i for i, b in enumerate(blocks) if b.text.startswith("Trên đây"))
+    blocks[end:] = [p("Trên đây là kết quả 01 năm thực hiện Nghị quyết. Kính đề nghị quan tâm, giúp đỡ./."),
+                    h("K/T BÍ THƯ"), h("PHÓ BÍ THƯ"), p("Nguyễn Văn A"), h("Nơi nhận:"), p("- Như trên,"),
+                    p("- Lưu VP.")]
+    found, _ = by_key(blocks)
+    assert found["III"].text == "Nội dung của mục III."
+    assert not any(s.extra for s in found.values())
+    meta = extract_metadata(blocks)
+    assert (meta.signer, meta.signer_title) == ("Nguyễn Văn A", "K/T BÍ THƯ PHÓ BÍ THƯ")
+
+
+def test_plain_list_item_worded_like_a_missing_heading_is_not_taken_for_it():
+    blocks = standard(skip={"II.3"})
+    at = next(i for i, b in enumerate(blocks) if b.text == "Nội dung của mục II.2.") + 1
+    blocks[at:at] = [p("1. Hạn chế trong việc lấy ý kiến;"), p("2. Nguyên nhân của hạn chế là do công việc nhiều.")]
+    found, missing = by_key(blocks)
+    assert "II.3" not in found and missing == ["II.3"]
+    assert found["II.2"].text.endswith("Nguyên nhân của hạn chế là do công việc nhiều.")

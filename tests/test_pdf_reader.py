@@ -146,7 +146,8 @@ def test_page_numbers_and_running_header_are_not_body(report):
     assert [b.page for b in report.body if b.text.startswith(("2. Kết quả", "3. Kết quả"))] == [2, 3]
 
 
-def test_image_only_page_needs_ocr():
+def test_image_only_page_needs_ocr(monkeypatch):
+    monkeypatch.setenv("INTAKE_TESSERACT", "/nonexistent/tesseract")  # OCR itself: tests/test_convert_ocr.py
     buffer = io.BytesIO()
     c = canvas.Canvas(buffer, pagesize=A4)
     c.setFont("DejaVuSerif", 12)
@@ -159,7 +160,8 @@ def test_image_only_page_needs_ocr():
     c.save()
     doc = read_pdf(buffer.getvalue())
     assert [b.text for b in doc.blocks] == ["Trang có chữ"]
-    assert [(f.kind, f.detail) for f in doc.flags] == [("needs_ocr", "page 2")]
+    assert [(f.kind, f.detail) for f in doc.flags] == [
+        ("needs_ocr", "page 2"), ("converter_missing", "tesseract is not installed: 1 scanned page(s) not read")]
 
 
 def test_decomposed_marks_come_out_composed():

@@ -1,0 +1,119 @@
+"""Word 97-2003 .doc and RTF -> .docx with LibreOffice headless, then the .docx reader.
+
+LibreOffice is an optional runtime dependency: without it (or when INTAKE_SOFFICE names a binary
+that does not exist) the file comes back flagged "converter_missing", never dropped, never a crash.
+Each call gets its own throw-away profile: two soffice processes sharing one profile silently
+produce no output. A timeout kills the whole process group (soffice forks oosplash/soffice.bin).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+from pathlib import Path
+
+from .model import Document, Flag
+
+DEFAULT_TIMEOUT = 120.0
+# LibreOffice is memory hungry and slow to start; a later benchmark replaces this with a pool.
+_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("INTAKE_SOFFICE_JOBS", "2") or 2)))
+_NAMES = {"doc": "Word 97-2003 .doc", "rtf": "RTF"}
+
+
+class ConverterMissing(Exception):
+    """The converter program is not installed (or the configured path does not exist)."""
+
+
+class ConversionFailed(Exception):
+    """The converter ran but produced nothing usable (crash, timeout, corrupt input)."""
+
+
+def soffice_path() -> str | None:
+    """The soffice binary: INTAKE_SOFFICE when set (even if wrong: then nothing is found), else PATH."""
+    configured = os.environ.get("INTAKE_SOFFICE")
+    if configured:
+        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else None
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def _timeout() -> float:
+    try:
+        return float(os.environ.get("INTAKE_SOFFICE_TIMEOUT", "") or DEFAULT_TIMEOUT)
+    except ValueError:
+        return DEFAULT_TIMEOUT
+
+
+def to_docx(data: bytes, source_format: str, timeout: float | None = None) -> bytes:
+    """Convert .doc/.rtf bytes to .docx bytes. Raises ConverterMissing or ConversionFailed."""
+    binary = soffice_path()
+    if binary is None:
+        raise ConverterMissing("LibreOffice is not installed")
+    timeout = _timeout() if timeout is None else timeout
+    with tempfile.TemporaryDirectory(prefix="intake-soffice-") as tmp:
+        work = Path(tmp)
+        source = work / f"input.{source_format}"
+        source.write_bytes(data)
+        out_dir = work / "out"
+        profile = (work / "profile").as_uri()
+        cmd = [binary, f"-env:UserInstallation={profile}", "--headless", "--invisible", "--nologo",
+               "--nodefault", "--norestore", "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML",
+               "--outdir", str(out_dir), str(source)]
+        # HOME too: some builds still touch ~/.config before reading -env
+        env = dict(os.environ, HOME=str(work), SAL_USE_VCLPLUGIN="svp")
+        with _SLOTS:
+            _run(cmd, env, timeout)
+        result = out_dir / "input.docx"
+        if not result.is_file() or result.stat().st_size == 0:
+            raise ConversionFailed("LibreOffice produced no .docx")
+        return result.read_bytes()
+
+
+def _run(cmd: list[str], env: dict[str, str], timeout: float) -> None:
+    try:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=env, start_new_session=True)
+    except OSError as exc:  # vanished between the check and the start, or not executable
+        raise ConverterMissing(f"LibreOffice could not be started ({exc})") from exc
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise ConversionFailed(f"LibreOffice timed out after {timeout:g} s") from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    if proc.returncode != 0:
+        raise ConversionFailed(f"LibreOffice exited with {proc.returncode}: {err.decode(errors='replace')[-300:]}")
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)  # its own session: the group is soffice and its children only
+    except ProcessLookupError:
+        pass
+    proc.communicate()
+
+
+def read_converted(data: bytes, source_format: str) -> Document:
+    """Read a .doc or .rtf through LibreOffice and the .docx reader; format stays "doc"/"rtf"."""
+    from .docx_reader import read_docx  # local: docx_reader is heavy and this module is imported early
+
+    name = _NAMES.get(source_format, source_format)
+    try:
+        converted = to_docx(data, source_format)
+    except ConverterMissing as exc:
+        message = f"{exc}: {name} not read"
+        return Document(source_format, error=message, flags=[Flag("converter_missing", message)])
+    except ConversionFailed as exc:
+        message = f"{name} could not be converted ({exc})"
+        return Document(source_format, error=message, flags=[Flag("unreadable", message)])
+    doc = read_docx(converted)
+    doc.format = source_format
+    return doc
+
+
+__all__ = ["to_docx", "read_converted", "soffice_path", "ConverterMissing", "ConversionFailed", "DEFAULT_TIMEOUT"]
