@@ -1,0 +1,381 @@
+"""Live IMAP intake: settings, the connection, and one incremental pass over one folder.
+
+Exactly once rests on three things: the raw store commits a mail (content-addressed) before
+anything else happens; the source id "imap:<user>@<host>/<folder>;UIDVALIDITY=<v>;UID=<u>" is
+stored with it, so a UID already seen is never downloaded again; and the (folder, UIDVALIDITY,
+last UID) checkpoint in `imap_sync` moves only after that commit. A crash anywhere at worst repeats
+work that is then recognized as done. The loop, the lock and signals are in pipeline/poll.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import re
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Callable, Mapping
+
+import sqlite_utils
+from imapclient import IMAPClient
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
+
+from pipeline.derive import derive
+from pipeline.store import add_source, has_source, now_iso, save_raw
+
+log = logging.getLogger(__name__)
+
+BATCH = 50  # messages per FETCH
+BATCH_BYTES = 20_000_000  # and at most this many bytes of bodies in memory at once
+SSL_MODES = ("1", "starttls", "0")
+
+
+class ImapConfigError(ValueError):
+    """A setting is missing or unsafe (the CLI turns it into exit status 2)."""
+
+
+class ImapAuthError(Exception):
+    """The server refused the login: retrying would not help."""
+
+
+@dataclass(frozen=True)
+class Action:
+    kind: str = "none"  # none | flag | move
+    arg: str = ""  # the flag or keyword, or the target folder
+
+    @classmethod
+    def parse(cls, text: str) -> Action:
+        kind, _, arg = text.strip().partition(":")
+        kind = kind.strip().lower() or "none"
+        if kind == "none" and not arg:
+            return cls()
+        if kind == "flag":
+            return cls("flag", arg.strip() or "\\Flagged")
+        if kind == "move" and arg.strip():
+            return cls("move", arg.strip())
+        raise ImapConfigError(f"INTAKE_IMAP_ACTION: {text!r} is not none, flag, flag:KEYWORD or move:FOLDER")
+
+
+@dataclass
+class ImapSettings:
+    host: str
+    user: str
+    password: str = field(repr=False)  # never logged, never stored
+    port: int = 993
+    ssl: str = "1"  # "1" implicit TLS, "starttls", "0" plaintext (loopback only)
+    folders: list[str] = field(default_factory=lambda: ["INBOX"])
+    actions: dict[str, Action] = field(default_factory=dict)  # per folder; missing = none
+    interval: float = 60.0  # seconds between passes when the server has no IDLE
+    idle: bool = True
+    timeout: float = 60.0  # socket timeout
+
+    @property
+    def account(self) -> str:
+        return f"{self.user}@{self.host}"
+
+    def action(self, folder: str) -> Action:
+        return self.actions.get(folder, Action())
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **flags: object) -> ImapSettings:
+        """Settings from INTAKE_IMAP_* variables; `flags` (non-None values) win over them.
+
+        Flag names: host, port, user, password_file, ssl, folder, action, interval, idle.
+        """
+        env = os.environ if env is None else env
+
+        def get(name: str, var: str, default: str | None = None) -> str | None:
+            value = flags.get(name)
+            return str(value) if value is not None else env.get(var, default)
+
+        host, user = get("host", "INTAKE_IMAP_HOST"), get("user", "INTAKE_IMAP_USER")
+        if not host:
+            raise ImapConfigError("no IMAP server: set INTAKE_IMAP_HOST or --host")
+        if not user:
+            raise ImapConfigError("no IMAP user: set INTAKE_IMAP_USER or --user")
+        password_file = get("password_file", "INTAKE_IMAP_PASSWORD_FILE")
+        if password_file:
+            try:
+                with open(password_file, encoding="utf-8") as f:
+                    password = f.read().rstrip("\r\n")
+            except OSError as exc:
+                raise ImapConfigError(f"cannot read INTAKE_IMAP_PASSWORD_FILE {password_file}: {exc.strerror}") from None
+        else:
+            password = env.get("INTAKE_IMAP_PASSWORD", "")
+        if not password:
+            raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE")
+        mode = (get("ssl", "INTAKE_IMAP_SSL", "1") or "1").strip().lower()
+        mode = {"true": "1", "yes": "1", "ssl": "1", "tls": "1", "false": "0", "no": "0"}.get(mode, mode)
+        if mode not in SSL_MODES:
+            raise ImapConfigError(f"INTAKE_IMAP_SSL must be 1 (TLS), starttls or 0 (plaintext), not {mode!r}")
+        if mode == "0" and not is_loopback(host):
+            raise ImapConfigError(f"refusing plaintext IMAP to {host}: the password would cross the network "
+                                  "in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback only)")
+        port_text = get("port", "INTAKE_IMAP_PORT") or ("993" if mode == "1" else "143")
+        try:
+            port = int(port_text)
+            interval = float(get("interval", "INTAKE_IMAP_INTERVAL", "60") or 60)
+        except ValueError:
+            raise ImapConfigError("INTAKE_IMAP_PORT and INTAKE_IMAP_INTERVAL must be numbers") from None
+        folders = [f.strip() for f in (get("folder", "INTAKE_IMAP_FOLDER", "INBOX") or "INBOX").split(",") if f.strip()]
+        idle = (get("idle", "INTAKE_IMAP_IDLE", "1") or "1").strip().lower() not in ("0", "false", "no")
+        return cls(host=host, user=user, password=password, port=port, ssl=mode, folders=folders or ["INBOX"],
+                   actions=parse_actions(get("action", "INTAKE_IMAP_ACTION", "") or "", folders),
+                   interval=max(interval, 0.1), idle=idle)
+
+
+def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
+    """"ACTION" for every folder, or "FOLDER=ACTION,FOLDER=ACTION"."""
+    if not text.strip():
+        return {}
+    if "=" not in text:
+        action = Action.parse(text)
+        return {f: action for f in folders}
+    actions = {}
+    for item in text.split(","):
+        folder, sep, action = item.partition("=")
+        if not sep or folder.strip() not in folders:
+            raise ImapConfigError(f"INTAKE_IMAP_ACTION: {item!r} must be FOLDER=ACTION for a polled folder")
+        actions[folder.strip()] = Action.parse(action)
+    return actions
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() in ("localhost", "localhost.localdomain"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def connect(settings: ImapSettings) -> IMAPClient:
+    """A logged-in connection. LoginError becomes ImapAuthError; network errors propagate."""
+    context = ssl.create_default_context()
+    client = IMAPClient(settings.host, port=settings.port, ssl=settings.ssl == "1",
+                        ssl_context=context if settings.ssl == "1" else None, timeout=settings.timeout)
+    try:
+        if settings.ssl == "starttls":
+            client.starttls(context)
+        client.login(settings.user, settings.password)
+    except LoginError as exc:
+        _close(client)
+        detail = str(exc.args[0] if exc.args else "")
+        detail = re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)  # imapclient hands over repr(bytes)
+        raise ImapAuthError(f"IMAP login as {settings.account} refused: {detail}") from None
+    except BaseException:
+        _close(client)
+        raise
+    client.normalise_times = False  # INTERNALDATE with its offset, not naive local time
+    return client
+
+
+def _close(client: IMAPClient) -> None:
+    try:
+        client.shutdown()
+    except (OSError, Exception):  # noqa: BLE001 - the connection is being dropped anyway
+        pass
+
+
+def source_id(settings: ImapSettings, folder: str, uidvalidity: int, uid: int) -> str:
+    return f"imap:{settings.account}/{folder};UIDVALIDITY={uidvalidity};UID={uid}"
+
+
+@dataclass
+class FolderPass:
+    folder: str
+    uidvalidity: int | None = None
+    fetched: int = 0  # bodies downloaded
+    new: int = 0  # raw messages stored for the first time
+    skipped: int = 0  # already stored: same UID, same Message-ID/size/date, or same bytes
+    actions: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def has_unseen_uids(db: sqlite_utils.Database, settings: ImapSettings, folder: str, select_info: dict) -> bool:
+    """True when a SELECT/EXAMINE response shows UIDs above the checkpoint (or a new UIDVALIDITY)."""
+    validity, last_uid = _checkpoint(db, settings.account, folder)
+    uidnext = select_info.get(b"UIDNEXT")
+    return validity != int(select_info.get(b"UIDVALIDITY", 0)) or uidnext is None or int(uidnext) > last_uid + 1
+
+
+def _checkpoint(db: sqlite_utils.Database, account: str, folder: str) -> tuple[int | None, int]:
+    row = db.execute("select uidvalidity, last_uid from imap_sync where account = ? and folder = ?",
+                     [account, folder]).fetchone()
+    return (row[0], row[1]) if row else (None, 0)
+
+
+def _advance(db: sqlite_utils.Database, account: str, folder: str, uidvalidity: int, uid: int) -> None:
+    with db.conn:
+        db["imap_sync"].upsert({"account": account, "folder": folder, "uidvalidity": uidvalidity,
+                                "last_uid": uid, "updated_at": now_iso()}, pk=("account", "folder"))
+
+
+def _known_by_message_id(db: sqlite_utils.Database, message_id: str, size: int,
+                         internaldate: datetime | None) -> str | None:
+    """The stored mail with this Message-ID, size and INTERNALDATE, if any. The date guards against a
+    second delivery of one mail (same id, Received headers of the same length); a UIDVALIDITY reset
+    or a MOVE keeps INTERNALDATE."""
+    if not message_id or internaldate is None:
+        return None
+    row = db.execute("""select r.sha256 from messages m join raw_messages r on r.sha256 = m.id
+        join message_sources s on s.sha256 = r.sha256
+        where m.message_id = ? and r.size = ? and s.internaldate = ? limit 1""",
+                     [message_id, size, internaldate.isoformat()]).fetchone()
+    return row[0] if row else None
+
+
+def _message_id(envelope) -> str:
+    raw = getattr(envelope, "message_id", None) or b""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    return text.strip().strip("<>")
+
+
+def sync_folder(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings, folder: str,
+                campaigns: list, stop: Callable[[], bool] = lambda: False, catch_up: bool = False) -> FolderPass:
+    """Store and derive every message of `folder` above the checkpoint, then apply the action.
+
+    With nothing new this is one SELECT (its UIDNEXT says so) and no SEARCH or FETCH. `stop` is
+    asked between messages. `catch_up` also applies the action to stored mails still waiting for it
+    (a crash or a failure between the commit and the action).
+    """
+    result = FolderPass(folder)
+    action = settings.action(folder)
+    # EXAMINE when nothing will be changed: the server then cannot set \\Seen or anything else.
+    info = client.select_folder(folder, readonly=action.kind == "none")
+    uidvalidity = int(info[b"UIDVALIDITY"])
+    result.uidvalidity = uidvalidity
+    known_validity, last_uid = _checkpoint(db, settings.account, folder)
+    if known_validity != uidvalidity:
+        if known_validity is not None:
+            log.warning("%s: UIDVALIDITY changed (%s -> %s): syncing again, stored mails are skipped",
+                        folder, known_validity, uidvalidity)
+        last_uid = 0
+    uidnext = info.get(b"UIDNEXT")
+    new_uids: list[int] = []
+    if uidnext is None or int(uidnext) > last_uid + 1:
+        new_uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+    done: list[int] = []
+    for start in range(0, len(new_uids), BATCH):
+        if stop():
+            break
+        done += _sync_batch(client, db, settings, folder, uidvalidity, new_uids[start:start + BATCH],
+                            campaigns, stop, result)
+    if not stop():
+        # Every UID below the SELECT's UIDNEXT has been looked at: move past UIDs of mail deleted
+        # before we saw it (else every later SELECT would promise new mail), and record a new
+        # UIDVALIDITY even for an empty folder.
+        top = max(int(uidnext) - 1 if uidnext else 0, max(done, default=0))
+        if known_validity != uidvalidity or top > _checkpoint(db, settings.account, folder)[1]:
+            _advance(db, settings.account, folder, uidvalidity, top)
+    if action.kind != "none":
+        targets = set(done)
+        if catch_up:
+            checkpoint = _checkpoint(db, settings.account, folder)[1]
+            targets |= set(_waiting_for_action(client, db, settings, folder, uidvalidity, action, checkpoint))
+        if targets:
+            apply_action(client, action, sorted(targets), result)
+    return result
+
+
+def _sync_batch(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings, folder: str,
+                uidvalidity: int, uids: list[int], campaigns: list, stop: Callable[[], bool],
+                result: FolderPass) -> list[int]:
+    """One batch: headers first, bodies only for mails not stored yet. Returns the UIDs stored
+    or recognized (those still in the folder), for the action."""
+    meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"])
+    wanted: list[int] = []
+    known: dict[int, str | None] = {}
+    for uid in uids:
+        if uid not in meta:
+            continue  # expunged since the SEARCH
+        m = meta[uid]
+        source = source_id(settings, folder, uidvalidity, uid)
+        if has_source(db, source):
+            known[uid] = None
+        else:
+            digest = _known_by_message_id(db, _message_id(m.get(b"ENVELOPE")), m.get(b"RFC822.SIZE", -1),
+                                          m.get(b"INTERNALDATE"))
+            if digest:
+                known[uid] = digest
+            else:
+                wanted.append(uid)
+    handled: list[int] = []
+    bodies: dict[int, dict] = {}
+    for uid in uids:
+        if stop():
+            break
+        if uid in meta:
+            internaldate = meta[uid].get(b"INTERNALDATE")
+            if uid in known:
+                if known[uid]:
+                    add_source(db, source_id(settings, folder, uidvalidity, uid), known[uid], internaldate)
+                result.skipped += 1
+            else:
+                if uid not in bodies:
+                    bodies = client.fetch(_next_group(wanted, uid, meta), ["BODY.PEEK[]"])
+                    result.fetched += len(bodies)
+                raw = bodies.get(uid, {}).get(b"BODY[]")
+                if raw is not None:  # None: expunged between the two FETCHes
+                    digest, new = save_raw(db, raw, source_id(settings, folder, uidvalidity, uid), internaldate)
+                    if new:
+                        result.new += 1
+                        derive(db, digest, campaigns, internaldate)
+                    else:
+                        result.skipped += 1
+        # After the commit above (a crash before it fetches this UID again; after it, the source
+        # row says "have it" and derive_pending finishes a derivation cut short).
+        _advance(db, settings.account, folder, uidvalidity, uid)
+        if uid in meta:
+            handled.append(uid)
+    return handled
+
+
+def _next_group(wanted: list[int], uid: int, meta: dict) -> list[int]:
+    """The bodies to fetch next from `uid` on, bounded by count (the batch) and bytes (BATCH_BYTES)."""
+    group, size = [], 0
+    for w in wanted[wanted.index(uid):]:
+        group.append(w)
+        size += meta[w].get(b"RFC822.SIZE", 0)
+        if size >= BATCH_BYTES:
+            break
+    return group
+
+
+def _waiting_for_action(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings, folder: str,
+                        uidvalidity: int, action: Action, last_uid: int) -> list[int]:
+    """Stored mails at or below the checkpoint that the action has not reached yet."""
+    if last_uid < 1:
+        return []
+    criteria: list = ["UID", f"1:{last_uid}"]
+    if action.kind == "flag":
+        criteria += ["UNFLAGGED"] if action.arg == "\\Flagged" else ["UNKEYWORD", action.arg]
+    uids = client.search(criteria)
+    return [u for u in uids if u <= last_uid and has_source(db, source_id(settings, folder, uidvalidity, u))]
+
+
+def apply_action(client: IMAPClient, action: Action, uids: list[int], result: FolderPass) -> None:
+    """Flag or move `uids` (already committed). A failure is logged and recorded, never raised,
+    except a lost connection, which the loop handles."""
+    try:
+        if action.kind == "flag":
+            client.add_flags(uids, [action.arg], silent=True)
+        elif action.kind == "move":
+            if not client.folder_exists(action.arg):
+                client.create_folder(action.arg)
+            if client.has_capability("MOVE"):
+                client.move(uids, action.arg)
+            else:
+                client.copy(uids, action.arg)
+                client.add_flags(uids, [b"\\Deleted"], silent=True)
+                # UID EXPUNGE removes only ours; a plain EXPUNGE would also purge what others deleted.
+                client.uid_expunge(uids) if client.has_capability("UIDPLUS") else client.expunge()
+        result.actions += len(uids)
+    except IMAPClientAbortError:
+        raise  # the connection is gone: the loop reconnects, catch-up retries the action
+    except IMAPClientError as exc:  # the server said NO/BAD: record it, go on
+        message = f"{action.kind} {action.arg} of UID {uids[0]}..{uids[-1]} failed: {exc}"
+        log.error("%s: %s", result.folder, message)
+        result.errors.append(message)
