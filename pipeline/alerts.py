@@ -1,0 +1,318 @@
+"""Alerts at the edges: facts from SQLite, mail over SMTP, every attempt logged in `alerts`.
+
+`rules.alerts.due_alerts` decides what is due; this module reads its facts, builds the mails
+(Vietnamese, plain text + HTML, RFC 3834 headers), sends them one recipient at a time, and records
+each attempt. An alert is sent once: a (key, recipient) with a row `sent` (or `sending`, see
+below) is never sent again; a `failed` one is retried on the next run, up to MAX_ATTEMPTS.
+
+Auto-Submitted (RFC 3834): acknowledgements answer a mail, so they carry `auto-replied` plus
+In-Reply-To/References; reminders, overdue notices, digests and late-arrival notices answer
+nothing, so they carry `auto-generated`. Both make other robots (and intake itself) ignore them.
+
+Before sending, a `sending` row is written in its own transaction: two runs at once (poll and a
+manual `intake alerts --send`) cannot both send, and a crash between the claim and the result leaves
+`sending`, which is not retried (better one lost mail than a unit written to twice).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import smtplib
+import ssl
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from email.charset import QP, Charset
+from email.header import Header
+from email.message import Message
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr, getaddresses, make_msgid
+from typing import Mapping
+
+import sqlite_utils
+
+from pipeline.flow import mail_facts
+from rules.alerts import Alert, Receipt, due_alerts
+from rules.campaign import Campaign
+from rules.status import campaign_status, submission_status
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 5  # a recipient the server keeps refusing is given up after this many failed runs
+_TRUE = {"1", "true", "yes", "on"}
+
+
+class AlertConfigError(ValueError):
+    """SMTP settings that cannot work; the message names the variable."""
+
+
+@dataclass
+class AlertSettings:
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # never logged, never stored
+    smtp_starttls: bool = False
+    sender: str | None = None  # INTAKE_SMTP_FROM, e.g. "Văn phòng Đảng ủy Khối <vanphong@...>"
+    staff: list[str] = field(default_factory=list)  # used when a campaign has no `staff:`
+    per_hour: int = 10  # mails per recipient per hour; the excess waits for a later run
+    max_age_days: float = 7.0  # acknowledge / report late only mail younger than this
+    enabled: bool = True  # INTAKE_ALERTS=0 switches off the alerts `intake poll` runs
+    timeout: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
+        env = os.environ if env is None else env
+
+        def number(name: str, default, kind=int):
+            value = env.get(name)
+            if value in (None, ""):
+                return default
+            try:
+                result = kind(value)
+            except ValueError:
+                raise AlertConfigError(f"{name} must be a number, not {value!r}") from None
+            if result < 0:
+                raise AlertConfigError(f"{name} must not be negative")
+            return result
+
+        password = env.get("INTAKE_SMTP_PASSWORD") or None
+        if not password and env.get("INTAKE_SMTP_PASSWORD_FILE"):
+            path = env["INTAKE_SMTP_PASSWORD_FILE"]
+            try:
+                with open(path, encoding="utf-8") as f:
+                    password = f.read().rstrip("\r\n")
+            except OSError as exc:
+                raise AlertConfigError(f"INTAKE_SMTP_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from None
+        return cls(
+            smtp_host=env.get("INTAKE_SMTP_HOST") or None,
+            smtp_port=number("INTAKE_SMTP_PORT", 25),
+            smtp_user=env.get("INTAKE_SMTP_USER") or None,
+            smtp_password=password,
+            smtp_starttls=(env.get("INTAKE_SMTP_STARTTLS") or "").strip().lower() in _TRUE,
+            sender=env.get("INTAKE_SMTP_FROM") or None,
+            staff=[a.strip().lower() for a in (env.get("INTAKE_STAFF") or "").split(",") if a.strip()],
+            per_hour=number("INTAKE_ALERTS_PER_HOUR", 10),
+            max_age_days=number("INTAKE_ALERTS_MAX_AGE_DAYS", 7.0, float),
+            enabled=(env.get("INTAKE_ALERTS") or "1").strip().lower() in _TRUE,
+        )
+
+    @property
+    def sender_address(self) -> str | None:
+        pairs = getaddresses([self.sender]) if self.sender else []
+        return pairs[0][1].lower() if pairs and "@" in pairs[0][1] else None
+
+    def check_smtp(self) -> None:
+        """Raise AlertConfigError unless mail can be sent with these settings."""
+        if not self.smtp_host:
+            raise AlertConfigError("INTAKE_SMTP_HOST is not set: cannot send alerts")
+        if not self.sender_address:
+            raise AlertConfigError("INTAKE_SMTP_FROM must be the office's address, e.g. vanphong@example.vn")
+        loopback = self.smtp_host in ("localhost", "127.0.0.1", "::1")
+        if self.smtp_user and not self.smtp_starttls and not loopback:
+            raise AlertConfigError("refusing to send the SMTP password unencrypted: set INTAKE_SMTP_STARTTLS=1")
+        if self.smtp_user and not self.smtp_password:
+            raise AlertConfigError("INTAKE_SMTP_USER is set but neither INTAKE_SMTP_PASSWORD nor "
+                                   "INTAKE_SMTP_PASSWORD_FILE is")
+
+
+@dataclass
+class AlertResult:
+    alert: Alert
+    outcomes: dict[str, str]  # recipient → sent | failed | deferred
+
+    def as_json(self) -> dict:
+        return {**self.alert.as_json(), "outcomes": self.outcomes}
+
+
+# ---- facts from the database -----------------------------------------------------------------------
+
+def _key_text(key: tuple[str, ...]) -> str:
+    return json.dumps(list(key), ensure_ascii=False)
+
+
+def already_sent(db: sqlite_utils.Database) -> set[tuple[tuple[str, ...], str]]:
+    """(key, recipient) pairs that must not be sent again: sent, in flight, or given up."""
+    rows = db.execute("""select key, recipient from alerts group by key, recipient
+        having sum(outcome in ('sent', 'sending')) > 0 or sum(outcome = 'failed') >= ?""", [MAX_ATTEMPTS])
+    return {(tuple(json.loads(k)), r) for k, r in rows.fetchall()}
+
+
+def receipts(db: sqlite_utils.Database, campaign: Campaign) -> list[Receipt]:
+    mails = mail_facts(db, campaign)
+    rows = {r["id"]: r for r in db.query(
+        "select id, from_addr, subject, message_id, unit_basis from messages where campaign_id = ?", [campaign.id])}
+    result = []
+    for m in mails:
+        if m.received_at is None or m.id not in rows:
+            continue
+        same_unit = [x for x in mails if x.unit == m.unit] if m.unit else [m]
+        row = rows[m.id]
+        result.append(Receipt(m, row["from_addr"], row["subject"] or "", row["message_id"], row["unit_basis"],
+                              submission_status(campaign, m.unit, same_unit, m.received_at)))
+    return result
+
+
+def due(db: sqlite_utils.Database, campaigns: list[Campaign], settings: AlertSettings,
+        now: datetime) -> list[Alert]:
+    """Every alert due at `now`, with the recipients not yet sent to. Sends nothing."""
+    sent = already_sent(db)
+    max_age = timedelta(days=settings.max_age_days) if settings.max_age_days else None
+    office = [settings.sender_address] if settings.sender_address else []
+    result = []
+    for campaign in campaigns:
+        facts = mail_facts(db, campaign)
+        result += due_alerts(campaign, campaign_status(campaign, facts, now), receipts(db, campaign), sent, now,
+                             staff=campaign.staff or settings.staff, office=office, max_age=max_age)
+    return result
+
+
+# ---- mail -----------------------------------------------------------------------------------------
+
+def build_message(alert: Alert, recipient: str, settings: AlertSettings) -> Message:
+    """The mail for one recipient. Built with the compat32 classes on purpose: the modern email
+    policy folds long Vietnamese subjects with the space between two encoded words outside them,
+    and readers then drop it ("nămthực")."""
+    msg = MIMEMultipart("alternative")
+    name, address = (getaddresses([settings.sender or ""]) or [("", "")])[0]
+    msg["From"] = formataddr((name, address), charset="utf-8")
+    msg["To"] = recipient
+    msg["Subject"] = Header(alert.subject, "utf-8")
+    msg["Date"] = format_datetime(datetime.now(timezone.utc))
+    msg["Message-ID"] = make_msgid(domain=(settings.sender_address or "intake.invalid").split("@")[-1])
+    if alert.kind == "acknowledgement":
+        msg["Auto-Submitted"] = "auto-replied"
+        if alert.in_reply_to:
+            msg["In-Reply-To"] = f"<{alert.in_reply_to.strip('<>')}>"
+            msg["References"] = f"<{alert.in_reply_to.strip('<>')}>"
+    else:
+        msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"  # Exchange: no out-of-office replies to this
+    msg["X-Intake-Alert"] = alert.kind
+    utf8 = Charset("utf-8")
+    utf8.body_encoding = QP
+    msg.attach(MIMEText(alert.text, "plain", utf8))
+    msg.attach(MIMEText(alert.html, "html", utf8))
+    return msg
+
+
+def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
+    """smtplib's login() encodes credentials as ASCII; AUTH PLAIN (RFC 4616) is UTF-8, so a
+    Vietnamese password is sent that way by hand."""
+    if (user + password).isascii():
+        conn.login(user, password)
+        return
+    conn.ehlo_or_helo_if_needed()
+    token = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
+    code, response = conn.docmd("AUTH", f"PLAIN {token}")
+    if code != 235:
+        raise smtplib.SMTPAuthenticationError(code, response)
+
+
+class _Smtp:
+    """One connection for a run, opened on first use and reopened after the server drops it."""
+
+    def __init__(self, settings: AlertSettings):
+        self.settings, self.conn = settings, None
+
+    def send(self, msg: Message, recipient: str) -> None:
+        s = self.settings
+        if self.conn is None:
+            conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
+            try:
+                if s.smtp_starttls:
+                    conn.starttls(context=ssl.create_default_context())
+                if s.smtp_user:
+                    _login(conn, s.smtp_user, s.smtp_password or "")
+            except BaseException:
+                conn.close()
+                raise
+            self.conn = conn
+        try:
+            self.conn.send_message(msg, from_addr=s.sender_address, to_addrs=[recipient])
+        except (smtplib.SMTPServerDisconnected, OSError):
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.conn is not None:
+            try:
+                self.conn.quit()
+            except (smtplib.SMTPException, OSError):
+                self.conn.close()
+            self.conn = None
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, smtplib.SMTPResponseException):
+        msg = exc.smtp_error.decode("utf-8", "replace") if isinstance(exc.smtp_error, bytes) else str(exc.smtp_error)
+        return f"{exc.smtp_code} {msg}"
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return "; ".join(f"{r}: {c} {m.decode('utf-8', 'replace') if isinstance(m, bytes) else m}"
+                         for r, (c, m) in exc.recipients.items())
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _record(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetime, outcome: str) -> int:
+    table = db["alerts"]
+    table.insert({
+        "key": _key_text(alert.key), "kind": alert.kind, "campaign_id": alert.campaign, "unit_id": alert.unit,
+        "message": alert.message, "recipient": recipient, "subject": alert.subject, "outcome": outcome,
+        "as_of": now.isoformat(), "attempted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    })
+    return table.last_pk
+
+
+def _claim(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetime) -> int | None:
+    """Write a `sending` row unless someone already sent or is sending; None when taken."""
+    with db.conn:
+        db.execute("begin immediate")
+        if (alert.key, recipient) in already_sent(db):
+            return None
+        return _record(db, alert, recipient, now, "sending")
+
+
+def _sent_last_hour(db: sqlite_utils.Database, recipient: str) -> int:
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
+    return db.execute("select count(*) from alerts where recipient = ? and outcome in ('sent', 'sending') "
+                      "and attempted_at >= ?", [recipient, since]).fetchone()[0]
+
+
+def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], settings: AlertSettings,
+                   now: datetime) -> list[AlertResult]:
+    """Send every alert due at `now` that was not sent yet; record each attempt. Raises
+    AlertConfigError when SMTP is not configured. Safe to call on every poll."""
+    settings.check_smtp()
+    results: list[AlertResult] = []
+    smtp = _Smtp(settings)
+    try:
+        for alert in due(db, campaigns, settings, now):
+            outcomes: dict[str, str] = {}
+            for recipient in alert.recipients:
+                if settings.per_hour and _sent_last_hour(db, recipient) >= settings.per_hour:
+                    outcomes[recipient] = "deferred"
+                    continue
+                row = _claim(db, alert, recipient, now)
+                if row is None:
+                    continue
+                try:
+                    smtp.send(build_message(alert, recipient, settings), recipient)
+                except (smtplib.SMTPException, OSError) as exc:
+                    error = _error_text(exc)
+                    log.warning("alert %s to %s failed: %s", alert.kind, recipient, error)
+                    with db.conn:
+                        db["alerts"].update(row, {"outcome": "failed", "error": error})
+                    outcomes[recipient] = "failed"
+                    continue
+                with db.conn:
+                    db["alerts"].update(row, {"outcome": "sent", "sent_at": datetime.now(timezone.utc)
+                                              .isoformat(timespec="seconds")})
+                outcomes[recipient] = "sent"
+            if outcomes:
+                results.append(AlertResult(alert, outcomes))
+    finally:
+        smtp.close()
+    return results
