@@ -1,11 +1,15 @@
-"""Serving the database with Datasette and the Vietnamese labels of metadata.yml."""
+"""Serving the database with Datasette and the Vietnamese labels of metadata.yml.
+
+`datasette_options()` is the one description of how intake runs Datasette (metadata, plugins,
+templates, settings, access); `intake serve` and the tests both build their Datasette from it.
+"""
 
 from __future__ import annotations
 
-import json
+import os
 import sys
-import tempfile
 from pathlib import Path
+from typing import Any, Mapping
 
 import yaml
 
@@ -13,29 +17,83 @@ from pipeline.settings import metadata_path
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 METADATA_DB = "intake"  # the database name metadata.yml is written for
+PLUGINS_DIR = Path(__file__).resolve().parent / "datasette_plugins"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+PASSWORD_HASH_ENV = "INTAKE_PASSWORD_HASH"  # made by `datasette hash-password` (datasette-auth-passwords)
+USERNAME_ENV = "INTAKE_USERNAME"
+DEFAULT_USERNAME = "vanphong"
+SETTINGS = {
+    "allow_download": False,  # the whole .db holds every raw mail: not a one-click download
+    "default_cache_ttl": 0,   # statuses change as mail arrives
+    "truncate_cells_html": 0,  # full section text, to copy into a summary
+}
 
 
 def metadata_for(db_path: str) -> dict:
-    """metadata.yml with its database section renamed to the served file's name."""
+    """metadata.yml with its database section (and chart databases) renamed to the served file's name."""
     with open(metadata_path(), encoding="utf-8") as f:
         metadata = yaml.safe_load(f)
     databases = metadata.get("databases", {})
     name = Path(db_path).stem
     if METADATA_DB in databases and name != METADATA_DB:
         databases[name] = databases.pop(METADATA_DB)
+    dashboards = (metadata.get("plugins") or {}).get("datasette-dashboards") or {}
+    for dashboard in dashboards.values():
+        for item in list((dashboard.get("charts") or {}).values()) + list((dashboard.get("filters") or {}).values()):
+            if item.get("db") == METADATA_DB:
+                item["db"] = name
     return metadata
+
+
+def datasette_options(db_path: str, host: str = "127.0.0.1",
+                      env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Keyword arguments for `datasette.app.Datasette`: what `intake serve` runs.
+
+    With INTAKE_PASSWORD_HASH set, staff log in at /-/login as INTAKE_USERNAME (default "vanphong")
+    and anonymous requests are refused everywhere. The hash stays in the environment: metadata
+    only refers to it, so /-/metadata never shows it.
+    """
+    env = os.environ if env is None else env
+    metadata = metadata_for(db_path)
+    plugins = metadata.setdefault("plugins", {})
+    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host}
+    if env.get(PASSWORD_HASH_ENV):
+        username = env.get(USERNAME_ENV) or DEFAULT_USERNAME
+        plugins["datasette-auth-passwords"] = {
+            f"{username}_password_hash": {"$env": PASSWORD_HASH_ENV},
+            "actors": {username: {"id": username, "name": "Văn phòng"}},
+        }
+        plugins["intake"]["login_required"] = True
+        metadata["allow"] = {"id": "*"}  # view-instance: any logged-in actor, never anonymous
+    return {
+        "files": [db_path],
+        "metadata": metadata,
+        "plugins_dir": str(PLUGINS_DIR),
+        "template_dir": str(TEMPLATES_DIR),
+        "settings": dict(SETTINGS),
+    }
+
+
+def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None):
+    """A Datasette configured like `intake serve` (call `await ds.invoke_startup()` before use)."""
+    from datasette.app import Datasette
+
+    return Datasette(**datasette_options(db_path, host, env))
 
 
 def run(db_path: str, host: str, port: int) -> None:
     """Run Datasette in the foreground until interrupted."""
-    from datasette import cli as datasette_cli
+    import asyncio
+
+    import uvicorn
 
     if host not in LOOPBACK:
         print(f"WARNING: serving on {host}: anyone who can reach this address can read the reports.",
               file=sys.stderr)
-    with tempfile.NamedTemporaryFile("w", suffix=".json", encoding="utf-8") as meta:
-        json.dump(metadata_for(db_path), meta, ensure_ascii=False)
-        meta.flush()
-        datasette_cli.cli.main(args=["serve", db_path, "--metadata", meta.name, "--host", host,
-                                     "--port", str(port)],
-                               prog_name="intake serve")
+    if not os.environ.get(PASSWORD_HASH_ENV):
+        print(f"note: {PASSWORD_HASH_ENV} is not set, so no login is asked for "
+              "(make one with `datasette hash-password`).", file=sys.stderr)
+    ds = build_datasette(db_path, host)
+    asyncio.run(ds.invoke_startup())
+    print(f"Datasette: http://{host}:{port}/", file=sys.stderr)
+    uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

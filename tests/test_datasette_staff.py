@@ -1,0 +1,238 @@
+"""What office staff get in Datasette, configured exactly as `intake serve` runs it (serve.datasette_options):
+canned queries, search with and without diacritics, downloads, escaping, login."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+from datetime import datetime
+
+import pytest
+
+from pipeline.serve import build_datasette
+from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
+from tests.fixtures.make_sample_inbox import EXPECTED
+from tests.fixtures.mail import VN, build_mail
+
+PASSWORD = "mật-khẩu-thử 123"
+
+
+def served_copy(db, path) -> str:
+    db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    shutil.copy(db.conn.execute("PRAGMA database_list").fetchone()[2], path)
+    return str(path)
+
+
+def start(path: str, **kwargs):
+    ds = build_datasette(path, **kwargs)
+    asyncio.run(ds.invoke_startup())
+    return ds
+
+
+def get(ds, path: str, **kwargs):
+    return asyncio.run(ds.client.get(path, **kwargs))
+
+
+def rows(ds, query: str, **params) -> list[dict]:
+    response = get(ds, f"/demo/{query}.json", params={"_shape": "array", **params})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.fixture(scope="module")
+def ds(sample_db, tmp_path_factory):
+    return start(served_copy(sample_db, tmp_path_factory.mktemp("staff") / "demo.db"), env={})
+
+
+def ingest_into(tmp_path, *sources) -> str:
+    from pipeline.flow import ingest
+    from pipeline.store import open_db
+    from rules.campaign import load_campaign
+
+    path = tmp_path / "demo.db"
+    db = open_db(str(path))
+    ingest(db, [str(s) for s in sources], [load_campaign(CAMPAIGN_FILE)])
+    db.conn.execute("PRAGMA wal_checkpoint(FULL)")
+    return str(path)
+
+
+# ---- canned queries on the sample inbox (every deadline in it is in the past)
+
+def test_units_not_yet_submitted(ds, tmp_path):
+    assert rows(ds, "don_vi_chua_nop", dot_bao_cao="") == []  # every sample unit wrote
+    one = ingest_into(tmp_path, SAMPLE_INBOX / "01-so-noi-vu-dung-han.eml")
+    missing = rows(start(one, env={}), "don_vi_chua_nop", dot_bao_cao="nq03-2022")
+    assert {r["Mã đơn vị"] for r in missing} == set(EXPECTED) - {"so-noi-vu"}
+    assert {r["Tình trạng"] for r in missing} == {"Chưa nộp (quá hạn)"}
+
+
+def test_late_submissions(ds):
+    late = rows(ds, "nop_tre_han", dot_bao_cao="")
+    assert [r["Mã đơn vị"] for r in late] == [u for u, e in EXPECTED.items() if e["status"] == "late"]
+    assert late[0]["Số giờ trễ"] > 0
+
+
+def test_missing_attachments(ds):
+    got = {(r["Mã đơn vị"], r["Mã tài liệu"]) for r in rows(ds, "thieu_tai_lieu", dot_bao_cao="nq03-2022")}
+    assert got == {(u, a) for u, e in EXPECTED.items() for a in e["missing_attachments"]}
+
+
+def test_missing_or_empty_sections(ds):
+    got = {(r["Mã đơn vị"], r["Mục"], r["Tình trạng"]) for r in rows(ds, "thieu_muc", dot_bao_cao="")}
+    # Headings whose text is in their subsections (I, II) are not "empty".
+    assert got == {(u, k, "Thiếu") for u, e in EXPECTED.items() for k in e["missing_sections"]}
+
+
+def test_one_section_across_units(ds):
+    got = rows(ds, "mot_muc_cac_don_vi", dot_bao_cao="nq03-2022", muc="II.2")
+    units_without = {u for u, e in EXPECTED.items() if "II" in e["missing_sections"]}
+    assert len(got) == len(EXPECTED) - len(units_without)  # current report only: no duplicate mail
+    assert all(r["Mục"] == "II.2" and r["Nội dung"] for r in got)
+    with_children = rows(ds, "mot_muc_cac_don_vi", dot_bao_cao="nq03-2022", muc="II")
+    assert {r["Mục"] for r in with_children} == {"II", "II.1", "II.2", "II.3"}
+
+
+def test_unattributed_mail(ds):
+    got = rows(ds, "thu_chua_ro_don_vi")
+    assert [r["Tiêu đề"] for r in got] == ["Báo giá văn phòng phẩm tháng 6/2022"]
+    assert got[0]["Lưu ý"] == "unrelated"
+
+
+def test_processing_errors(ds, tmp_path):
+    assert rows(ds, "loi_xu_ly") == []
+    broken = tmp_path / "broken.eml"
+    broken.write_bytes(build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng ủy Sở Nội vụ",
+                                  subject="Báo cáo sơ kết NQ03", received=datetime(2022, 6, 10, 9, 0, tzinfo=VN),
+                                  attachments=[("Báo cáo sơ kết NQ03.docx", b"PK\x03\x04 not a real docx")]))
+    got = rows(start(ingest_into(tmp_path, broken), env={}), "loi_xu_ly")
+    assert [r["Tên tệp"] for r in got] == ["Báo cáo sơ kết NQ03.docx"] and got[0]["Chi tiết"]
+
+
+# ---- search
+
+@pytest.mark.parametrize("query", ["quy che dan chu", "quy chế dân chủ", "dang uy", "Đảng ủy", "hoà", "hòa",
+                                   "03-NQ/ĐUK"])
+def test_search_with_and_without_diacritics(ds, query):
+    found = rows(ds, "tim_trong_noi_dung", tu_khoa=query)
+    assert found, query
+    folded = {"quy che dan chu": "quy chế dân chủ", "dang uy": "đảng ủy", "hoà": "hóa", "hòa": "hóa"}
+    want = folded.get(query, query).casefold()
+    assert all(want in (r["Nội dung"] + " " + r["Tiêu đề mục"]).casefold() or query == "hoà" or query == "hòa"
+               for r in found)
+    # The table's own search box (FTS5, unicode61 remove_diacritics 2 + text_folded) agrees.
+    table = get(ds, "/demo/sections.json", params={"_search": query, "_shape": "array"})
+    assert table.status_code == 200 and table.json(), query
+
+
+def test_search_both_tone_placements_find_the_same_rows(ds):
+    # "hoà" (old placement) and "hòa" (new) must find the same sections, both in the canned query and in FTS.
+    old, new = rows(ds, "tim_trong_noi_dung", tu_khoa="hoà"), rows(ds, "tim_trong_noi_dung", tu_khoa="hòa")
+    assert old == new and old
+    fts = [get(ds, "/demo/sections.json", params={"_search": q, "_shape": "array"}).json() for q in ("hoà", "hòa")]
+    assert fts[0] == fts[1] and fts[0]
+
+
+# ---- downloads and escaping
+
+def test_attachment_and_raw_mail_download_as_attachments(ds):
+    page = get(ds, "/demo/attachments").text
+    links = re.findall(r'href="(/-/tai-ve/demo/tep\?id=[^"]+)"', page)
+    assert links
+    response = get(ds, links[0].replace("&amp;", "&"))
+    assert response.status_code == 200 and response.content[:2] in (b"PK", b"%P")
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert response.headers["x-content-type-options"] == "nosniff"
+    assert response.headers["content-type"] == "application/octet-stream"
+
+    page = get(ds, "/demo/messages").text
+    links = re.findall(r'href="(/-/tai-ve/demo/thu\?id=[0-9a-f]{64})"', page)
+    assert links
+    response = get(ds, links[0])
+    assert response.status_code == 200 and b"Received:" in response.content
+    assert response.headers["content-disposition"].startswith("attachment;")
+    assert ".eml" in response.headers["content-disposition"]
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_datasette_blob_renderer_also_downloads(ds):
+    sha = rows(ds, "blobs", _col="sha256")[0]["sha256"]
+    response = get(ds, f"/demo/blobs/{sha}.blob", params={"_blob_column": "content"})
+    assert response.status_code == 200
+    assert response.headers["content-disposition"].startswith("attachment")
+    assert response.headers["x-content-type-options"] == "nosniff"
+
+
+def test_script_in_subject_and_file_name_is_escaped(tmp_path):
+    evil = tmp_path / "evil.eml"
+    evil.write_bytes(build_mail(sender="dangbo@snv.example.vn", sender_name="<script>alert(2)</script>",
+                                subject="<script>alert(1)</script> Báo cáo NQ03",
+                                received=datetime(2022, 6, 10, 9, 0, tzinfo=VN),
+                                attachments=[("<script>alert(3)<script>.docx", b"not a docx")]))
+    ds = start(ingest_into(tmp_path, evil), env={})
+    for path in ("/demo/messages", "/demo/attachments", "/demo/documents", "/demo/thu_chua_ro_don_vi",
+                 "/demo/loi_xu_ly"):
+        html = get(ds, path).text
+        assert "<script>alert" not in html, path
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in get(ds, "/demo/messages").text
+    assert "&lt;script&gt;alert(3)&lt;script&gt;" in get(ds, "/demo/attachments").text  # "/" is cut by MIME
+    link = re.search(r'href="(/-/tai-ve/demo/tep\?id=[^"]+)"', get(ds, "/demo/attachments").text).group(1)
+    disposition = get(ds, link.replace("&amp;", "&")).headers["content-disposition"]
+    assert "<" not in disposition and disposition.startswith("attachment;")
+
+
+# ---- access
+
+def test_no_write_plugin_and_no_database_download(ds):
+    names = {p["name"] for p in get(ds, "/-/plugins.json").json()}
+    assert names <= {"datasette-auth-passwords", "datasette-dashboards", "datasette-leaflet",
+                     "datasette-render-markdown", "intake_datasette.py"}, names
+    assert get(ds, "/demo.db").status_code == 403
+
+
+def test_dashboard_page(ds):
+    page = get(ds, "/-/dashboards/tinh-hinh-nop-bao-cao")
+    assert page.status_code == 200 and "Bảng theo dõi nộp báo cáo" in page.text
+    assert "https://cdn" not in page.text and "unpkg.com" not in page.text and "jsdelivr" not in page.text
+
+
+def test_warning_banner_only_beyond_loopback(sample_db, tmp_path):
+    path = served_copy(sample_db, tmp_path / "demo.db")
+    assert "intake-exposed" not in get(start(path, env={}), "/").text
+    assert "intake-exposed" in get(start(path, host="0.0.0.0", env={}), "/").text
+
+
+def login(ds, username: str, password: str):
+    form = get(ds, "/-/login")
+    token = re.search(r'name="csrftoken" value="([^"]+)"', form.text).group(1)
+    cookies = {"ds_csrftoken": form.cookies["ds_csrftoken"]}
+    return asyncio.run(ds.client.post("/-/login", data={"username": username, "password": password,
+                                                        "csrftoken": token}, cookies=cookies))
+
+
+def test_anonymous_refused_and_staff_allowed_with_a_password(sample_db, tmp_path):
+    from datasette_auth_passwords.utils import hash_password
+
+    env = {"INTAKE_PASSWORD_HASH": hash_password(PASSWORD, iterations=1000)}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("INTAKE_PASSWORD_HASH", env["INTAKE_PASSWORD_HASH"])  # read by the plugin ($env)
+        ds = start(served_copy(sample_db, tmp_path / "demo.db"), env=env)
+        for path in ("/", "/demo", "/demo/unit_status", "/demo/don_vi_chua_nop?dot_bao_cao=",
+                     "/-/dashboards/tinh-hinh-nop-bao-cao", "/demo/attachments"):
+            response = get(ds, path)
+            assert response.status_code in (302, 403), path
+            assert "Tình trạng" not in response.text
+        assert get(ds, "/").headers["location"] == "/-/login"
+        for path in ("/demo/unit_status.json", "/-/metadata.json", "/demo/blobs.json"):
+            assert get(ds, path).status_code == 403, path
+        assert get(ds, "/-/login").status_code == 200 and "Đăng nhập" in get(ds, "/-/login").text
+
+        assert "ds_actor" not in login(ds, "vanphong", "sai").cookies
+        response = login(ds, "vanphong", PASSWORD)
+        assert response.status_code == 302
+        cookies = {"ds_actor": response.cookies["ds_actor"]}
+        page = get(ds, "/demo/unit_status", cookies=cookies)
+        assert page.status_code == 200 and "Tình trạng nộp báo cáo" in page.text
+        assert get(ds, "/-/dashboards/tinh-hinh-nop-bao-cao", cookies=cookies).status_code == 200
+        assert len(get(ds, "/demo/unit_status.json?_shape=array", cookies=cookies).json()) == len(EXPECTED)
+        assert env["INTAKE_PASSWORD_HASH"] not in get(ds, "/-/metadata.json", cookies=cookies).text
