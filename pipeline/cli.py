@@ -65,6 +65,7 @@ rules_option = click.option("--rules", envvar="INTAKE_RULES", default=settings.d
                             help="A campaign file or a folder of them [env INTAKE_RULES]")
 campaign_option = click.option("--campaign", "campaign_id", help="Campaign id, when several are loaded")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON")
+now_option = click.option("--now", help="Evaluate as of this ISO 8601 moment (default: now)")
 
 
 @click.group()
@@ -162,7 +163,7 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
 @rules_option
 @campaign_option
 @json_option
-@click.option("--now", help="Evaluate as of this ISO 8601 moment (default: now)")
+@now_option
 def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now: str | None) -> None:
     """Each expected unit's status: on_time, late, missing or pending (nothing yet, deadline ahead)."""
     from pipeline.flow import statuses
@@ -195,6 +196,48 @@ def reprocess(db_path: str, rules: str, campaign_id: str | None) -> None:
 @cli.command()
 @db_option
 @rules_option
+@campaign_option
+@json_option
+@now_option
+@click.option("--send", is_flag=True, help="Send the due alerts over SMTP (INTAKE_SMTP_*); without it nothing is sent")
+def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now: str | None, send: bool) -> None:
+    """Reminders, overdue notices, late arrivals and acknowledgements due now, each sent once.
+
+    Without --send, lists what is due and sends nothing. With --send, sends it and records every
+    attempt in the `alerts` table; a failed send is retried on the next run. Exit status 1 when a
+    send failed.
+    """
+    from pipeline.alerts import AlertConfigError, AlertSettings, due, run_due_alerts
+
+    campaigns = _campaigns(rules)
+    if campaign_id:
+        campaigns = [_pick(campaigns, campaign_id)]
+    try:
+        settings = AlertSettings.from_env()
+        db, moment = _db(db_path), _moment(now)
+        if send:
+            results = run_due_alerts(db, campaigns, settings, moment)
+            items = [r.as_json() for r in results]
+        else:
+            items = [a.as_json() for a in due(db, campaigns, settings, moment)]
+    except AlertConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    if as_json:
+        click.echo(json.dumps(items, ensure_ascii=False, indent=2))
+    else:
+        for item in items:
+            outcomes = item.get("outcomes")
+            to = ", ".join(f"{r} ({outcomes[r]})" for r in outcomes) if outcomes else ", ".join(item["recipients"])
+            click.echo(f"{item['kind']:16} {item['unit'] or '(staff)':20} {to}")
+        if not items:
+            click.echo("nothing due" if not send else "nothing sent")
+    if send and any("failed" in r.outcomes.values() for r in results):
+        sys.exit(1)
+
+
+@cli.command()
+@db_option
+@rules_option
 @click.option("--host", envvar="INTAKE_HOST", default="127.0.0.1", show_default=True, help="Address to listen on")
 @click.option("--port", envvar="INTAKE_PORT", default=8001, show_default=True, help="Port to listen on")
 def serve(db_path: str, rules: str, host: str, port: int) -> None:
@@ -221,3 +264,103 @@ def demo(db_path: str, host: str, port: int, no_serve: bool) -> None:
     click.echo(f"sample inbox: {report.seen} mails, {report.new} new → {db_path}")
     if not no_serve:
         run(db_path, host, port)
+
+
+@cli.group()
+def campaign() -> None:
+    """Draft and check campaign files."""
+
+
+@campaign.command("draft")
+@click.argument("letter", type=click.Path(exists=True, dir_okay=False))
+@click.option("--units", "units_file", type=click.Path(exists=True, dir_okay=False),
+              help="Units as CSV (id,name,emails) or YAML")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the YAML here (default: stdout)")
+@click.option("--timezone", default="Asia/Ho_Chi_Minh", show_default=True)
+def campaign_draft(letter: str, units_file: str | None, output: str | None, timezone: str) -> None:
+    """Draft a campaign file from the call letter (.docx, .pdf, .doc or .txt).
+
+    The outline, deadline, attachments and keywords are read from the letter; what staff should
+    check is marked "# kiểm tra:".
+    """
+    from extractors.readers import read_document
+    from rules.draft import draft, load_units, to_yaml
+
+    doc = read_document(Path(letter).read_bytes(), os.path.basename(letter))
+    if doc.error:
+        click.echo(f"cannot read {letter}: {doc.error}", err=True)
+        sys.exit(1)
+    try:
+        units = load_units(units_file) if units_file else []
+    except (OSError, ValueError, KeyError) as exc:
+        raise ConfigError(f"{units_file}: cannot read units: {exc}") from None
+    text = to_yaml(draft("\n".join(b.text for b in doc.body), timezone, units))
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=False)
+
+
+@campaign.command("check")
+@click.argument("file", type=click.Path(dir_okay=False))
+def campaign_check(file: str) -> None:
+    """Validate a campaign file and print what intake will expect."""
+    found = _campaigns(file)[0]
+    click.echo(f"{found.id}: {found.title}")
+    click.echo(f"  deadline: before {found.deadline.isoformat()} ({found.timezone})")
+    click.echo("  outline:")
+    for node in found.outline:
+        click.echo(f"    {'  ' * node.level}{node.key:6} {node.title}")
+    click.echo("  attachments:")
+    for rule in found.attachments:
+        when = {True: "required", False: "optional"}.get(rule.required, f"required if the report mentions "
+                                                        f"{' / '.join(rule.mentioned_by)}")
+        click.echo(f"    {rule.id}: {rule.title} ({when})")
+    click.echo(f"  units: {len(found.units)}" + ("" if found.units else "  (none yet)"))
+
+
+@cli.command()
+@db_option
+@rules_option
+@click.option("--once", is_flag=True, help="One pass over every folder, then exit")
+@click.option("--host", help="IMAP server [env INTAKE_IMAP_HOST]")
+@click.option("--port", type=int, help="IMAP port [env INTAKE_IMAP_PORT; default 993, or 143 without TLS]")
+@click.option("--user", help="IMAP user [env INTAKE_IMAP_USER]")
+@click.option("--password-file", help="File holding the password [env INTAKE_IMAP_PASSWORD_FILE or INTAKE_IMAP_PASSWORD]")
+@click.option("--ssl", help="1 implicit TLS (default), starttls, or 0 plaintext (loopback only) [env INTAKE_IMAP_SSL]")
+@click.option("--folder", help="Folders to read, comma-separated (default INBOX) [env INTAKE_IMAP_FOLDER]")
+@click.option("--action", help="After storing: none, flag, flag:KEYWORD or move:FOLDER; per folder "
+              "FOLDER=ACTION,... [env INTAKE_IMAP_ACTION]")
+@click.option("--interval", type=float, help="Seconds between passes without IDLE (default 60) [env INTAKE_IMAP_INTERVAL]")
+def poll(db_path: str, rules: str, once: bool, **flags) -> None:
+    """Read new mail from an IMAP mailbox, each message exactly once, until stopped.
+
+    Uses IMAP IDLE where the server offers it (new mail within seconds), else polls every
+    --interval seconds. SIGTERM or Ctrl-C stops it after the message in hand. Mails are read with
+    BODY.PEEK (never marked as read). Exit status 2 for a bad setting, a refused login or another
+    poller already running on the database; 1 when --once cannot reach the server.
+    """
+    from pipeline.alerts import AlertConfigError, AlertSettings
+    from pipeline.imap import ImapAuthError, ImapConfigError, ImapSettings
+    from pipeline.poll import NETWORK_ERRORS, AlertSchedule, PollLocked, run
+
+    try:
+        imap_settings = ImapSettings.from_env(**flags)
+        alert_settings = AlertSettings.from_env()
+    except (ImapConfigError, AlertConfigError) as exc:
+        raise ConfigError(str(exc)) from None
+    campaigns = _campaigns(rules)
+    # Alerts go out from the loop when SMTP is configured, unless INTAKE_ALERTS=0.
+    alerts = AlertSchedule(alert_settings if alert_settings.smtp_host else None)
+    try:
+        report = run(db_path, imap_settings, campaigns, once=once, open_database=_db, alerts=alerts)
+    except (ImapAuthError, PollLocked) as exc:
+        raise ConfigError(str(exc)) from None
+    except NETWORK_ERRORS as exc:
+        click.echo(f"cannot read {imap_settings.host}:{imap_settings.port}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"{report.fetched} mails fetched: {report.new} new, {report.skipped} already stored"
+               + (f", {report.actions} flagged or moved" if report.actions else ""))
+    for err in report.errors:
+        click.echo(err, err=True)

@@ -28,8 +28,8 @@ def sha256(data: bytes) -> str:
 
 def open_db(path: str) -> sqlite_utils.Database:
     db = sqlite_utils.Database(path)
+    db.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for other processes too
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA busy_timeout=30000")
     db.execute("PRAGMA foreign_keys=ON")
     ensure_db_shape(db)
     return db
@@ -100,6 +100,29 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     if "units" not in tables:
         db["units"].create({"campaign_id": str, "id": str, "name": str, "emails": str},
                            pk=("campaign_id", "id"))
+    if "imap_sync" not in tables:
+        # Where live IMAP intake stopped, per mailbox: only UIDs above last_uid are fetched while the
+        # server's UIDVALIDITY stays the same. Advanced only after the raw bytes are committed.
+        db["imap_sync"].create({"account": str, "folder": str, "uidvalidity": int, "last_uid": int,
+                                "updated_at": str}, pk=("account", "folder"))
+    if "polls" not in tables:
+        # One row per pass over one folder (quiet passes in a row share a row: `passes` counts them).
+        db["polls"].create({
+            "id": int, "started_at": str, "finished_at": str, "account": str, "folder": str,
+            "uidvalidity": int, "status": str, "passes": int, "fetched": int, "new": int, "skipped": int,
+            "actions": int, "errors": str,
+        }, pk="id")
+        db["polls"].create_index(["account", "folder", "id"])
+    if "alerts" not in tables:
+        # A log, not derived: one row per attempt to send one alert to one recipient
+        # (outcome sending → sent | failed). pipeline/alerts.py reads it to send each alert once.
+        db["alerts"].create({
+            "id": int, "key": str, "kind": str, "campaign_id": str, "unit_id": str, "message": str,
+            "recipient": str, "subject": str, "outcome": str, "error": str, "as_of": str,
+            "attempted_at": str, "sent_at": str,
+        }, pk="id")
+        db["alerts"].create_index(["key", "recipient"])
+        db["alerts"].create_index(["recipient", "attempted_at"])
     # Views are cheap to replace, so every start brings them up to date.
     db.create_view("unit_status", UNIT_STATUS_VIEW, replace=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
@@ -136,6 +159,15 @@ def save_raw(db: sqlite_utils.Database, raw: bytes, source: str, internaldate: d
             "internaldate": internaldate.isoformat() if internaldate else None,
         }, ignore=True)
     return digest, new
+
+
+def add_source(db: sqlite_utils.Database, source: str, digest: str, internaldate: datetime | None) -> None:
+    """Record one more place an already stored mail was seen, without its bytes."""
+    with db.conn:
+        db["message_sources"].insert({
+            "source": source, "sha256": digest, "seen_at": now_iso(),
+            "internaldate": internaldate.isoformat() if internaldate else None,
+        }, ignore=True)
 
 
 def save_blob(db: sqlite_utils.Database, data: bytes) -> str:
