@@ -17,7 +17,7 @@ def analyze(doc: Document, filename: str, profile: Profile) -> Extraction:
         kind = classify(Metadata(), [], filename, profile)
         return Extraction(doc.format, kind, Metadata(), [], [n.key for n in profile.outline], text,
                           list(doc.flags), doc.error)
-    meta = extract_metadata(doc.blocks)
+    meta = extract_metadata(doc.blocks, ocr=any(f.kind == "ocr" for f in doc.flags))
     sections, missing = outline_sections(body, profile.outline)
     kind = classify(meta, sections, filename, profile)
     flags = list(doc.flags)

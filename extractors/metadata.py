@@ -122,7 +122,22 @@ def _cell_text(blocks: list[Block], block: Block) -> list[str]:
     return [b.text for b in blocks if b.cell and block.cell and b.cell[:3] == block.cell[:3]]
 
 
-def extract_metadata(blocks: list[Block]) -> Metadata:
+# OCR drops tone marks on names it has no dictionary for ("Nguyên Thị Mai" for "Nguyễn Thị Mai");
+# a surname is one of a few dozen, so an OCR'd signer's first word is put back to the one it folds to.
+_SURNAMES = {fold(s): s for s in (
+    "Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ", "Ngô",
+    "Dương", "Lý", "Đinh", "Trịnh", "Đoàn", "Lương", "Mai", "Cao", "Lâm", "Tạ", "Hà", "Quách", "Thái")}
+
+
+def _fix_ocr_surname(name: str | None) -> str | None:
+    if not name:
+        return name
+    first, _, rest = name.partition(" ")
+    surname = _SURNAMES.get(fold(first))
+    return f"{surname} {rest}".strip() if surname else name
+
+
+def extract_metadata(blocks: list[Block], ocr: bool = False) -> Metadata:
     body = [b for b in blocks if b.origin == "body"]
     left, right = letterhead_lines(body)
     meta = Metadata(issuer=_issuer(left))
@@ -150,4 +165,6 @@ def extract_metadata(blocks: list[Block]) -> Metadata:
             meta.summary = " ".join(summary) or None
             break
     meta.signer, meta.signer_title = _signature(body)
+    if ocr:
+        meta.signer = _fix_ocr_surname(meta.signer)
     return meta

@@ -4,6 +4,7 @@ a section is right when its text matches the labelled text with token F1 >= 0.9.
 from __future__ import annotations
 
 import re
+import shutil
 import unicodedata
 from collections import Counter
 
@@ -11,7 +12,7 @@ import pytest
 
 from extractors.analyze import extract
 from extractors.text import normalize_tones
-from tests.fixtures.corpus import corpus
+from tests.fixtures.corpus import converted_corpus, corpus
 
 SECTION_BAR, KIND_BAR, METADATA_BAR = 0.98, 1.0, 0.95
 
@@ -31,12 +32,10 @@ def token_f1(got: str, want: str) -> float:
     return 2 * precision * recall / (precision + recall)
 
 
-@pytest.fixture(scope="module")
-def scores(campaign):
-    profile = campaign.profile()
+def score(items: list, profile) -> dict:
+    """Section, kind and metadata accuracy of `intake extract` on labelled items."""
     sections_ok = sections_n = kinds_ok = meta_ok = meta_n = 0
     wrong: list[str] = []
-    items = corpus()
     for item in items:
         result = extract(item.data, item.name, profile)
         if result.kind == item.kind:
@@ -72,6 +71,19 @@ def scores(campaign):
             "n_files": len(items), "n_sections": sections_n, "wrong": wrong}
 
 
+def test_ocr_surnames_are_put_back():
+    from extractors.metadata import _fix_ocr_surname
+
+    assert _fix_ocr_surname("Nguyên Thị Mai") == "Nguyễn Thị Mai"
+    assert _fix_ocr_surname("Tran Van Long") == "Trần Van Long"
+    assert _fix_ocr_surname("Kiều Văn An") == "Kiều Văn An"
+
+
+@pytest.fixture(scope="module")
+def scores(campaign):
+    return score(corpus(), campaign.profile())
+
+
 def test_corpus_is_large_and_varied_enough(scores):
     assert scores["n_files"] >= 40 and scores["n_sections"] >= 250
 
@@ -86,3 +98,14 @@ def test_kind_accuracy(scores):
 
 def test_metadata_accuracy(scores):
     assert scores["metadata"] >= METADATA_BAR, "\n".join(scores["wrong"][:30])
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("tesseract") is None,
+                    reason="LibreOffice and tesseract are needed for .doc and scans")
+def test_doc_and_scanned_reports(campaign, tmp_path):
+    """One report per style as .doc, three as scans: the same bars as the .docx/PDF corpus."""
+    result = score(converted_corpus(tmp_path), campaign.profile())
+    assert result["n_files"] >= 10
+    assert result["kinds"] >= KIND_BAR, "\n".join(result["wrong"])
+    assert result["sections"] >= SECTION_BAR, "\n".join(result["wrong"])
+    assert result["metadata"] >= METADATA_BAR, "\n".join(result["wrong"])
