@@ -68,6 +68,13 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON")
 now_option = click.option("--now", help="Evaluate as of this ISO 8601 moment (default: now)")
 
 
+def evaluation_options(command):
+    """The options of every command that evaluates a campaign at a moment (status, alerts)."""
+    for option in (now_option, json_option, campaign_option, rules_option, db_option):
+        command = option(command)
+    return command
+
+
 @click.group()
 @click.version_option(package_name="intake")
 @click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr")
@@ -159,11 +166,7 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
 
 
 @cli.command()
-@db_option
-@rules_option
-@campaign_option
-@json_option
-@now_option
+@evaluation_options
 def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now: str | None) -> None:
     """Each expected unit's status: on_time, late, missing or pending (nothing yet, deadline ahead)."""
     from pipeline.flow import statuses
@@ -194,11 +197,7 @@ def reprocess(db_path: str, rules: str, campaign_id: str | None) -> None:
 
 
 @cli.command()
-@db_option
-@rules_option
-@campaign_option
-@json_option
-@now_option
+@evaluation_options
 @click.option("--send", is_flag=True, help="Send the due alerts over SMTP (INTAKE_SMTP_*); without it nothing is sent")
 def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now: str | None, send: bool) -> None:
     """Reminders, overdue notices, late arrivals and acknowledgements due now, each sent once.
