@@ -13,6 +13,7 @@ import struct
 import zipfile
 import zlib
 
+from extractors.limits import safe_limits
 from extractors.model import Flag
 
 ZIP_MAGIC = b"PK\x03\x04"
@@ -170,10 +171,10 @@ def expand(
     data: bytes,
     filename: str = "",
     *,
-    max_members: int = 500,
-    max_total_bytes: int = 200 * _MB,
-    max_ratio: float = 100,
-    max_depth: int = 3,
+    max_members: int | None = None,
+    max_total_bytes: int | None = None,
+    max_ratio: float | None = None,
+    max_depth: int | None = None,
 ) -> tuple[list[tuple[str, bytes]], list[Flag]]:
     """Every file member of a zip as (member path, bytes), nested zips expanded, plus flags.
 
@@ -186,7 +187,10 @@ def expand(
         return [], []
     out: list[tuple[str, bytes]] = []
     flags: list[Flag] = []
-    budget = _Budget(max_members, max_total_bytes, max_ratio, max_depth)
+    # Unset limits come from the settings (INTAKE_MAX_ARCHIVE_*, extractors/limits.py).
+    lim = safe_limits()
+    budget = _Budget(max_members or lim.max_archive_entries, max_total_bytes or lim.max_archive_bytes,
+                     max_ratio or lim.max_archive_ratio, max_depth or lim.max_archive_depth)
     try:
         _expand(data, "", 1, budget, out, flags)
     except _Stop:

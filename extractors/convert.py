@@ -16,10 +16,12 @@ import tempfile
 import threading
 from pathlib import Path
 
+from .limits import safe_limits
 from .model import Document, Flag
 
 DEFAULT_TIMEOUT = 120.0
-# LibreOffice is memory hungry and slow to start; a later benchmark replaces this with a pool.
+# LibreOffice is memory hungry and slow to start: at most INTAKE_SOFFICE_JOBS at once (pipeline/workers.py
+# swaps in a semaphore shared by the whole worker pool).
 _SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("INTAKE_SOFFICE_JOBS", "2") or 2)))
 _NAMES = {"doc": "Word 97-2003 .doc", "rtf": "RTF"}
 
@@ -41,10 +43,7 @@ def soffice_path() -> str | None:
 
 
 def _timeout() -> float:
-    try:
-        return float(os.environ.get("INTAKE_SOFFICE_TIMEOUT", "") or DEFAULT_TIMEOUT)
-    except ValueError:
-        return DEFAULT_TIMEOUT
+    return safe_limits().soffice_timeout  # INTAKE_SOFFICE_TIMEOUT, with the other limits
 
 
 def to_docx(data: bytes, source_format: str, timeout: float | None = None) -> bytes:

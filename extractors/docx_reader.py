@@ -19,12 +19,12 @@ from .legacy_fonts import convert_runs
 from .docx_styles import (
     ParaProps, RunProps, Styles, names_for, parse_xml, read_para_props, read_run_props, theme_fonts, to_int,
 )
+from .limits import LimitExceeded, safe_limits
 from .model import Block, Document, Flag
 from .text import repair
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _ENCRYPTED_STREAM = "EncryptedPackage".encode("utf-16-le")
-_MAX_PART = 200 * 1024 * 1024  # uncompressed bytes; a bigger part is a zip bomb, not a report
 _REL_NS = "http://schemas.openxmlformats.org/package/2006/relationships"
 
 
@@ -42,6 +42,8 @@ def read_docx(data: bytes) -> Document:
                         flags=[Flag("unreadable", "OLE2 file, not a .docx")])
     try:
         return _Reader(_Package(data)).read()
+    except LimitExceeded as exc:  # a bomb or a monster part: named as such, not as "unreadable"
+        return Document("docx", error=f"not read: {exc.detail}", flags=[Flag(exc.kind, exc.detail)])
     except Exception as exc:  # corrupt zip, broken XML, anything: a flag, never a crash
         detail = f"{type(exc).__name__}: {exc}"
         return Document("docx", error=f"unreadable .docx ({detail})", flags=[Flag("unreadable", detail)])
@@ -73,9 +75,16 @@ class _Package:
         info = self.infos.get(name.lower())
         if info is None:
             return None
-        if info.file_size > _MAX_PART:
-            raise ValueError(f"part {name} is {info.file_size} bytes uncompressed")
-        return self.zip.read(info)
+        lim = safe_limits()
+        if info.file_size > lim.max_xml_bytes:  # the declared size; zipfile never inflates past it
+            raise LimitExceeded("too_large", f"part {name} is {info.file_size} bytes uncompressed, "
+                                f"above {lim.max_xml_bytes} (INTAKE_MAX_XML_MB)")
+        data = self.zip.read(info)
+        # Every element starts with "<": counting them (in C) bounds the tree before lxml builds it.
+        if name.lower().endswith((".xml", ".rels")) and data.count(b"<") > lim.max_xml_elements:
+            raise LimitExceeded("too_large", f"part {name} has more than {lim.max_xml_elements} XML tags "
+                                "(INTAKE_MAX_XML_ELEMENTS)")
+        return data
 
     def xml(self, name: str | None) -> etree._Element | None:
         data = self.read(name) if name else None

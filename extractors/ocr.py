@@ -20,13 +20,15 @@ from statistics import median
 
 from lxml import etree
 
+from .limits import safe_limits
 from .model import Document, Flag
 from .pdf_lines import Run
 
 DEFAULT_DPI = 300
 DEFAULT_TIMEOUT = 120.0
 OCR_FONT = "OCR"
-# OCR is CPU bound and tesseract already uses threads; a later benchmark replaces this with a pool.
+# OCR is CPU bound and tesseract already uses threads: at most INTAKE_OCR_JOBS at once (pipeline/workers.py
+# swaps in a semaphore shared by the whole worker pool).
 _SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("INTAKE_OCR_JOBS", "1") or 1)))
 _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
 _BASELINE = re.compile(r"baseline (-?[\d.]+) (-?[\d.]+)")
@@ -72,8 +74,9 @@ def _dpi() -> int:
         return DEFAULT_DPI
 
 
-def ocr_png(png: bytes, scale: float, timeout: float = DEFAULT_TIMEOUT) -> tuple[list[Run], list[float]]:
+def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[list[Run], list[float]]:
     """OCR one page image (PNG bytes, `scale` pixels per point): its runs and its word confidences."""
+    timeout = safe_limits().ocr_timeout if timeout is None else timeout  # INTAKE_OCR_TIMEOUT
     binary = tesseract_path()
     reason = unavailable_reason()
     if binary is None or reason:

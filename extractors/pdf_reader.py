@@ -12,12 +12,14 @@ from __future__ import annotations
 import ctypes
 import math
 import re
+import time
 
 import pypdfium2 as pdfium
 import pypdfium2.raw as raw
 
 from . import ocr
 from .legacy_fonts import convert, detect, font_encoding
+from .limits import safe_limits
 from .model import Document, Flag
 from .pdf_layout import layout_document
 from .pdf_lines import Run
@@ -84,7 +86,16 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
     fonts: dict[int, tuple[str, bool, bool]] = {}
     scans = _Scans()
     legacy: dict[str, int] = {}
-    for index in range(len(pdf)):
+    lim = safe_limits()
+    total = len(pdf)
+    deadline = time.monotonic() + lim.max_seconds_per_file  # checked between pages: a page is not interrupted
+    if total > lim.max_pdf_pages:
+        flags.append(Flag("truncated", f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
+    for index in range(min(total, lim.max_pdf_pages)):
+        if index and time.monotonic() > deadline:
+            flags.append(Flag("timeout", f"stopped after {index} of {total} pages: more than "
+                                         f"{lim.max_seconds_per_file:g} s (INTAKE_MAX_SECONDS_PER_FILE)"))
+            break
         try:
             page = pdf[index]
         except Exception as exc:

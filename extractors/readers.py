@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 from .convert import read_converted
 from .docx_reader import OLE_MAGIC, is_encrypted_ooxml, read_docx
+from .limits import safe_limits
 from .model import Block, Document, Flag
 from .pdf_reader import read_pdf
 from .text import repair
@@ -23,6 +24,10 @@ def read_document(data: bytes, filename: str) -> Document:
     """Read any supported file into blocks. Never raises: problems are an error and a flag."""
     try:
         fmt = sniff_format(data, filename)
+        cap = safe_limits().max_attachment_bytes
+        if len(data) > cap and fmt != "unknown":  # kept raw by the caller; reading it could exhaust memory
+            detail = f"{len(data)} bytes, above the {cap}-byte limit (INTAKE_MAX_ATTACHMENT_MB): not read"
+            return Document(fmt, error=f"file too large: {detail}", flags=[Flag("too_large", detail)])
         if fmt == "docx":
             return _guard("docx", read_docx, data)
         if fmt == "pdf":

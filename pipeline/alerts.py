@@ -82,9 +82,12 @@ class AlertSettings:
         password = env.get("INTAKE_SMTP_PASSWORD") or None
         if not password and env.get("INTAKE_SMTP_PASSWORD_FILE"):
             path = env["INTAKE_SMTP_PASSWORD_FILE"]
+            from pipeline.secrets import InsecureSecretFile, read_secret_file
+
             try:
-                with open(path, encoding="utf-8") as f:
-                    password = f.read().rstrip("\r\n")
+                password = read_secret_file(path, "INTAKE_SMTP_PASSWORD_FILE")
+            except InsecureSecretFile as exc:
+                raise AlertConfigError(str(exc)) from None
             except OSError as exc:
                 raise AlertConfigError(f"INTAKE_SMTP_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from None
         return cls(

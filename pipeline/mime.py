@@ -23,6 +23,7 @@ from email.policy import compat32
 from typing import Callable, TypeVar
 
 from extractors import archives
+from extractors.limits import safe_limits
 from extractors.model import Flag
 from extractors.text import repair
 from pipeline.mime_headers import (
@@ -31,7 +32,6 @@ from pipeline.mime_headers import (
 )
 
 MAX_FORWARD_DEPTH = 5
-_MAX_NESTING = 60  # multipart levels; anything deeper is hostile, not a report
 _T = TypeVar("_T")
 
 
@@ -130,11 +130,23 @@ def guess_type(name: str) -> str:
     return _TYPES_BY_EXT.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
 
 
+# A client's full path ("C:\\Users\\...", "/home/...", "../x"): only the last part names the file.
+_CLIENT_PATH = re.compile(r"^(?:[A-Za-z]:)?[\\/]|^[A-Za-z]:|(?:^|[\\/])\.{1,2}(?:[\\/]|$)")
+SLASH = "\u2215"  # DIVISION SLASH: looks like "/" to staff, is a path separator on no system
+
+
 def clean_filename(name: str, n: int) -> str:
-    """A display name that is never a path and hides no control characters; "" -> "attachment-<n>"."""
+    """A display name that is never a path and hides no control characters; "" -> "attachment-<n>".
+
+    Vietnamese document numbers hold a slash ("Báo cáo 12/BC-ĐU.docx"): inside a relative name it
+    becomes U+2215 "∕" so the number stays readable. A name that is a client's full path (absolute,
+    drive letter, "." or ".." parts) keeps only its last part, as mail clients do.
+    """
     name = _CONTROL.sub("", re.sub(r"[\r\n\t]+", " ", name or ""))
     name = "".join(c for c in name if unicodedata.category(c) != "Cf")  # e.g. RTL override "cod.exe"
-    name = repair(re.split(r"[\\/]", name)[-1]).strip()
+    if _CLIENT_PATH.search(name.strip()):
+        name = re.split(r"[\\/]", name)[-1]
+    name = repair(re.sub(r"\s*[\\/]+\s*", SLASH, name.strip()).strip(SLASH)).strip()
     if name in ("", ".", ".."):
         return f"attachment-{n}"
     stem, ext = os.path.splitext(name)
@@ -168,8 +180,11 @@ def _join(path: str, index: int) -> str:
 class _Walker:
     """Collects the attachments, body pieces and forwarded messages of one message, in order."""
 
-    def __init__(self, depth: int, flags: list[Flag], hint: str | None):
+    def __init__(self, depth: int, flags: list[Flag], hint: str | None, budget: list[int] | None = None):
         self.depth, self.flags, self.hint = depth, flags, hint
+        # Parts seen so far in the whole mail, forwarded messages included (shared with their walkers).
+        self.budget = [0] if budget is None else budget
+        self.limits = safe_limits()
         self.attachments: list[Attachment] = []
         self.forwarded: list[ParsedMail] = []
         self.plain: list[str] = []
@@ -178,8 +193,15 @@ class _Walker:
     def walk(self, part: Message, path: str, root: bool, nesting: int = 0) -> None:
         for defect in getattr(part, "defects", None) or []:
             self.flags.append(Flag("mime_defect", f"{path or 'message'}: {type(defect).__name__}"))
-        if nesting > _MAX_NESTING:
-            self.flags.append(Flag("mime_defect", f"{path}: nested deeper than {_MAX_NESTING} levels, skipped"))
+        if nesting > self.limits.max_mime_depth:
+            self.flags.append(Flag("mime_limit", f"{path}: nested deeper than {self.limits.max_mime_depth} levels "
+                                   "(INTAKE_MAX_MIME_DEPTH), skipped"))
+            return
+        self.budget[0] += 1
+        if self.budget[0] > self.limits.max_mime_parts:
+            if self.budget[0] == self.limits.max_mime_parts + 1:  # one flag, not one per skipped part
+                self.flags.append(Flag("mime_limit", f"{path}: more than {self.limits.max_mime_parts} parts "
+                                       "(INTAKE_MAX_MIME_PARTS), the rest skipped"))
             return
         h = Headers(part)
         ctype, ct_params = split_params(to_text(h.get("content-type") or "", self.hint))
@@ -214,7 +236,7 @@ class _Walker:
         if self.depth + 1 > MAX_FORWARD_DEPTH:
             self.flags.append(Flag("depth_limit", f"{path}: forwarded messages nested deeper than {MAX_FORWARD_DEPTH}"))
             return
-        sub = _parse_message(payload[0], f"{path}.rfc822", self.depth + 1)
+        sub = _parse_message(payload[0], f"{path}.rfc822", self.depth + 1, self.budget)
         self.forwarded.append(sub)
         self.attachments += [replace(a, origin="forwarded") for a in sub.attachments]
         self.flags += sub.flags
@@ -254,6 +276,10 @@ class _Walker:
             return
         # Keep the zip itself (raw files are never lost), then each member as a file of its own.
         self.attachments.append(Attachment(name, "application/zip", data, path, "mime"))
+        if len(data) > self.limits.max_attachment_bytes:
+            self.flags.append(Flag("too_large", f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
+                                   "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))
+            return
         members, flags = archives.expand(data, name)
         self.flags += flags
         for member, content in members:
@@ -270,7 +296,7 @@ def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _T) -> _
         return default
 
 
-def _parse_message(msg: Message, prefix: str, depth: int) -> ParsedMail:
+def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | None = None) -> ParsedMail:
     flags: list[Flag] = []
     h, mail = Headers(msg), ParsedMail()
     ctype, ct_params = split_params(to_text(h.get("content-type") or ""))
@@ -295,7 +321,7 @@ def _parse_message(msg: Message, prefix: str, depth: int) -> ParsedMail:
     mail.in_reply_to = next(iter(msg_ids(h.get("in-reply-to"))), None)
     mail.references = msg_ids(h.get("references"))
     mail.auto_reply = _guard(flags, "auto-reply", lambda: is_auto(h, mail.from_addr, ctype.lower()), False)
-    walker = _Walker(depth, flags, hint)
+    walker = _Walker(depth, flags, hint, budget)
     _guard(flags, "structure", lambda: walker.walk(msg, prefix, True), None)
     mail.body_text = repair("\n\n".join(walker.plain or walker.html))
     mail.attachments, mail.forwarded = walker.attachments, walker.forwarded

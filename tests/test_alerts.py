@@ -191,6 +191,7 @@ def test_password_is_used_but_never_stored(alerts_cli, tmp_path, monkeypatch, ca
     server = SmtpServer(credentials=("vanphong", secret)).start()
     try:
         (tmp_path / "pw").write_text(secret + "\n", encoding="utf-8")
+        (tmp_path / "pw").chmod(0o600)  # a password file others can read is refused
         for key, value in server.env().items():
             monkeypatch.setenv(key, value)
         monkeypatch.setenv("INTAKE_SMTP_USER", "vanphong")

@@ -110,6 +110,7 @@ def _assert_exactly_once(db_path: Path, raws: list[bytes], user: str) -> None:
 def test_settings_from_env_and_flags(tmp_path):
     secret = tmp_path / "pw"
     secret.write_text("bí mật\n")
+    secret.chmod(0o600)  # a password file others can read is refused
     s = ImapSettings.from_env({"INTAKE_IMAP_HOST": "mail.example.vn", "INTAKE_IMAP_USER": "vanphong",
                                "INTAKE_IMAP_PASSWORD_FILE": str(secret), "INTAKE_IMAP_FOLDER": "INBOX, Báo cáo",
                                "INTAKE_IMAP_ACTION": "INBOX=move:Đã nhận,Báo cáo=flag:$Intake"}, port=1993)

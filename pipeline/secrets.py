@@ -1,0 +1,90 @@
+"""Passwords: read from files only the owner can read, and never written to a log.
+
+The IMAP and SMTP passwords come from INTAKE_*_PASSWORD or a file named by INTAKE_*_PASSWORD_FILE.
+A file that group or others can read leaks the mailbox to every account on the machine, so it is
+refused (the CLI exits 2) rather than warned about: a warning scrolls by in a cron log unread.
+Whatever an exception or a library prints, the log filter installed by the CLI replaces every
+configured secret with "***".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import stat
+
+REDACTED = "***"
+SECRET_VARS = ("INTAKE_IMAP_PASSWORD", "INTAKE_SMTP_PASSWORD")
+SECRET_FILE_VARS = ("INTAKE_IMAP_PASSWORD_FILE", "INTAKE_SMTP_PASSWORD_FILE")
+
+
+class InsecureSecretFile(Exception):
+    """A password file readable (or writable) by group or others."""
+
+
+def read_secret_file(path: str, variable: str) -> str:
+    """The password in `path` (first line, newline stripped). Raises InsecureSecretFile, OSError."""
+    with open(path, encoding="utf-8") as f:
+        mode = os.fstat(f.fileno()).st_mode  # the file actually opened, not a name swapped since
+        if mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise InsecureSecretFile(
+                f"{variable} {path} can be read by other users (mode {stat.filemode(mode)}): "
+                f"run chmod 600 {path}")
+        return f.read().rstrip("\r\n")
+
+
+def configured_secrets(env: dict[str, str] | None = None) -> list[str]:
+    """Every secret value the environment configures, the contents of password files included."""
+    env = os.environ if env is None else env
+    values = [env.get(v) or "" for v in SECRET_VARS]
+    for var in SECRET_FILE_VARS:
+        path = env.get(var)
+        if path:
+            try:
+                with open(path, encoding="utf-8") as f:
+                    values.append(f.read().rstrip("\r\n"))
+            except (OSError, UnicodeDecodeError):
+                pass  # the command that needs it reports the problem
+    # Longest first, so a password containing another is replaced whole; very short values (one
+    # character) would turn every log line into stars and protect nothing.
+    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
+
+
+class RedactSecrets(logging.Filter):
+    """Replaces each secret in a record's message and traceback with "***"; never drops a record."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = list(secrets)
+
+    def _clean(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not self.secrets:
+            return True
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a bad format string: keep the raw parts
+            message = f"{record.msg} {record.args}"
+        record.msg, record.args = self._clean(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self._clean(record.exc_text)
+        if record.stack_info:
+            record.stack_info = self._clean(record.stack_info)
+        return True
+
+
+def install_redaction(secrets: list[str] | None = None) -> RedactSecrets:
+    """Attach the filter to every handler of the root logger (handler filters see records from
+    every logger; a logger's own filter sees only records logged on it)."""
+    redactor = RedactSecrets(configured_secrets() if secrets is None else secrets)
+    for handler in logging.getLogger().handlers:
+        for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
+            handler.removeFilter(old)
+        handler.addFilter(redactor)
+    return redactor
