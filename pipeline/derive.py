@@ -96,12 +96,22 @@ def derive(db: sqlite_utils.Database, message: str, campaigns: list[Campaign],
            internaldate: datetime | None = None) -> Derived:
     """Derive one stored mail (by sha256) again from its raw bytes."""
     raw = db.execute("select raw from raw_messages where sha256 = ?", [message]).fetchone()[0]
+    return write_rows(db, message, derive_rows(message, raw, campaigns, internaldate))
+
+
+def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldate: datetime | None) -> dict:
+    """The rows of one mail, or the processing_error rows when deriving failed. Pure (no database),
+    so it can run in a worker process (pipeline/flow.py); never raises."""
     try:
-        rows = _derive_rows(message, raw, campaigns, internaldate)
+        return _derive_rows(message, raw, campaigns, internaldate)
     except Exception as exc:  # a bug or an input nobody foresaw: record it, keep the batch going
         log.error("deriving %s failed: %s", message[:12], exc)
         detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
-        rows = _failed_rows(message, detail)
+        return failed_rows(message, detail)
+
+
+def write_rows(db: sqlite_utils.Database, message: str, rows: dict) -> Derived:
+    """Replace a mail's derived rows with `rows`, in one transaction."""
     with db.conn:
         delete_derived(db, message)
         db["messages"].insert(rows["message"])
@@ -115,9 +125,10 @@ def derive(db: sqlite_utils.Database, message: str, campaigns: list[Campaign],
     return Derived(message, m["campaign_id"], m["unit_id"], [Flag(f["kind"], f["detail"]) for f in rows["flags"]])
 
 
-def _failed_rows(message: str, detail: str) -> dict:
+def failed_rows(message: str, detail: str) -> dict:
     return {
-        "message": {"id": message, "derived_at": now_iso(), "subject": None, "auto_reply": 0, "n_files": 0},
+        "message": {"id": message, "derived_at": now_iso(), "subject": None, "auto_reply": 0, "n_files": 0,
+                    "campaign_id": None, "unit_id": None},
         "blobs": [], "attachments": [], "documents": [], "sections": [],
         "flags": [{"message": message, "kind": "processing_error", "detail": detail}],
     }

@@ -6,10 +6,11 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from typing import Iterable, Iterator
 
 import sqlite_utils
 
-from pipeline.derive import derive
+from pipeline.workers import DeriveJob, derive_in_order, resolve_workers
 from pipeline.sources import RawMail, SourceError, iter_mail
 from pipeline.store import has_source, save_campaigns, save_raw, save_submissions
 from rules.campaign import Campaign
@@ -33,35 +34,56 @@ class IngestReport:
                 "processing_errors": self.processing_errors}
 
 
-def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign]) -> IngestReport:
-    """Store every mail found under `paths` raw, derive the new ones, then refresh statuses."""
+def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign],
+           workers: int | None = None) -> IngestReport:
+    """Store every mail found under `paths` raw, derive the new ones, then refresh statuses.
+
+    `workers` processes derive mails in parallel (default INTAKE_WORKERS, else one per usable
+    CPU); rows are still written in source order, one transaction per mail."""
     report = IngestReport()
     save_campaigns(db, campaigns)
     derive_pending(db, campaigns)
-    for item in iter_mail(paths):
-        if isinstance(item, SourceError):
-            report.errors.append(item)
-            continue
-        report.seen += 1
-        if store_and_derive(db, item, campaigns):
-            report.new += 1
-        else:
-            report.known += 1
+    derive_in_order(db, _store_new(db, iter_mail(paths), report), campaigns, resolve_workers(workers))
     report.processing_errors = db.execute(
         "select count(*) from flags where kind = 'processing_error'").fetchone()[0]
     refresh_statuses(db, campaigns)
     return report
 
 
+def _store_new(db: sqlite_utils.Database, mails: Iterable[RawMail | SourceError],
+               report: IngestReport) -> Iterator[DeriveJob]:
+    """Commit each new mail's raw bytes (before anything parses them: a crash after this point is
+    repaired by derive_pending) and hand it on to be derived. Lazy, so only the mails in flight
+    are in memory."""
+    for item in mails:
+        if isinstance(item, SourceError):
+            report.errors.append(item)
+            continue
+        report.seen += 1
+        if has_source(db, item.source):
+            report.known += 1
+            continue
+        digest, new = save_raw(db, item.raw, item.source, item.internaldate)
+        if new:
+            report.new += 1
+            yield DeriveJob(digest, item.raw, item.internaldate)
+        else:
+            report.known += 1
+
+
 def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], condition: str = "",
-                   args: tuple = ()) -> int:
+                   args: tuple = (), workers: int = 1) -> int:
     """Derive stored raw mails (those matching `condition`) again, oldest first."""
     rows = db.execute(f"""select r.sha256, min(s.internaldate) from raw_messages r
         left join message_sources s on s.sha256 = r.sha256
         left join messages m on m.id = r.sha256 {condition}
         group by r.sha256 order by r.stored_at, r.sha256""", args).fetchall()
-    for digest, internaldate in rows:
-        derive(db, digest, campaigns, datetime.fromisoformat(internaldate) if internaldate else None)
+
+    def jobs() -> Iterator[DeriveJob]:
+        for digest, internaldate in rows:  # the bytes one at a time, as they are needed
+            raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
+            yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None)
+    derive_in_order(db, jobs(), campaigns, workers)
     return len(rows)
 
 
@@ -70,23 +92,16 @@ def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign]) -> int:
     return _derive_stored(db, campaigns, "where m.id is null")
 
 
-def store_and_derive(db: sqlite_utils.Database, mail: RawMail, campaigns: list[Campaign]) -> bool:
-    """Keep the raw bytes first, then derive. Returns False when nothing new was stored."""
-    if has_source(db, mail.source):
-        return False
-    digest, new = save_raw(db, mail.raw, mail.source, mail.internaldate)
-    if new:
-        derive(db, digest, campaigns, mail.internaldate)
-    return new
-
-
-def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None) -> int:
+def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None,
+              workers: int | None = None) -> int:
     """Derive every stored mail again (or those of one campaign, plus those no campaign claimed)."""
     save_campaigns(db, campaigns)
+    workers = resolve_workers(workers)
     if campaign_id:
-        count = _derive_stored(db, campaigns, "where m.campaign_id = ? or m.campaign_id is null", (campaign_id,))
+        count = _derive_stored(db, campaigns, "where m.campaign_id = ? or m.campaign_id is null", (campaign_id,),
+                               workers=workers)
     else:
-        count = _derive_stored(db, campaigns)
+        count = _derive_stored(db, campaigns, workers=workers)
     refresh_statuses(db, campaigns)
     return count
 

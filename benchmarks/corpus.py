@@ -1,0 +1,94 @@
+"""A deterministic synthetic inbox: units of several campaigns sending .docx and text-PDF reports
+with their attachments, plus plain mail. Same arguments, same bytes.
+
+Rendering a report (python-docx / reportlab) costs far more than reading it, so a small pool of
+documents is rendered once and shared; every mail still differs (sender, subject, Message-ID,
+dates), so every mail is stored and derived on its own.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
+
+from rules.campaign import Campaign, Unit, load_campaign
+from tests.fixtures.documents import Report, quy_che_docx, quy_che_pdf
+from tests.fixtures.mail import VN, build_mail
+
+N_CAMPAIGNS = 3
+UNITS_PER_CAMPAIGN = 40
+_STYLES = ("plain", "numbered", "reworded", "wrapped")
+
+
+def campaigns(base_file: Path, n_campaigns: int = N_CAMPAIGNS, n_units: int = UNITS_PER_CAMPAIGN) -> list[Campaign]:
+    """Copies of the bundled campaign under other ids, keywords and units."""
+    base = load_campaign(base_file)
+    out = []
+    for c in range(n_campaigns):
+        units = [Unit(f"c{c}-u{u:03}", f"Đảng ủy Đơn vị {c}-{u:03}", (f"vanthu{u:03}@dv{c}.example.vn",))
+                 for u in range(n_units)]
+        out.append(dataclasses.replace(base, id=f"bench-{c}", title=f"{base.title} (đợt {c})",
+                                       keywords=[f"ĐỢT-{c}-BENCH"], units=units, thread_ids=[]))
+    return out
+
+
+@lru_cache(maxsize=None)
+def report(n: int) -> Report:
+    return Report(f"Đảng ủy Đơn vị {n:03}", f"ĐẢNG ỦY ĐƠN VỊ {n:03}", f"{n + 10}-BC/ĐU", (2022, 6, 1 + n % 14),
+                  "Nguyễn Văn An", style=_STYLES[n % len(_STYLES)], steering_committee=bool(n % 2))
+
+
+@lru_cache(maxsize=None)
+def docx_report(n: int) -> bytes:
+    return report(n).docx()
+
+
+@lru_cache(maxsize=None)
+def pdf_report(n: int) -> bytes:
+    return report(n).pdf()
+
+
+@lru_cache(maxsize=None)
+def quy_che(n: int, pdf: bool) -> bytes:
+    return quy_che_pdf(f"Đơn vị {n:03}") if pdf else quy_che_docx(f"Đơn vị {n:03}")
+
+
+POOL = 8  # distinct rendered reports of each format
+
+
+def mail(i: int, n_campaigns: int = N_CAMPAIGNS, n_units: int = UNITS_PER_CAMPAIGN) -> bytes:
+    """Mail number `i`: 40% .docx report + Quy chế, 30% PDF report, 10% .docx report + PDF Quy chế,
+    20% plain mail with a note (acknowledgements, questions)."""
+    c, u = i % n_campaigns, (i // n_campaigns) % n_units
+    kind = i % 10
+    received = datetime(2022, 6, 1, 7, 0, tzinfo=VN) + timedelta(minutes=3 * i)
+    subject = f"Báo cáo sơ kết ĐỢT-{c}-BENCH - đơn vị {u:03} (lần {i})"
+    k = i % POOL
+    if kind < 4:
+        files = [(f"Bao cao {u:03}.docx", docx_report(k)), (f"Quy che dan chu {u:03}.docx", quy_che(k, False))]
+    elif kind < 7:
+        files = [(f"Bao cao {u:03}.pdf", pdf_report(k))]
+    elif kind == 7:
+        files = [(f"Bao cao {u:03}.docx", docx_report(k)), (f"Quy che dan chu {u:03}.pdf", quy_che(k, True))]
+    else:
+        subject = f"Hỏi về ĐỢT-{c}-BENCH (thư {i})"
+        files = [("ghi-chu.txt", f"Ghi chú số {i}.".encode())]
+    return build_mail(sender=f"vanthu{u:03}@dv{c}.example.vn", sender_name=f"Văn thư đơn vị {u:03}",
+                      subject=subject, received=received, attachments=files,
+                      body=f"Kính gửi Văn phòng Đảng ủy Khối.\nĐơn vị {u:03} gửi thư số {i}.")
+
+
+def mails(n: int, start: int = 0) -> Iterator[bytes]:
+    for i in range(start, start + n):
+        yield mail(i)
+
+
+def write_inbox(folder: Path, n: int) -> Path:
+    """`n` mails as .eml files in `folder` (written one at a time: never all in memory)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, raw in enumerate(mails(n)):
+        (folder / f"{i:06}.eml").write_bytes(raw)
+    return folder
