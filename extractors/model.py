@@ -8,7 +8,7 @@ Everything after that (outline alignment, metadata, classification) works on blo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+import datetime
 
 
 @dataclass
@@ -103,7 +103,7 @@ class Metadata:
     issuer: str | None = None
     number: str | None = None
     place: str | None = None
-    date: date | None = None
+    date: datetime.date | None = None
     doc_type: str | None = None  # BÁO CÁO, QUYẾT ĐỊNH, QUY CHẾ ...
     summary: str | None = None  # the line(s) after the type: "Sơ kết 01 năm ..."
     signer: str | None = None

@@ -87,7 +87,21 @@ def cli(verbose: bool) -> None:
       intake status                   # who sent, who is late, what is missing
       intake serve                    # browse everything in Datasette
     """
+    setup_logging(verbose)
+    from extractors.limits import LimitsConfigError, limits
+
+    try:  # a bad INTAKE_MAX_* is a configuration error (exit 2); readers never see it
+        limits()
+    except LimitsConfigError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def setup_logging(verbose: bool = False) -> None:
+    """Log to stderr, with every configured password replaced by "***" (pipeline/secrets.py)."""
+    from pipeline.secrets import install_redaction
+
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    install_redaction()
 
 
 @cli.command()
@@ -95,16 +109,22 @@ def cli(verbose: bool) -> None:
 @db_option
 @rules_option
 @json_option
-def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool) -> None:
+@click.option("--workers", type=int, help="Processes reading mails in parallel [env INTAKE_WORKERS; default: one per CPU]")
+def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool, workers: int | None) -> None:
     """Store and process mail from .eml files, folders of them, Maildir folders or mbox files.
 
     Every message is kept byte for byte, once; running the command again changes nothing.
     Exit status 1 when some source could not be read (each is named with the reason).
     """
     from pipeline.flow import ingest as run_ingest
+    from pipeline.workers import WorkersError, resolve_workers
 
+    try:
+        workers = resolve_workers(workers)
+    except WorkersError as exc:
+        raise ConfigError(str(exc)) from None
     campaigns = _campaigns(rules)
-    report = run_ingest(_db(db_path), list(sources), campaigns)
+    report = run_ingest(_db(db_path), list(sources), campaigns, workers)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -349,6 +369,11 @@ def poll(db_path: str, rules: str, once: bool, **flags) -> None:
         alert_settings = AlertSettings.from_env()
     except (ImapConfigError, AlertConfigError) as exc:
         raise ConfigError(str(exc)) from None
+    from pipeline.secrets import configured_secrets, install_redaction
+
+    # --password-file is not in the environment: redact what was actually loaded too.
+    install_redaction(sorted({*configured_secrets(), imap_settings.password, alert_settings.smtp_password or ""} - {""},
+                             key=len, reverse=True))
     campaigns = _campaigns(rules)
     # Alerts go out from the loop when SMTP is configured, unless INTAKE_ALERTS=0.
     alerts = AlertSchedule(alert_settings if alert_settings.smtp_host else None)
@@ -363,3 +388,25 @@ def poll(db_path: str, rules: str, once: bool, **flags) -> None:
                + (f", {report.actions} flagged or moved" if report.actions else ""))
     for err in report.errors:
         click.echo(err, err=True)
+
+
+@cli.command()
+@click.option("--quick", is_flag=True, help="Smaller sizes, under a minute (says which in the output)")
+@json_option
+def bench(quick: bool, as_json: bool) -> None:
+    """Measure speed, scale and memory beside the libraries underneath (benchmarks/).
+
+    A developer's tool: it needs a checkout of the repository (it builds its synthetic inbox with
+    the test fixtures) and Dovecot for the two IMAP figures (null, with the reason, without it).
+    """
+    root = Path(__file__).resolve().parent.parent
+    if not (root / "benchmarks").is_dir() or not (root / "tests" / "fixtures").is_dir():
+        raise ConfigError("intake bench runs from a checkout of the repository (benchmarks/ and tests/fixtures/)")
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))  # benchmarks/ and tests/ are not installed packages
+    from benchmarks.run import run as run_bench
+    from benchmarks.run import table
+
+    result = run_bench(quick, Path(settings.default_rules()) / "nq03-2022.yml",
+                       progress=lambda step: click.echo(f"measuring {step}...", err=True))
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else table(result))
