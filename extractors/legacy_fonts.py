@@ -160,6 +160,7 @@ _TCVN3_ONLY = set("\xa1\xa2\xa3\xa4\xa5\xa6\xa7\xa8\xa9\xaa\xab\xac\xad\xae\xb5\
 _FOREIGN = set("ÄÅÆÇËÎÏÐÑÖ×ØÛÜÞßäåæçëîïðñö÷øûüþ")
 # Only VNI marks Unicode Vietnamese never writes ("viên", "quân", "hoá" have ê, â, á after a vowel)
 _VNI_PAIR = re.compile("[aeiouyAEIOUYôÔöÖ][øûïåäüëØÛÏÅÄÜË]|[ñÑöÖ]")
+_ANY_LEGACY = re.compile("[" + re.escape("".join(sorted(_TCVN3_ONLY | _FOREIGN))) + "]")
 
 
 def detect(text: str) -> str | None:
@@ -171,6 +172,8 @@ def detect(text: str) -> str | None:
     """
     if not text or text.isascii():
         return None
+    if not _ANY_LEGACY.search(text) and not _VNI_PAIR.search(text):
+        return None  # the common case, Unicode text: nothing below could find evidence
     letters = sum(1 for ch in text if ch.isalpha() or ch in _TCVN3_ONLY)
     if letters == 0:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 # A PDF glyph mix-up seen in real documents: U+01A3/U+01A2 (ƣ/Ƣ, "oi" with hook) for ư/Ư.
 _GLYPH_FIXES = str.maketrans({"ƣ": "ư", "Ƣ": "Ư", "\u00a0": " ", "\u2007": " ", "\u202f": " "})
@@ -57,6 +58,7 @@ def strip_diacritics(text: str) -> str:
 _NON_WORD = re.compile(r"[\W_]+")
 
 
+@lru_cache(maxsize=65536)  # headings, titles and names are folded again and again
 def fold(text: str) -> str:
     """The matching key: casefolded, without diacritics, words separated by single spaces."""
     text = repair(text).translate(_GLYPH_FIXES).casefold()

@@ -25,6 +25,7 @@ from datetime import datetime
 import sqlite_utils
 
 from pipeline.derive import derive_rows, failed_rows, write_rows
+from rules import mentions
 from rules.campaign import Campaign
 
 log = logging.getLogger(__name__)
@@ -98,9 +99,10 @@ class _Pool:
     """A ProcessPoolExecutor that can be rebuilt after a worker died."""
 
     def __init__(self, workers: int, campaigns: list[Campaign]):
-        # fork: the workers inherit the imported extractors (spaCy and all) instead of importing
-        # them again, which is most of a spawned worker's start-up time.
+        # fork: the workers inherit the imported extractors and the spaCy pipeline (loaded here
+        # first) instead of importing them again, which is most of a worker's start-up time.
         self.ctx = multiprocessing.get_context("fork")
+        mentions.preload()
         self.workers = workers
         self.initargs = (campaigns, _slots(self.ctx, "INTAKE_SOFFICE_JOBS", 2), _slots(self.ctx, "INTAKE_OCR_JOBS", 1))
         self.executor = self._new()

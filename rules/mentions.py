@@ -34,6 +34,12 @@ def _nlp():
     return nlp
 
 
+def preload() -> None:
+    """Build the pipeline now, so that worker processes forked afterwards share it instead of
+    each importing spaCy (about two seconds) on its first report."""
+    _nlp()
+
+
 @lru_cache(maxsize=64)
 def _matcher(phrases: tuple[str, ...]):
     from spacy.matcher import Matcher
