@@ -15,6 +15,7 @@ from datetime import datetime
 
 import sqlite_utils
 
+from extractors import archives
 from extractors.analyze import analyze
 from extractors.model import Document, Extraction, Flag
 from extractors.readers import read_document
@@ -63,7 +64,7 @@ def _read_files(mail: ParsedMail) -> list[tuple[str, object, Document]]:
     """(attachment id suffix, attachment, document) for every attachment that is a document."""
     docs = []
     for att in mail.attachments:
-        if att.content_type == "application/zip":
+        if att.content_type in archives.MEDIA_TYPES.values():
             continue  # its members are attachments of their own
         doc = read_document(att.data, att.filename)
         if doc.format in _DOCUMENT_FORMATS:

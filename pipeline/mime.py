@@ -271,11 +271,12 @@ class _Walker:
         data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
         name = clean_filename(filename, len(self.attachments) + 1)
         ctype = guess_type(name) if ctype in _GENERIC_TYPES else ctype
-        if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS or not archives.is_archive(data):
+        kind = None if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS else archives.archive_format(data)
+        if kind is None:
             self.attachments.append(Attachment(name, ctype, data, path, "mime"))
             return
-        # Keep the zip itself (raw files are never lost), then each member as a file of its own.
-        self.attachments.append(Attachment(name, "application/zip", data, path, "mime"))
+        # Keep the archive itself (raw files are never lost), then each member as a file of its own.
+        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, "mime"))
         if len(data) > self.limits.max_attachment_bytes:
             self.flags.append(Flag("too_large", f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
                                    "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))

@@ -182,3 +182,39 @@ def test_duplicate_member_names_get_distinct_paths():
 
 def test_not_a_zip_gives_nothing():
     assert expand(b"%PDF-1.4", "x.pdf") == ([], [])
+
+
+# ---- 7-Zip and RAR
+
+def _seven_zip(members: dict[str, bytes]) -> bytes:
+    import py7zr
+
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(data, name)
+    return buffer.getvalue()
+
+
+def test_7z_members_are_listed_with_vietnamese_names_and_nested_zips():
+    inner = make_zip({"Quy chế dân chủ.docx": b"quy che"})
+    data = _seven_zip({"Báo cáo NQ03.docx": b"bao cao", "kem-theo.zip": inner})
+    members, flags = expand(data, "ho-so.7z")
+    names = [path for path, _ in members]
+    assert "Báo cáo NQ03.docx" in names and "kem-theo.zip/Quy chế dân chủ.docx" in names
+    assert dict(members)["Báo cáo NQ03.docx"] == b"bao cao"
+    assert flags == []
+
+
+def test_7z_over_the_size_budget_is_flagged_not_expanded():
+    data = _seven_zip({"big.txt": b"0" * 3_000_000})
+    members, flags = expand(data, "bom.7z", max_total_bytes=1_000_000)
+    assert members == []
+    assert flags and flags[0].kind == "archive_limit"
+
+
+def test_corrupt_7z_and_rar_are_flagged():
+    members, flags = expand(b"7z\xbc\xaf\x27\x1c" + b"\x00" * 40, "hong.7z")
+    assert members == [] and flags[0].kind == "archive_error"
+    members, flags = expand(b"Rar!\x1a\x07\x01\x00" + b"\x00" * 40, "bao-cao.rar")
+    assert members == [] and flags[0].kind == "unsupported_format" and "RAR" in flags[0].detail

@@ -488,3 +488,18 @@ def test_damaged_mail_never_raises(at, junk):
     good = multipart(HEAD, TEXT, file_part('application/zip; name="a.zip"', zip_bytes({"x.txt": b"x"})))
     at = at % len(good)
     parse_mail(good[:at] + junk + good[at:])
+
+
+def test_7z_attachment_members_become_attachments():
+    import py7zr
+
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        archive.writestr(b"%PDF-1.4 bao cao", "Báo cáo NQ03.pdf")
+    from tests.fixtures.mail import VN, build_mail
+
+    raw = build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng bộ", subject="Báo cáo",
+                     received=datetime(2022, 6, 10, 9, 0, tzinfo=VN), attachments=[("ho-so.7z", buffer.getvalue())])
+    mail = parse_mail(raw)
+    assert [(a.filename, a.content_type, a.origin) for a in mail.attachments] == [
+        ("ho-so.7z", "application/x-7z-compressed", "mime"), ("Báo cáo NQ03.pdf", "application/pdf", "zip")]
