@@ -82,14 +82,12 @@ class AlertSettings:
         password = env.get("INTAKE_SMTP_PASSWORD") or None
         if not password and env.get("INTAKE_SMTP_PASSWORD_FILE"):
             path = env["INTAKE_SMTP_PASSWORD_FILE"]
-            from pipeline.secrets import InsecureSecretFile, read_secret_file
+            from pipeline.secrets import SecretFileError, read_secret_file
 
             try:
                 password = read_secret_file(path, "INTAKE_SMTP_PASSWORD_FILE")
-            except InsecureSecretFile as exc:
+            except SecretFileError as exc:
                 raise AlertConfigError(str(exc)) from None
-            except OSError as exc:
-                raise AlertConfigError(f"INTAKE_SMTP_PASSWORD_FILE: cannot read {path}: {exc.strerror}") from None
         return cls(
             smtp_host=env.get("INTAKE_SMTP_HOST") or None,
             smtp_port=number("INTAKE_SMTP_PORT", 25),

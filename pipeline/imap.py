@@ -97,14 +97,12 @@ class ImapSettings:
             raise ImapConfigError("no IMAP user: set INTAKE_IMAP_USER or --user")
         password_file = get("password_file", "INTAKE_IMAP_PASSWORD_FILE")
         if password_file:
-            from pipeline.secrets import InsecureSecretFile, read_secret_file
+            from pipeline.secrets import SecretFileError, read_secret_file
 
             try:
                 password = read_secret_file(password_file, "INTAKE_IMAP_PASSWORD_FILE")
-            except InsecureSecretFile as exc:
+            except SecretFileError as exc:
                 raise ImapConfigError(str(exc)) from None
-            except OSError as exc:
-                raise ImapConfigError(f"cannot read INTAKE_IMAP_PASSWORD_FILE {password_file}: {exc.strerror}") from None
         else:
             password = env.get("INTAKE_IMAP_PASSWORD", "")
         if not password:

@@ -18,19 +18,24 @@ SECRET_VARS = ("INTAKE_IMAP_PASSWORD", "INTAKE_SMTP_PASSWORD")
 SECRET_FILE_VARS = ("INTAKE_IMAP_PASSWORD_FILE", "INTAKE_SMTP_PASSWORD_FILE")
 
 
-class InsecureSecretFile(Exception):
-    """A password file readable (or writable) by group or others."""
+class SecretFileError(Exception):
+    """A password file that cannot be used: unreadable, or readable by group or others."""
 
 
 def read_secret_file(path: str, variable: str) -> str:
-    """The password in `path` (first line, newline stripped). Raises InsecureSecretFile, OSError."""
-    with open(path, encoding="utf-8") as f:
-        mode = os.fstat(f.fileno()).st_mode  # the file actually opened, not a name swapped since
-        if mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise InsecureSecretFile(
-                f"{variable} {path} can be read by other users (mode {stat.filemode(mode)}): "
-                f"run chmod 600 {path}")
-        return f.read().rstrip("\r\n")
+    """The password in `path` (first line, newline stripped). Raises SecretFileError with a message
+    naming the variable and the file."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            mode = os.fstat(f.fileno()).st_mode  # the file actually opened, not a name swapped since
+            if mode & (stat.S_IRWXG | stat.S_IRWXO):
+                raise SecretFileError(
+                    f"{variable} {path} can be read by other users (mode {stat.filemode(mode)}): "
+                    f"run chmod 600 {path}")
+            return f.read().rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not text"
+        raise SecretFileError(f"{variable}: cannot read {path}: {reason}") from None
 
 
 def configured_secrets(env: dict[str, str] | None = None) -> list[str]:
