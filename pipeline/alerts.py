@@ -35,6 +35,7 @@ from typing import Mapping
 import sqlite_utils
 
 from pipeline.flow import mail_facts
+from pipeline.settings import env_number
 from rules.alerts import Alert, Receipt, due_alerts
 from rules.campaign import Campaign
 from rules.status import campaign_status, submission_status
@@ -68,16 +69,10 @@ class AlertSettings:
         env = os.environ if env is None else env
 
         def number(name: str, default, kind=int):
-            value = env.get(name)
-            if value in (None, ""):
-                return default
             try:
-                result = kind(value)
-            except ValueError:
-                raise AlertConfigError(f"{name} must be a number, not {value!r}") from None
-            if result < 0:
-                raise AlertConfigError(f"{name} must not be negative")
-            return result
+                return env_number(env, name, default, kind)
+            except ValueError as exc:
+                raise AlertConfigError(str(exc)) from None
 
         password = env.get("INTAKE_SMTP_PASSWORD") or None
         if not password and env.get("INTAKE_SMTP_PASSWORD_FILE"):

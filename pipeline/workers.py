@@ -25,6 +25,7 @@ from datetime import datetime
 import sqlite_utils
 
 from pipeline.derive import derive_rows, failed_rows, write_rows
+from pipeline.settings import env_number
 from rules import mentions
 from rules.campaign import Campaign
 
@@ -55,13 +56,12 @@ def default_workers() -> int:
 def resolve_workers(workers: int | None = None) -> int:
     """`workers` when given, else INTAKE_WORKERS, else one per CPU."""
     if workers is None:
-        text = os.environ.get("INTAKE_WORKERS", "").strip()
-        if not text:
-            return default_workers()
         try:
-            workers = int(text)
-        except ValueError:
-            raise WorkersError(f"INTAKE_WORKERS must be a positive integer, not {text!r}") from None
+            workers = env_number(os.environ, "INTAKE_WORKERS", None, minimum=1)
+        except ValueError as exc:
+            raise WorkersError(str(exc)) from None
+        if workers is None:
+            return default_workers()
     if workers < 1:
         raise WorkersError(f"the number of workers must be at least 1, not {workers}")
     return workers
