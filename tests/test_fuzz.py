@@ -71,6 +71,12 @@ def test_parse_mail_never_raises(raw: bytes):
 
 
 @FUZZ
+@given(st.binary(max_size=2000))
+def test_random_bytes_as_mail_never_raise(raw: bytes):
+    assert isinstance(parse_mail(raw), ParsedMail)
+
+
+@FUZZ
 @given(mutated_docx())
 def test_read_docx_never_raises(data: bytes):
     doc = read_docx(data)

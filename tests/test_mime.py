@@ -476,13 +476,8 @@ def test_structure_too_deep_for_the_parser_keeps_the_headers():
     assert mail.flags[0].kind == "mime_error" and mail.attachments == []
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.binary(max_size=2000))
-def test_random_bytes_never_raise(raw):
-    parse_mail(raw)
-
-
-@settings(max_examples=150, deadline=None)
+# Deterministic, like tests/test_fuzz.py: CI runs the same cases every time.
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(st.integers(0, 2000), st.binary(min_size=1, max_size=20))
 def test_damaged_mail_never_raises(at, junk):
     good = multipart(HEAD, TEXT, file_part('application/zip; name="a.zip"', zip_bytes({"x.txt": b"x"})))
