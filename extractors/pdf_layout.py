@@ -27,6 +27,8 @@ class Para:
 _STARTS_ITEM = re.compile(r"^(?:[IVXLC]+|\d+(?:\.\d+)*|[a-zđ])\s*[-–.):]\s|^[-–—•+*]\s", re.I)
 _SEPARATOR = re.compile(r"^[\W_]+$")
 _TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.S)
+_HYPHEN_END = re.compile(r"\w-$")
+_ENDS_SENTENCE = re.compile(r"[.:;!?]$")
 
 
 def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
@@ -200,11 +202,6 @@ def _paragraphs(segs: list[Seg], page: int, cell, margins: tuple, pitch) -> list
     return paras
 
 
-def _signature(seg: Seg) -> tuple[bool, bool, str]:
-    # the font name too: "Print to PDF" fonts are called F1, F2... and tell bold from regular only so
-    return (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars, seg.font)
-
-
 def _symmetric(seg: Seg, margins: tuple) -> bool:
     left, right = margins[0], margins[1]
     return abs((seg.x0 + seg.x1) / 2 - (left + right) / 2) < max(0.6 * seg.size, 0.025 * (right - left))
@@ -221,7 +218,7 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
     """Is `seg` the next line of the paragraph (same font, no gap, no new indent or item)?"""
     last = para.segs[-1]
     size = max(seg.size, last.size)
-    if _signature(seg) != _signature(last) or abs(seg.size - last.size) > 0.6:
+    if seg.style != last.style or abs(seg.size - last.size) > 0.6:
         return False
     if _SEPARATOR.match(seg.text) or _SEPARATOR.match(last.text) or _STARTS_ITEM.match(seg.text):
         return False
@@ -274,7 +271,7 @@ def _join_pages(paras: list[Para], pitch) -> list[Para]:
                 last_body = None
             continue
         if (last_body is not None and para.page == last_body.page + 1 and last_body is _last_body_of(out)
-                and not re.search(r"[.:;!?]$", last_body.segs[-1].text)
+                and not _ENDS_SENTENCE.search(last_body.segs[-1].text)
                 and abs(para.segs[0].x0 - para.margins[0]) < para.segs[0].size
                 and _continues(last_body, para.segs[0], last_body.margins, pitch, same_page=False)):
             last_body.segs.extend(para.segs)
@@ -293,27 +290,34 @@ def _last_body_of(paras: list[Para]) -> Para | None:
 
 # ---- blocks -----------------------------------------------------------------------------------
 def _block(para: Para) -> Block:
+    segs = para.segs
     pieces: list[str] = []
-    for seg in para.segs:
-        if pieces and re.search(r"\w-$", pieces[-1]):
+    chars = bold = italic = 0
+    sizes: list[tuple[float, int]] = []
+    fonts: dict[str, int] = {}
+    for seg in segs:
+        if pieces and _HYPHEN_END.search(pieces[-1]):
             pieces[-1] += seg.text  # "03-" + "NQ/ĐUK": a line wrapped after a hyphen
         else:
             pieces.append(seg.text)
+        chars += seg.chars
+        bold += seg.bold
+        italic += seg.italic
+        for r in seg.runs:
+            weight = len(r.text.strip())
+            sizes.append((r.size, weight))
+            fonts[r.font] = fonts.get(r.font, 0) + weight
     text = repair(" ".join(pieces))
-    chars = sum(s.chars for s in para.segs) or 1
-    sizes: list[tuple[float, int]] = sorted((r.size, len(r.text.strip())) for s in para.segs for r in s.runs)
-    fonts: dict[str, int] = {}
-    for s in para.segs:
-        for r in s.runs:
-            fonts[r.font] = fonts.get(r.font, 0) + len(r.text.strip())
-    first = para.segs[0]
+    chars = chars or 1
+    sizes.sort()
+    first = segs[0]
     return Block(
         text=text,
         origin=para.origin,
         page=para.page,
         cell=para.cell,
-        bold=sum(s.bold for s in para.segs) >= 0.8 * chars,
-        italic=sum(s.italic for s in para.segs) >= 0.8 * chars,
+        bold=bold >= 0.8 * chars,
+        italic=italic >= 0.8 * chars,
         caps=_is_caps(text),
         font_size=_weighted_median(sizes),
         font_name=max(fonts, key=fonts.get) or None if fonts else None,

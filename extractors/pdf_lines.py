@@ -39,6 +39,9 @@ class Seg:
     chars: int = 0
     bold: int = 0  # characters in bold runs
     italic: int = 0
+    # (mostly bold, mostly italic, font): the font name too, because "Print to PDF" fonts are
+    # called F1, F2... and tell bold from regular only so
+    style: tuple[bool, bool, str] = (False, False, "")
 
 
 @dataclass(slots=True)
@@ -55,6 +58,7 @@ class Line:
 
 
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang|page|tr\.)?\s*\d{1,4}(?:\s*(?:/|of|trên)\s*\d{1,4})?[-–—\s]*$", re.I)
+_DIGITS = re.compile(r"\d+")
 # a list number or bullet followed by a tab stop (Word lists exported to PDF)
 _MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Section)\s+)?(?:[IVXLCDM]+|\d+(?:\.\d+)*|[a-zđ])[.):]?$"
                      r"|^\(\w{1,4}\)$|^[-–—•·∙◦○●■□▪▫►➢✓❖+*]$", re.I)
@@ -76,6 +80,10 @@ def build_lines(runs: list[Run]) -> list[Line]:
             ref, size = run.base, run.size
     lines = []
     for group in groups:
+        if len(group) == 1:  # most lines of generated PDFs are one text object
+            run = group[0]
+            lines.append(Line([_segment(group)], run.base, run.top, run.bottom))
+            continue
         group.sort(key=lambda r: r.x0)
         segs = [_segment(part) for part in _split_gaps(_dedupe(group))]
         lines.append(Line(segs, min(s.base for s in segs), min(r.top for r in group), max(r.bottom for r in group)))
@@ -115,6 +123,8 @@ def _split_gaps(runs: list[Run]) -> list[list[Run]]:
 
 
 def _segment(runs: list[Run]) -> Seg:
+    if len(runs) == 1:
+        return _single(runs)
     seg = Seg(runs)
     pieces: list[str] = []
     sizes: dict[float, int] = {}
@@ -140,7 +150,17 @@ def _segment(runs: list[Run]) -> Seg:
     seg.size = max(sizes, key=sizes.get) if sizes else runs[0].size
     seg.font = max(fonts, key=fonts.get) if fonts else runs[0].font
     seg.base = max(runs, key=lambda r: len(r.text)).base
+    seg.style = (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars, seg.font)
     return seg
+
+
+def _single(runs: list[Run]) -> Seg:
+    """`_segment` of one run, the common case, without the bookkeeping for several."""
+    run = runs[0]
+    weight = len(run.text.strip().replace(" ", ""))
+    bold, italic = run.bold and weight > 0, run.italic and weight > 0
+    return Seg(runs, " ".join(run.text.split()), run.x0, run.x1, run.base, run.size, run.font, weight,
+               weight if bold else 0, weight if italic else 0, (bold, italic, run.font))
 
 
 # ---- running headers and footers --------------------------------------------------------------
@@ -155,7 +175,7 @@ def mark_running(page_lines: list[list[Line]], heights: list[float]) -> None:
         top = [(ln, "header", ln.top) for ln in lines[:3] if ln.bottom < 0.07 * height]
         bottom = [(ln, "footer", height - ln.bottom) for ln in lines[-3:] if ln.top > 0.93 * height]
         for line, band, y in top + bottom:
-            key = band + ":" + re.sub(r"\d+", "#", " ".join(line.text.lower().split()))
+            key = band + ":" + _DIGITS.sub("#", " ".join(line.text.lower().split()))
             candidates.append((line, key, y))
             where.setdefault(key, []).append((number, y))
     enough = max(2, math.ceil(0.5 * len(page_lines)))

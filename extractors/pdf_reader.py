@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import math
 import re
+import struct
 import time
 
 import pypdfium2 as pdfium
@@ -36,7 +37,6 @@ _ITALIC_FLAG = 1 << 6
 # conversion per argument and cannot be compared or hashed cheaply.
 _VOIDP = ctypes.c_void_p
 _INT = ctypes.c_int
-_FLOATP = ctypes.POINTER(ctypes.c_float)
 
 
 def _proto(function, restype, *argtypes):
@@ -51,13 +51,14 @@ _form_count_objects = _proto(raw.FPDFFormObj_CountObjects, _INT, _VOIDP)
 _form_get_object = _proto(raw.FPDFFormObj_GetObject, _VOIDP, _VOIDP, ctypes.c_ulong)
 _object_type = _proto(raw.FPDFPageObj_GetType, _INT, _VOIDP)
 _object_matrix = _proto(raw.FPDFPageObj_GetMatrix, _INT, _VOIDP, _VOIDP)
-_object_bounds = _proto(raw.FPDFPageObj_GetBounds, _INT, _VOIDP, _FLOATP, _FLOATP, _FLOATP, _FLOATP)
-_text_font_size = _proto(raw.FPDFTextObj_GetFontSize, _INT, _VOIDP, _FLOATP)
+_object_bounds = _proto(raw.FPDFPageObj_GetBounds, _INT, _VOIDP, _VOIDP, _VOIDP, _VOIDP, _VOIDP)
+_text_font_size = _proto(raw.FPDFTextObj_GetFontSize, _INT, _VOIDP, _VOIDP)
 _text_font = _proto(raw.FPDFTextObj_GetFont, _VOIDP, _VOIDP)
 _text_render_mode = _proto(raw.FPDFTextObj_GetTextRenderMode, _INT, _VOIDP)
 _text_of_object = _proto(raw.FPDFTextObj_GetText, ctypes.c_ulong, _VOIDP, _VOIDP, _VOIDP, ctypes.c_ulong)
 _page_text = _proto(raw.FPDFText_GetText, _INT, _VOIDP, _INT, _INT, _VOIDP)
 _IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
+_ELEVEN_FLOATS = struct.Struct("11f")  # reading a ctypes array item by item is far slower
 
 
 def read_pdf(data: bytes) -> Document:
@@ -103,14 +104,9 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
             pages.append((612.0, 792.0, []))
             continue
         try:
-            runs, images, chars = _page_runs(page, fonts)
             left, bottom, right, top = page.get_cropbox()
             width, height = right - left, top - bottom
-            # page coordinates -> points from the top-left corner of the visible page
-            for run in runs:
-                run.x0 -= left
-                run.x1 -= left
-                run.top, run.bottom, run.base = top - run.top, top - run.bottom, top - run.base
+            runs, images, chars = _page_runs(page, fonts, (left, top))
             for encoding in _legacy(runs):
                 legacy[encoding] = legacy.get(encoding, 0) + 1
             if chars == 0 and images > 0:
@@ -215,8 +211,9 @@ def _apply(m: tuple, x: float, y: float) -> tuple[float, float]:
     return x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5]
 
 
-def _page_runs(page: pdfium.PdfPage, fonts: dict) -> tuple[list[Run], int, int]:
-    """Text runs of one page, the number of images, and the number of text characters."""
+def _page_runs(page: pdfium.PdfPage, fonts: dict, origin: tuple[float, float]) -> tuple[list[Run], int, int]:
+    """Text runs of one page, the number of images, and the number of text characters.
+    Run coordinates are points from `origin`, the top-left corner of the visible page, downwards."""
     textpage = page.get_textpage()
     try:
         handle = ctypes.cast(textpage.raw, _VOIDP).value
@@ -230,7 +227,7 @@ def _page_runs(page: pdfium.PdfPage, fonts: dict) -> tuple[list[Run], int, int]:
             texts_by_obj = _texts_per_char(handle, n_chars)
         runs = []
         chars = 0
-        geometry = _Geometry()
+        geometry = _Geometry(*origin)
         for obj, ctm in texts:
             text = texts_by_obj.get(obj)
             if not text or text.isspace():
@@ -299,28 +296,30 @@ def _char(code: int) -> str:
 
 
 class _Geometry:
-    """Reused out-parameters for the per-object calls."""
+    """Runs from text objects. The out-parameters of the per-object calls are one reused float
+    array passed by address: bounds (left, bottom, right, top), matrix (a-f), font size."""
 
-    def __init__(self):
-        self.l, self.b, self.r, self.t, self.size = (ctypes.c_float() for _ in range(5))
-        self.matrix = raw.FS_MATRIX()
-        self.matrix_at = ctypes.addressof(self.matrix)
+    def __init__(self, left: float, top: float):
+        self.left, self.top = left, top
+        self.out = (ctypes.c_float * 11)()
+        at = ctypes.addressof(self.out)
+        self.at = [at + 4 * i for i in range(11)]
 
     def run(self, obj: int, ctm: tuple, text: str, fonts: dict) -> Run | None:
-        if not _object_bounds(obj, self.l, self.b, self.r, self.t):
+        at = self.at
+        if not _object_bounds(obj, at[0], at[1], at[2], at[3]):
             return None
-        m = self.matrix
-        _object_matrix(obj, self.matrix_at)
-        _text_font_size(obj, self.size)
-        full = (m.a, m.b, m.c, m.d, m.e, m.f)
-        x0, x1, y0, y1 = self.l.value, self.r.value, self.b.value, self.t.value
+        _object_matrix(obj, at[4])
+        _text_font_size(obj, at[10])
+        x0, y0, x1, y1, a, b, c, d, e, f, size = _ELEVEN_FLOATS.unpack_from(self.out)
+        full = (a, b, c, d, e, f)
         if ctm is not _IDENTITY:
             corners = [_apply(ctm, x, y) for x in (x0, x1) for y in (y0, y1)]
             x0, x1 = min(c[0] for c in corners), max(c[0] for c in corners)
             y0, y1 = min(c[1] for c in corners), max(c[1] for c in corners)
             full = _multiply(full, ctm)
         scale = math.sqrt(abs(full[0] * full[3] - full[1] * full[2])) or 1.0
-        font_size = round(self.size.value * scale, 1) or 1.0
+        font_size = round(size * scale, 1) or 1.0
         baseline = full[5]
         if not y0 - 1 <= baseline <= y1 + 1:  # odd matrices: fall back on the box
             baseline = y0
@@ -331,7 +330,8 @@ class _Geometry:
         name, bold, italic = info
         if _text_render_mode(obj) == raw.FPDF_TEXTRENDERMODE_FILL_STROKE:
             bold = True  # "fake bold": glyphs filled and stroked
-        return Run(text, x0, x1, y1, y0, baseline, font_size, name, bold, italic)
+        left, top = self.left, self.top
+        return Run(text, x0 - left, x1 - left, top - y1, top - y0, top - baseline, font_size, name, bold, italic)
 
 
 def _font_info(address: int) -> tuple[str, bool, bool]:

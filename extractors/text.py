@@ -15,6 +15,8 @@ from functools import lru_cache
 _GLYPH_FIXES = str.maketrans({"ƣ": "ư", "Ƣ": "Ư", "\u00a0": " ", "\u2007": " ", "\u202f": " "})
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff\u00ad]")
 _SPACES = re.compile(r"[ \t\f\v]+")
+# anything `repair` would change besides normalization: most text has none of it
+_NEEDS_REPAIR = re.compile("[ƣƢ\u00a0\u2007\u202f\u200b\u200c\u200d\u2060\ufeff\u00ad\t\f\v\r\n]|  ")
 
 # Old ("oà") and new ("òa") tone placement are both correct Vietnamese; keys must not care.
 def _build_tone_table() -> dict[str, str]:
@@ -38,7 +40,11 @@ def repair(text: str) -> str:
 
     Line breaks are kept; runs of spaces and tabs within a line become one space.
     """
-    text = unicodedata.normalize("NFC", text or "")
+    if not text:
+        return ""
+    if unicodedata.is_normalized("NFC", text) and not _NEEDS_REPAIR.search(text) and text == text.strip():
+        return text
+    text = unicodedata.normalize("NFC", text)
     text = _INVISIBLE.sub("", text.translate(_GLYPH_FIXES))
     lines = [_SPACES.sub(" ", line).strip() for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n")]
     return "\n".join(lines).strip()
