@@ -109,13 +109,16 @@ def _split_gaps(runs: list[Run]) -> list[list[Run]]:
     for i, run in enumerate(runs[1:]):
         gap = gaps[i]
         em = max(run.size, runs[i].size)
+        if gap <= em:  # a word space: the common case, decided without the costlier tests below
+            parts[-1].append(run)
+            continue
         if overall is not None:
             typical = overall  # word spaces of a justified line are all alike
         else:
             typical = min((g for j, g in enumerate(gaps) if j != i and g > 0), default=0.0)
         leading_marker = (len(parts) == 1 and gap < 4.5 * em
                           and _MARKER.match("".join(r.text for r in parts[0]).strip()))
-        if gap > em and gap > 2.5 * typical and not leading_marker:  # "I." + tab + heading is one line
+        if gap > 2.5 * typical and not leading_marker:  # "I." + tab + heading is one line
             parts.append([run])
         else:
             parts[-1].append(run)
