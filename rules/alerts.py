@@ -17,8 +17,9 @@ the caller reads from its log. Kinds:
   address, is acknowledged to the unit's registered addresses instead.
 
 Never to auto-replies or list mail (those are not counted), nor to no-reply addresses. Alerts about
-a mail (acknowledgement, late_arrival) are only due within `max_age` of its arrival, so a first run
-over an old mailbox does not answer last year's mail.
+a mail (acknowledgement, late_arrival) are only due within `max_age` of its arrival, and overdue
+notices within `max_age` of the deadline, so a first run over an old mailbox does not answer last
+year's mail nor chase last year's reports. A campaign marked `closed` gets no alerts at all.
 """
 
 from __future__ import annotations
@@ -107,6 +108,8 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
     statuses: campaign_status(...) at now; sent: (key, recipient) pairs already sent (or being
     sent); staff: who gets digests and late-arrival notices; office: intake's own addresses.
     """
+    if campaign.closed:
+        return []
     alerts: list[Alert | None] = []
     units = {u.id: u for u in campaign.units}
     own = {a.lower() for a in [*staff, *office]}
@@ -142,7 +145,7 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
                 alerts.append(_new("reminder", campaign, unit.id, unit.emails,
                                    texts.reminder(campaign, unit.name, status, now),
                                    ("reminder", campaign.id, unit.id), sent))
-    if now >= campaign.deadline:
+    if now >= campaign.deadline and (max_age is None or now - campaign.deadline <= max_age):
         for unit in campaign.units:
             status = by_unit.get(unit.id)
             if status and status.status == "missing":

@@ -51,6 +51,7 @@ class Campaign:
     units: list[Unit]
     staff: list[str] = field(default_factory=list)
     reminder_days: int = 2
+    closed: bool = False  # finished: still shown, never alerted about
     thread_ids: list[str] = field(default_factory=list)  # Message-IDs of the call letter
     path: str = ""
 
@@ -180,6 +181,9 @@ def parse_campaign(data, path: str = "<campaign>") -> Campaign:
     reminder_days = data.get("reminder_days", 2)
     if not isinstance(reminder_days, int) or reminder_days < 0:
         raise CampaignError(f"{path}: field 'reminder_days' must be a whole number of days")
+    closed = data.get("closed", False)
+    if not isinstance(closed, bool):
+        raise CampaignError(f"{path}: field 'closed' must be true or false")
     outline = _parse_outline(_require(data, "outline", path, list), path)
     keys = [n.key for n in outline]
     if len(set(keys)) != len(keys):
@@ -195,6 +199,7 @@ def parse_campaign(data, path: str = "<campaign>") -> Campaign:
         units=_parse_units(_require(data, "units", path, (list, str)), path, Path(path).parent),
         staff=[str(s).lower() for s in data.get("staff") or []],
         reminder_days=reminder_days,
+        closed=closed,
         thread_ids=[str(m).strip("<>") for m in data.get("thread_ids") or []],
         path=path,
     )

@@ -238,3 +238,28 @@ def test_html_escapes_what_came_from_the_mail(campaign):
     assert due_alerts(campaign, [], [_receipt(campaign, "a@b.vn")], {(ack.key, "a@b.vn")}, now) == []
     too_old = now + timedelta(days=30)
     assert due_alerts(campaign, [], [_receipt(campaign, "a@b.vn")], set(), too_old) == []
+
+
+def _overdue(campaign, now: datetime, max_age: timedelta | None = timedelta(days=7)) -> dict:
+    from rules.status import campaign_status
+
+    alerts = due_alerts(campaign, campaign_status(campaign, [], now), [], set(), now, staff=[STAFF], max_age=max_age)
+    return {a.unit: a.recipients for a in alerts if a.kind == "overdue"}
+
+
+def test_overdue_notices_stop_once_the_deadline_is_older_than_max_age(campaign):
+    """A campaign file kept in INTAKE_RULES after the round is over must not chase last year's reports."""
+    soon = _overdue(campaign, campaign.deadline + timedelta(days=6, hours=23))
+    assert soon[None] == (STAFF,) and {u for u in soon if u} == set(UNIT_ADDR)
+    assert _overdue(campaign, campaign.deadline + timedelta(days=7, minutes=1)) == {}
+    assert set(_overdue(campaign, campaign.deadline + timedelta(days=400), max_age=None)) == {*UNIT_ADDR, None}
+
+
+def test_closed_campaign_gets_no_alerts(campaign):
+    import dataclasses
+
+    closed = dataclasses.replace(campaign, closed=True)
+    for now in (campaign.deadline - timedelta(days=1), campaign.deadline + timedelta(days=1)):
+        receipts = [_receipt(campaign, "a@b.vn", when=now.isoformat())]
+        assert due_alerts(campaign, [], receipts, set(), now, staff=[STAFF]) != []
+        assert due_alerts(closed, [], receipts, set(), now, staff=[STAFF]) == []

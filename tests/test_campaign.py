@@ -49,6 +49,7 @@ def _broken(tmp_path, change) -> str:
     (lambda d: d["units"][0].update(emails=["not-an-address"]), "emails"),
     (lambda d: d["units"].append(dict(d["units"][0])), "used twice"),
     (lambda d: d.update(units="missing-units.yml"), "units"),
+    (lambda d: d.update(closed="yes"), "closed"),
 ])
 def test_a_broken_file_is_named_with_its_field(tmp_path, change, field):
     path = _broken(tmp_path, change)
