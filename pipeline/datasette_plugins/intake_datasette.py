@@ -5,7 +5,9 @@
 - downloads of an attachment's original bytes and of a mail's raw .eml, always as a download
   (Content-Disposition: attachment, nosniff), linked from the attachment and message rows;
 - a banner on every page when served beyond loopback without being told it is fine;
-- anonymous visitors of a password-protected instance are sent to the login page.
+- anonymous visitors of a password-protected instance are sent to the login page;
+- the `column_label` template filter: table and view headers show the Vietnamese label of
+  metadata.yml instead of the SQL name (used by templates/_table.html).
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from urllib.parse import quote, urlencode
 
 from datasette import hookimpl
 from datasette.utils.asgi import NotFound, Response
+from jinja2 import pass_context
 from markupsafe import Markup, escape
 
 from extractors.text import fold as _fold
 
 DOWNLOAD_ROUTE = "/-/tai-ve"
+LINK_COLUMN_LABEL = "Liên kết"  # Datasette's own "Link" column (tables whose primary key has several columns)
 _UNSAFE_ASCII = re.compile(r'[^A-Za-z0-9._ ()\-]+')
 
 
@@ -119,6 +123,41 @@ def render_cell(row, value, column, table, database, datasette):
         return Markup(_link(download_url(datasette, database, "thu", value), f"{value[:12]}… (.eml)",
                             "Tải thư gốc về máy"))
     return None
+
+
+def label_of(description: object, name: str) -> str:
+    """A column's header text: its metadata description up to the first ":", else its SQL name.
+
+    "Tình trạng: on_time đúng hạn, ..." gives "Tình trạng"; the whole description stays the
+    column's explanation (the column menu shows it).
+    """
+    label = str(description).split(":", 1)[0].strip() if description else ""
+    return label or name
+
+
+def column_label(datasette, database: str | None, table: str | None, column: dict) -> str:
+    """Header text of one of Datasette's display columns on a table, view or row page.
+
+    Looked up in the table's metadata rather than taken from `column["description"]`: Datasette
+    0.65 drops the description of the primary key column when it moves it to the front.
+    """
+    name = column.get("name") or ""
+    metadata = datasette.table_metadata(database, table) if database and table else {}
+    description = (metadata.get("columns") or {}).get(name) or column.get("description")
+    synthetic = not (column.get("type") or column.get("is_pk") or column.get("sortable"))
+    if not description and name == "Link" and synthetic:
+        return LINK_COLUMN_LABEL
+    return label_of(description, name)
+
+
+@hookimpl
+def prepare_jinja2_environment(env, datasette):
+    @pass_context
+    def _column_label(context, column) -> str:
+        # Plain text: autoescaping escapes it like any other value.
+        return column_label(datasette, context.get("database"), context.get("table"), column)
+
+    env.filters["column_label"] = _column_label
 
 
 @hookimpl
