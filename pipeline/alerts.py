@@ -36,6 +36,7 @@ import sqlite_utils
 
 from pipeline.flow import mail_facts
 from pipeline.settings import env_number
+from pipeline.tls import certificate_error, is_loopback, verified_context
 from rules.alerts import Alert, Receipt, due_alerts
 from rules.campaign import Campaign
 from rules.status import campaign_status, submission_status
@@ -44,6 +45,7 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a recipient the server keeps refusing is given up after this many failed runs
 _TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
 
 
 class AlertConfigError(ValueError):
@@ -57,6 +59,7 @@ class AlertSettings:
     smtp_user: str | None = None
     smtp_password: str | None = field(default=None, repr=False)  # never logged, never stored
     smtp_starttls: bool = False
+    smtp_ssl: bool = False  # implicit TLS (SMTPS, port 465)
     sender: str | None = None  # INTAKE_SMTP_FROM, e.g. "Văn phòng Đảng ủy Khối <vanphong@...>"
     staff: list[str] = field(default_factory=list)  # used when a campaign has no `staff:`
     per_hour: int = 10  # mails per recipient per hour; the excess waits for a later run
@@ -83,12 +86,25 @@ class AlertSettings:
                 password = read_secret_file(path, "INTAKE_SMTP_PASSWORD_FILE")
             except SecretFileError as exc:
                 raise AlertConfigError(str(exc)) from None
+        starttls = (env.get("INTAKE_SMTP_STARTTLS") or "").strip().lower() in _TRUE
+        ssl_text = (env.get("INTAKE_SMTP_SSL") or "").strip().lower()
+        if ssl_text and ssl_text not in _TRUE | _FALSE:
+            raise AlertConfigError(f"INTAKE_SMTP_SSL must be 1 (implicit TLS, usually port 465) or 0, not {ssl_text!r}; "
+                                   "for STARTTLS set INTAKE_SMTP_STARTTLS=1")
+        implicit = ssl_text in _TRUE if ssl_text else None
+        if implicit and starttls:
+            raise AlertConfigError("INTAKE_SMTP_SSL=1 (implicit TLS) and INTAKE_SMTP_STARTTLS=1 exclude each other: "
+                                   "port 465 wants the first, 587 the second")
+        port = number("INTAKE_SMTP_PORT", 465 if implicit else 25)
+        if implicit is None:  # unset: port 465 speaks implicit TLS, every other port plain SMTP first
+            implicit = port == 465 and not starttls
         return cls(
             smtp_host=env.get("INTAKE_SMTP_HOST") or None,
-            smtp_port=number("INTAKE_SMTP_PORT", 25),
+            smtp_port=port,
             smtp_user=env.get("INTAKE_SMTP_USER") or None,
             smtp_password=password,
-            smtp_starttls=(env.get("INTAKE_SMTP_STARTTLS") or "").strip().lower() in _TRUE,
+            smtp_starttls=starttls,
+            smtp_ssl=implicit,
             sender=env.get("INTAKE_SMTP_FROM") or None,
             staff=[a.strip().lower() for a in (env.get("INTAKE_STAFF") or "").split(",") if a.strip()],
             per_hour=number("INTAKE_ALERTS_PER_HOUR", 10),
@@ -107,9 +123,9 @@ class AlertSettings:
             raise AlertConfigError("INTAKE_SMTP_HOST is not set: cannot send alerts")
         if not self.sender_address:
             raise AlertConfigError("INTAKE_SMTP_FROM must be the office's address, e.g. vanphong@example.vn")
-        loopback = self.smtp_host in ("localhost", "127.0.0.1", "::1")
-        if self.smtp_user and not self.smtp_starttls and not loopback:
-            raise AlertConfigError("refusing to send the SMTP password unencrypted: set INTAKE_SMTP_STARTTLS=1")
+        if self.smtp_user and not (self.smtp_starttls or self.smtp_ssl) and not is_loopback(self.smtp_host):
+            raise AlertConfigError("refusing to send the SMTP password unencrypted: set INTAKE_SMTP_STARTTLS=1 "
+                                   "(port 587) or INTAKE_SMTP_SSL=1 (port 465)")
         if self.smtp_user and not self.smtp_password:
             raise AlertConfigError("INTAKE_SMTP_USER is set but neither INTAKE_SMTP_PASSWORD nor "
                                    "INTAKE_SMTP_PASSWORD_FILE is")
@@ -215,23 +231,35 @@ class _Smtp:
         self.settings, self.conn = settings, None
 
     def send(self, msg: Message, recipient: str) -> None:
-        s = self.settings
+        """Raises AlertConfigError when the server's certificate does not verify."""
         if self.conn is None:
-            conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
-            try:
-                if s.smtp_starttls:
-                    conn.starttls(context=ssl.create_default_context())
-                if s.smtp_user:
-                    _login(conn, s.smtp_user, s.smtp_password or "")
-            except BaseException:
-                conn.close()
-                raise
-            self.conn = conn
+            self.conn = self._open()
         try:
-            self.conn.send_message(msg, from_addr=s.sender_address, to_addrs=[recipient])
+            self.conn.send_message(msg, from_addr=self.settings.sender_address, to_addrs=[recipient])
         except (smtplib.SMTPServerDisconnected, OSError):
             self.close()
             raise
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        context = verified_context()
+        conn = None
+        try:
+            if s.smtp_ssl:
+                conn = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout, context=context)
+            else:
+                conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
+            if s.smtp_starttls:
+                conn.starttls(context=context)
+            if s.smtp_user:
+                _login(conn, s.smtp_user, s.smtp_password or "")
+        except BaseException as exc:
+            if conn is not None:
+                conn.close()
+            if isinstance(exc, ssl.SSLCertVerificationError):
+                raise AlertConfigError(certificate_error(s.smtp_host or "", s.smtp_port, exc)) from None
+            raise
+        return conn
 
     def close(self) -> None:
         if self.conn is not None:
@@ -296,6 +324,11 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     continue
                 try:
                     smtp.send(build_message(alert, recipient, settings), recipient)
+                except AlertConfigError:
+                    # Nothing reached the recipient and the fault is the setting: no attempt to count.
+                    with db.conn:
+                        db["alerts"].delete(row)
+                    raise
                 except (smtplib.SMTPException, OSError) as exc:
                     error = _error_text(exc)
                     log.warning("alert %s to %s failed: %s", alert.kind, recipient, error)

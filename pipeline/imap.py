@@ -9,7 +9,6 @@ work that is then recognized as done. The loop, the lock and signals are in pipe
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import re
@@ -24,6 +23,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from pipeline.derive import derive
 from pipeline.store import add_source, has_source, now_iso, save_raw
+from pipeline.tls import certificate_error, is_loopback, verified_context
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,11 @@ class ImapConfigError(ValueError):
 
 class ImapAuthError(Exception):
     """The server refused the login: retrying would not help."""
+
+
+class ImapTlsError(ImapAuthError):
+    """No verified TLS (the certificate does not verify, or no STARTTLS): the server is not
+    authenticated, so the password is not sent; retrying would not help either."""
 
 
 @dataclass(frozen=True)
@@ -143,22 +148,18 @@ def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
     return actions
 
 
-def is_loopback(host: str) -> bool:
-    if host.lower() in ("localhost", "localhost.localdomain"):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
 def connect(settings: ImapSettings) -> IMAPClient:
-    """A logged-in connection. LoginError becomes ImapAuthError; network errors propagate."""
-    context = ssl.create_default_context()
-    client = IMAPClient(settings.host, port=settings.port, ssl=settings.ssl == "1",
-                        ssl_context=context if settings.ssl == "1" else None, timeout=settings.timeout)
+    """A logged-in connection. LoginError becomes ImapAuthError, a certificate that does not verify
+    or a missing STARTTLS ImapTlsError; network errors propagate."""
+    context = verified_context()
+    client = None
     try:
+        client = IMAPClient(settings.host, port=settings.port, ssl=settings.ssl == "1",
+                            ssl_context=context if settings.ssl == "1" else None, timeout=settings.timeout)
         if settings.ssl == "starttls":
+            if not client.has_capability("STARTTLS"):
+                raise ImapTlsError(f"{settings.host}:{settings.port} does not offer STARTTLS: use INTAKE_IMAP_SSL=1 "
+                                   "and its implicit-TLS port (usually 993)")
             client.starttls(context)
         client.login(settings.user, settings.password)
     except LoginError as exc:
@@ -166,6 +167,9 @@ def connect(settings: ImapSettings) -> IMAPClient:
         detail = str(exc.args[0] if exc.args else "")
         detail = re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)  # imapclient hands over repr(bytes)
         raise ImapAuthError(f"IMAP login as {settings.account} refused: {detail}") from None
+    except ssl.SSLCertVerificationError as exc:
+        _close(client)
+        raise ImapTlsError(certificate_error(settings.host, settings.port, exc)) from None
     except BaseException:
         _close(client)
         raise
@@ -173,7 +177,9 @@ def connect(settings: ImapSettings) -> IMAPClient:
     return client
 
 
-def _close(client: IMAPClient) -> None:
+def _close(client: IMAPClient | None) -> None:
+    if client is None:
+        return
     try:
         client.shutdown()
     except (OSError, Exception):  # noqa: BLE001 - the connection is being dropped anyway

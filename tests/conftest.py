@@ -90,11 +90,53 @@ def dovecot():
     server.cleanup()
 
 
+def _new_user(server, request) -> tuple[str, str]:
+    import hashlib
+    import re
+
+    # The name cut short for reading, the hash so parametrized variants of one test get mailboxes of their own.
+    tag = hashlib.sha1(request.node.nodeid.encode()).hexdigest()[:6]
+    user = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40] + f"-{tag}-{os.getpid()}"
+    server.add_user(user, "mat-khau-" + user)
+    return user, "mat-khau-" + user
+
+
 @pytest.fixture
 def imap_user(dovecot, request):
     """(user, password) of a mailbox nobody else uses."""
-    import re
+    return _new_user(dovecot, request)
 
-    user = re.sub(r"[^a-z0-9]+", "-", request.node.name.lower())[:40] + f"-{os.getpid()}"
-    dovecot.add_user(user, "mat-khau-" + user)
-    return user, "mat-khau-" + user
+
+# ---- TLS: a throwaway CA, trusted by setting SSL_CERT_FILE to `tls_ca.ca_file` (as an office with an
+# internal CA would), and a Dovecot speaking implicit TLS (`ssl_port`) and STARTTLS (`port`).
+
+@pytest.fixture(scope="session")
+def tls_ca(tmp_path_factory):
+    from tests.servers import LocalCA
+
+    return LocalCA(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def tls_cert(tls_ca):
+    """(certificate, key) files for 127.0.0.1 and localhost, signed by tls_ca."""
+    return tls_ca.issue("127.0.0.1", "localhost")
+
+
+@pytest.fixture(scope="session")
+def dovecot_tls(tls_cert):
+    from tests.servers import Dovecot, dovecot_missing
+
+    reason = dovecot_missing()
+    if reason:
+        pytest.skip(reason)
+    server = Dovecot(tls=tls_cert)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def tls_imap_user(dovecot_tls, request):
+    """(user, password) of a fresh mailbox on dovecot_tls."""
+    return _new_user(dovecot_tls, request)

@@ -3,18 +3,23 @@
 `SmtpServer` is aiosmtpd with an explicit free port (it does not take 0). `Dovecot` writes a self-contained config (plaintext IMAP on 127.0.0.1, passwd-file users, Maildir
 under the temp dir), starts the master in the foreground-less daemon mode and can stop, restart and
 add users. Written for Dovecot 2.3 (`disable_plaintext_auth`); 2.4 renamed most settings.
+`LocalCA` issues throwaway certificates, so both servers can also speak TLS (implicit or STARTTLS)
+to clients that trust the CA through SSL_CERT_FILE.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import pwd
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
+from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
@@ -30,6 +35,77 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+class LocalCA:
+    """A throwaway certificate authority: `ca_file` is what a client trusts (SSL_CERT_FILE),
+    `issue` writes a server certificate signed by it. EC keys, so a test pays milliseconds.
+    `cryptography` (the test extra) is imported inside: benchmarks/ use this module without it."""
+
+    def __init__(self, root: Path):
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import NameOID
+
+        self.root = root
+        self._key = ec.generate_private_key(ec.SECP256R1())
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "intake test CA")])
+        public = self._key.public_key()
+        self._cert = (self._builder(name, public)
+                      .issuer_name(name)
+                      .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+                      .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                                   key_encipherment=False, data_encipherment=False,
+                                                   key_agreement=False, key_cert_sign=True, crl_sign=True,
+                                                   encipher_only=False, decipher_only=False), critical=True)
+                      .sign(self._key, hashes.SHA256()))
+        self.ca_file = root / "ca.pem"
+        self.ca_file.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
+
+    def _builder(self, subject, public_key):
+        from cryptography import x509
+
+        now = datetime.now(timezone.utc)
+        return (x509.CertificateBuilder().subject_name(subject).public_key(public_key)
+                .serial_number(x509.random_serial_number())
+                .not_valid_before(now - timedelta(hours=1)).not_valid_after(now + timedelta(days=2))
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
+
+    def issue(self, *names: str) -> tuple[Path, Path]:
+        """(certificate, key) PEM files for a server reached as any of `names` (IP addresses or DNS)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import ec
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+        def alt(name: str) -> x509.GeneralName:
+            try:
+                return x509.IPAddress(ipaddress.ip_address(name))
+            except ValueError:
+                return x509.DNSName(name)
+
+        key = ec.generate_private_key(ec.SECP256R1())
+        ski = self._cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+        cert = (self._builder(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, names[0])]), key.public_key())
+                .issuer_name(self._cert.subject)
+                .add_extension(x509.SubjectAlternativeName([alt(n) for n in names]), critical=False)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
+                .sign(self._key, hashes.SHA256()))
+        cert_file, key_file = self.root / f"{names[0]}.pem", self.root / f"{names[0]}.key"
+        cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+        key_file.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                               serialization.NoEncryption()))
+        return cert_file, key_file
+
+
+def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
+    """A server-side TLS context presenting this certificate (for SmtpServer)."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert_file, key_file)
+    return context
+
+
 def dovecot_missing() -> str | None:
     """Why the Dovecot tests cannot run here, or None."""
     if not shutil.which("dovecot") or not shutil.which("doveadm"):
@@ -38,14 +114,18 @@ def dovecot_missing() -> str | None:
 
 
 class Dovecot:
-    """One Dovecot instance: IMAP on 127.0.0.1:<port>, users in a passwd-file, Maildir storage."""
+    """One Dovecot instance: IMAP on 127.0.0.1:<port>, users in a passwd-file, Maildir storage.
+    With `tls=(certificate, key)` also implicit TLS on <ssl_port>, STARTTLS on <port>, and
+    ssl = required (which Dovecot does not enforce for loopback clients: `client()` still works)."""
 
-    def __init__(self, root: str | None = None, port: int | None = None):
+    def __init__(self, root: str | None = None, port: int | None = None, tls: tuple[Path, Path] | None = None):
         # Dovecot's auth and mail processes run as other users: the whole path must be traversable,
         # which pytest's 0700 tmp_path is not. So a directory of our own under /tmp.
         self.root = Path(root or tempfile.mkdtemp(prefix="intake-dovecot-"))
         self.root.chmod(0o755)
         self.port = port or free_port()
+        self.tls = tls
+        self.ssl_port = free_port() if tls else 0  # 0: no implicit-TLS listener
         self.host = "127.0.0.1"
         self.config = self.root / "dovecot.conf"
         self.users_file = self.root / "users"
@@ -66,6 +146,7 @@ class Dovecot:
     def _write_config(self) -> None:
         r = self.root
         rootless = os.geteuid() != 0
+        tls_settings = f"ssl = required\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}" if self.tls else "ssl = no"
         self.config.write_text(f"""
 protocols = imap
 listen = {self.host}
@@ -73,7 +154,7 @@ base_dir = {r}/run
 state_dir = {r}/state
 log_path = {self.log}
 info_log_path = {self.log}
-ssl = no
+{tls_settings}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{self.mail_root}/%u
@@ -101,7 +182,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {self.host}
+    port = {self.ssl_port}
   }}
 }}
 service anvil {{
@@ -215,13 +297,17 @@ class _Handler:
 
 class SmtpServer:
     """aiosmtpd Controller on loopback. With `credentials=(user, password)` it requires AUTH
-    (over plain TCP, which intake allows only on loopback)."""
+    (over plain TCP, which intake allows only on loopback, unless TLS is on). `ssl_context`:
+    implicit TLS from the first byte (port 465 style); `tls_context`: STARTTLS, required before
+    AUTH and MAIL (port 587 style)."""
 
-    def __init__(self, credentials: tuple[str, str] | None = None):
+    def __init__(self, credentials: tuple[str, str] | None = None, ssl_context: ssl.SSLContext | None = None,
+                 tls_context: ssl.SSLContext | None = None):
         self.host, self.port = "127.0.0.1", free_port()
         self.envelopes: list[tuple[str, list[str], bytes]] = []
         self.reply: str | None = None
         self.credentials = credentials
+        self.ssl_context, self.tls_context = ssl_context, tls_context
         self.controller: Controller | None = None
 
     def _auth(self, server, session, envelope, mechanism, auth_data):
@@ -230,10 +316,15 @@ class SmtpServer:
         return AuthResult(success=ok)
 
     def start(self) -> SmtpServer:
-        extra = {}
+        extra: dict = {}
         if self.credentials:
-            extra = {"authenticator": self._auth, "auth_required": True, "auth_require_tls": False}
-        self.controller = Controller(_Handler(self), hostname=self.host, port=self.port, **extra)
+            # aiosmtpd counts only STARTTLS as TLS for auth_require_tls, not implicit TLS.
+            extra = {"authenticator": self._auth, "auth_required": True,
+                     "auth_require_tls": self.tls_context is not None}
+        if self.tls_context:
+            extra |= {"tls_context": self.tls_context, "require_starttls": True}
+        self.controller = Controller(_Handler(self), hostname=self.host, port=self.port,
+                                     ssl_context=self.ssl_context, **extra)
         self.controller.start()
         return self
 
