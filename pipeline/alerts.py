@@ -36,7 +36,7 @@ import sqlite_utils
 
 from pipeline.flow import mail_facts
 from pipeline.settings import env_number
-from pipeline.tls import certificate_error, is_loopback, verified_context
+from pipeline.tls import answered_in_plaintext, certificate_error, is_loopback, verified_context
 from rules.alerts import Alert, Receipt, due_alerts
 from rules.campaign import Campaign
 from rules.status import campaign_status, submission_status
@@ -258,6 +258,10 @@ class _Smtp:
                 conn.close()
             if isinstance(exc, ssl.SSLCertVerificationError):
                 raise AlertConfigError(certificate_error(s.smtp_host or "", s.smtp_port, exc)) from None
+            if answered_in_plaintext(exc):
+                raise AlertConfigError(f"{s.smtp_host}:{s.smtp_port} does not speak implicit TLS: INTAKE_SMTP_SSL=1 "
+                                       "needs the implicit-TLS port (usually 465); for port 587 set "
+                                       "INTAKE_SMTP_STARTTLS=1") from None
             raise
         return conn
 

@@ -23,7 +23,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from pipeline.derive import derive
 from pipeline.store import add_source, has_source, now_iso, save_raw
-from pipeline.tls import certificate_error, is_loopback, verified_context
+from pipeline.tls import answered_in_plaintext, certificate_error, is_loopback, verified_context
 
 log = logging.getLogger(__name__)
 
@@ -149,8 +149,8 @@ def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
 
 
 def connect(settings: ImapSettings) -> IMAPClient:
-    """A logged-in connection. LoginError becomes ImapAuthError, a certificate that does not verify
-    or a missing STARTTLS ImapTlsError; network errors propagate."""
+    """A logged-in connection. LoginError becomes ImapAuthError; a certificate that does not verify,
+    a missing STARTTLS or implicit TLS on a plaintext port ImapTlsError; network errors propagate."""
     context = verified_context()
     client = None
     try:
@@ -170,6 +170,12 @@ def connect(settings: ImapSettings) -> IMAPClient:
     except ssl.SSLCertVerificationError as exc:
         _close(client)
         raise ImapTlsError(certificate_error(settings.host, settings.port, exc)) from None
+    except ssl.SSLError as exc:
+        _close(client)
+        if answered_in_plaintext(exc):
+            raise ImapTlsError(f"{settings.host}:{settings.port} does not speak implicit TLS: INTAKE_IMAP_SSL=1 needs "
+                               "the implicit-TLS port (usually 993); for port 143 set INTAKE_IMAP_SSL=starttls") from None
+        raise
     except BaseException:
         _close(client)
         raise

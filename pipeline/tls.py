@@ -26,3 +26,8 @@ def certificate_error(host: str, port: int, exc: ssl.SSLCertVerificationError) -
     reason = (exc.verify_message or exc.reason or str(exc)).rstrip(".")
     return (f"cannot verify the TLS certificate of {host}:{port}: {reason}; if it is signed by an internal CA, "
             "set SSL_CERT_FILE to a PEM file holding that CA's certificate")
+
+
+def answered_in_plaintext(exc: BaseException) -> bool:
+    """A TLS handshake the server answered in plaintext: implicit TLS set for a plain/STARTTLS port."""
+    return isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc)

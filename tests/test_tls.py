@@ -100,6 +100,19 @@ def test_starttls_on_a_server_without_it_is_refused_before_login(dovecot, imap_u
     assert _logins(dovecot, user) == []
 
 
+def test_implicit_tls_on_a_plaintext_port_says_which_setting_to_change(dovecot_tls, tls_imap_user, tls_ca,
+                                                                         tmp_path, run_cli, monkeypatch):
+    user, pw = tls_imap_user
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_ca.ca_file))
+    for key, value in _env(dovecot_tls, user, pw, tmp_path / "intake.db", ssl="1", port=str(dovecot_tls.port)).items():
+        monkeypatch.setenv(key, value)
+    result = run_cli("poll", "--once")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: 127.0.0.1:{dovecot_tls.port} does not speak implicit TLS: INTAKE_IMAP_SSL=1 needs the implicit-TLS "
+        "port (usually 993); for port 143 set INTAKE_IMAP_SSL=starttls"]
+
+
 # ---- SMTP
 
 @pytest.fixture
@@ -199,3 +212,16 @@ def test_smtp_tls_settings():
         AlertSettings.from_env(base | {"INTAKE_SMTP_USER": "u", "INTAKE_SMTP_PASSWORD": "p"}).check_smtp()
     AlertSettings.from_env(base | {"INTAKE_SMTP_USER": "u", "INTAKE_SMTP_PASSWORD": "p",
                                    "INTAKE_SMTP_SSL": "1"}).check_smtp()
+
+
+def test_smtp_implicit_tls_on_a_starttls_port_says_which_setting_to_change(smtp_tls, tls_ca, alerts_db, run_cli,
+                                                                           monkeypatch):
+    server = smtp_tls("starttls")
+    _smtp_env(monkeypatch, server, "ssl")
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_ca.ca_file))
+    result = run_cli("alerts", "--now", REMINDER_TIME, "--send")
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [
+        f"Error: 127.0.0.1:{server.port} does not speak implicit TLS: INTAKE_SMTP_SSL=1 needs the implicit-TLS port "
+        "(usually 465); for port 587 set INTAKE_SMTP_STARTTLS=1"]
+    assert server.envelopes == [] and rows(alerts_db) == []
