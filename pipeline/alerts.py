@@ -63,7 +63,7 @@ class AlertSettings:
     sender: str | None = None  # INTAKE_SMTP_FROM, e.g. "Văn phòng Đảng ủy Khối <vanphong@...>"
     staff: list[str] = field(default_factory=list)  # used when a campaign has no `staff:`
     per_hour: int = 10  # mails per recipient per hour; the excess waits for a later run
-    max_age_days: float = 7.0  # acknowledge / report late only mail younger than this
+    max_age_days: float = 7.0  # acknowledge / report late only younger mail; overdue only this long after the deadline
     enabled: bool = True  # INTAKE_ALERTS=0 switches off the alerts `intake poll` runs
     timeout: float = 30.0
 
