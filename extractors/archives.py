@@ -1,10 +1,11 @@
 """Archives attached to mails: list their files without trusting anything the archive claims.
 
 Units zip a report together with its appendices, sometimes a zip inside a zip, made on Windows
-with member names in whatever code page the machine had; some send 7-Zip or RAR. `expand` returns
-every file member of a zip or 7z (nested archives expanded too), and turns everything unusual
-(encryption, corruption, a zip bomb, a RAR nobody here can read) into a `Flag` instead of an
-exception or a memory blow-up.
+with member names in whatever code page the machine had; some send 7-Zip or RAR; Outlook in "Rich
+Text" mode wraps every attachment in one TNEF stream (winmail.dat). `expand` returns every file
+member of a zip, 7z or TNEF (nested ones expanded too), and turns everything unusual (encryption,
+corruption, a zip bomb, a RAR nobody here can read) into a `Flag` instead of an exception or a
+memory blow-up.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from extractors.model import Flag
 ZIP_MAGIC = b"PK\x03\x04"
 SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
 RAR_MAGIC = b"Rar!\x1a\x07"
+TNEF_MAGIC = b"\x78\x9f\x3e\x22"  # winmail.dat
 # The media type an archive container is stored under, by format.
-MEDIA_TYPES = {"zip": "application/zip", "7z": "application/x-7z-compressed", "rar": "application/vnd.rar"}
+MEDIA_TYPES = {"zip": "application/zip", "7z": "application/x-7z-compressed", "rar": "application/vnd.rar",
+               "tnef": "application/vnd.ms-tnef"}
 _MB = 1024 * 1024
 # A small member that compresses very well (a page of spaces) is harmless; the ratio limit only
 # matters once a member has produced this much output.
@@ -36,13 +39,15 @@ class _Stop(Exception):
 
 
 def archive_format(data: bytes) -> str | None:
-    """"zip", "7z" or "rar" for an archive (by magic bytes), None for other data and for zip-based
+    """"zip", "7z", "rar" or "tnef" for an archive (by magic bytes), None for other data and for zip-based
     documents: a .docx is a zip too, but it is a document to read, not an archive to open. A zip
     that starts right but cannot be opened still counts, so that `expand` reports it as corrupt."""
     if data.startswith(SEVEN_ZIP_MAGIC):
         return "7z"
     if data.startswith(RAR_MAGIC):
         return "rar"
+    if data.startswith(TNEF_MAGIC):
+        return "tnef"
     return "zip" if _is_zip_archive(data) else None
 
 
@@ -119,6 +124,21 @@ class _Budget:
         self.paths: set[str] = set()
 
 
+def _unique_path(path: str, budget: _Budget) -> str:
+    """`path`, or "path~2", "path~3"... when an archive holds one name twice: paths must identify members."""
+    if path in budget.paths:
+        path = next(f"{path}~{n}" for n in range(2, len(budget.paths) + 3) if f"{path}~{n}" not in budget.paths)
+    budget.paths.add(path)
+    return path
+
+
+def _count_members(budget: _Budget, n: int, where: str, flags: list[Flag]) -> None:
+    budget.members += n
+    if budget.members > budget.max_members:
+        flags.append(Flag("archive_limit", f"{where}more than {budget.max_members} members"))
+        raise _Stop
+
+
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, budget: _Budget, flags: list[Flag]) -> bytes:
     """Read one member in chunks, checking the limits on the bytes actually produced."""
     out = bytearray()
@@ -154,14 +174,8 @@ def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tup
             name = _clean_path(member_name(info))
             if not name:
                 continue
-            path = f"{prefix}/{name}" if prefix else name
-            if path in budget.paths:  # a zip may hold one name twice; paths must identify members
-                path = next(f"{path}~{n}" for n in range(2, len(budget.paths) + 3) if f"{path}~{n}" not in budget.paths)
-            budget.paths.add(path)
-            budget.members += 1
-            if budget.members > budget.max_members:
-                flags.append(Flag("archive_limit", f"{where}more than {budget.max_members} members"))
-                raise _Stop
+            path = _unique_path(f"{prefix}/{name}" if prefix else name, budget)
+            _count_members(budget, 1, where, flags)
             if info.flag_bits & 0x1:
                 flags.append(Flag("encrypted", path))
                 continue
@@ -193,6 +207,8 @@ def _expand_any(data: bytes, prefix: str, depth: int, budget: _Budget, out: list
     kind = archive_format(data)
     if kind == "7z":
         _expand_7z(data, prefix, depth, budget, out, flags)
+    elif kind == "tnef":
+        _expand_tnef(data, prefix, depth, budget, out, flags)
     elif kind == "rar":
         # rarfile needs the non-free unrar program; the file is kept and staff can ask for a zip.
         flags.append(Flag("unsupported_format", f"{prefix or 'RAR'}: RAR archives are not opened (no RAR reader "
@@ -253,10 +269,7 @@ def _expand_7z(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[
                 flags.append(Flag("encrypted", f"{where}7z archive with a password"))
                 return
             infos = [i for i in archive.list() if not i.is_directory]
-            budget.members += len(infos)
-            if budget.members > budget.max_members:
-                flags.append(Flag("archive_limit", f"{where}more than {budget.max_members} members"))
-                raise _Stop
+            _count_members(budget, len(infos), where, flags)
             declared = sum(i.uncompressed or 0 for i in infos)
             if declared > _RATIO_MIN_BYTES and declared / max(len(data), 1) > budget.max_ratio:
                 flags.append(Flag("archive_limit", f"{where}compression ratio above {budget.max_ratio:g}"))
@@ -275,6 +288,173 @@ def _expand_7z(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[
             _add(f"{prefix}/{name}" if prefix else name, sink.buffer.getvalue(), depth, budget, out, flags)
 
 
+# --- TNEF (winmail.dat) ---------------------------------------------------------------------------
+# tnefparse decodes the stream but trusts every count in it and copies the rest of the stream for
+# each attribute: the framing and the MAPI property lists are checked here first, and tnefparse is
+# given one attachment at a time, with only the attributes that name and hold its file.
+_TNEF_TITLE, _TNEF_DATA, _TNEF_RENDDATA, _TNEF_PROPS, _TNEF_CODEPAGE = 0x8010, 0x800F, 0x9002, 0x9005, 0x9007
+_TNEF_MAX_ATTRIBUTES = 32  # of one attachment: Outlook writes at most 8 kinds
+_MAPI_FIXED = {0x0002: 2, 0x000B: 2, 0x0003: 4, 0x0004: 4, 0x000A: 4, 0x0005: 8, 0x0006: 8, 0x0007: 8,
+               0x0014: 8, 0x0040: 8, 0x0048: 16}  # value size by MAPI property type
+_MAPI_VARIABLE = {0x0000, 0x000D, 0x001E, 0x001F, 0x0102}  # length-prefixed values
+_MAPI_DATA_OBJ = 0x3701  # PR_ATTACH_DATA_OBJ: an attached Outlook item holds a TNEF stream of its own
+
+
+def _tnef_attributes(data: bytes) -> tuple[list[tuple[int, int, int, int]], str | None]:
+    """(level, id, start, end) of every attribute of a TNEF stream, read by its framing alone, and
+    what is wrong with the framing. A tail too short for an attribute is ignored: Outlook leaves one.
+    A stream cut short loses the attachment it was cut in, not the ones before."""
+    attributes: list[tuple[int, int, int, int]] = []
+    offset, problem = 6, None
+    while len(data) - offset >= 11:
+        level, attr_id, length = struct.unpack_from("<BII", data, offset)
+        end = offset + 11 + length
+        if end > len(data):
+            if level == 2 and attr_id & 0xFFFF != _TNEF_RENDDATA:  # its attachment is cut short: none of it counts
+                opened = [i for i, (_, kept_id, _, _) in enumerate(attributes) if kept_id == _TNEF_RENDDATA]
+                del attributes[opened[-1] if opened else len(attributes):]
+            return attributes, problem or f"truncated: the attribute at byte {offset} needs {length} bytes"
+        if sum(data[offset + 9 : end - 2]) & 0xFFFF != struct.unpack_from("<H", data, end - 2)[0]:
+            problem = problem or f"damaged: checksum mismatch in the attribute at byte {offset}"
+        attributes.append((level, attr_id & 0xFFFF, offset, end))  # the high 16 bits are the type
+        offset = end
+    return attributes, problem
+
+
+def _mapi_properties(block: bytes) -> list[tuple[int, list[bytes]]]:
+    """(id, values) of a MAPI property list (MS-OXTNEF 2.1.3.4), walked the way tnefparse walks it
+    but with every count checked against the bytes left: tnefparse trusts them, and one forged count
+    makes it allocate without end (POI's oom.tnef). Raises ValueError or struct.error."""
+    props: list[tuple[int, list[bytes]]] = []
+    (count,), offset = struct.unpack_from("<I", block), 4
+    if count > len(block) // 4:
+        raise ValueError(f"{count} MAPI properties in {len(block)} bytes")
+    for _ in range(count):
+        if offset >= len(block):
+            break
+        ptype, pid = struct.unpack_from("<HH", block, offset)
+        offset += 4
+        if pid >= 0x8000:  # a named property: GUID, then a number or a name
+            (kind,) = struct.unpack_from("<I", block, offset + 16)
+            offset += 20
+            if kind:
+                (size,) = struct.unpack_from("<I", block, offset)
+                offset += size + (-size % 4)
+            offset += 4
+        multi, ptype = ptype & 0x1000, ptype & ~0x1000
+        if ptype not in _MAPI_FIXED and ptype not in _MAPI_VARIABLE:
+            break  # tnefparse stops at a type it does not know too
+        (mv,) = struct.unpack_from("<I", block, offset) if multi else (0,)
+        offset += 4 if multi else 0
+        values = mv or 1
+        if not mv and ptype in _MAPI_VARIABLE:  # one value set, counted
+            (values,) = struct.unpack_from("<I", block, offset)
+            offset += 4
+        if values > (len(block) - offset) // 2:
+            raise ValueError(f"a MAPI property claims {values} values in {len(block) - offset} bytes")
+        items = []
+        for _ in range(values):
+            size = _MAPI_FIXED.get(ptype, 0)
+            if ptype in _MAPI_VARIABLE:
+                (size,) = struct.unpack_from("<I", block, offset)
+                offset += 4
+                size += -size % 4
+            items.append(block[offset : offset + size])
+            offset += size
+        offset += 2 if (mv or 1) % 2 and ptype in (0x0002, 0x000B) else 0
+        if offset > len(block):
+            raise ValueError("a MAPI property runs past the end of its attribute")
+        props.append((pid, items))
+    return props
+
+
+def _embedded_message(props: list[tuple[int, list[bytes]]], iid: bytes) -> bytes | None:
+    """The TNEF stream of an attached Outlook item (PR_ATTACH_DATA_OBJ starting with the IMessage
+    IID, as tnefparse recognizes it), or None for an ordinary file."""
+    for pid, values in props:
+        if pid == _MAPI_DATA_OBJ and b"".join(v.rstrip(b"\x00") for v in values).startswith(iid):
+            joined = b"".join(values)
+            return joined[joined.find(iid) + len(iid):]
+    return None
+
+
+def _tnef_name(attachment, title: bytes) -> str:
+    """The attachment's long file name, else its title (attAttachTitle)."""
+    try:
+        name = attachment.long_filename()
+    except UnicodeDecodeError:  # tnefparse reads the title as UTF-8; Outlook writes it in its code page
+        try:
+            name = title.decode(attachment.codepage or "cp1252", "replace")
+        except LookupError:
+            name = title.decode("cp1252", "replace")
+    return name.strip("\x00") if isinstance(name, str) else ""
+
+
+def _expand_tnef(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tuple[str, bytes]],
+                 flags: list[Flag]) -> None:
+    """The files of a TNEF stream; an attached Outlook item is listed as a TNEF member and opened
+    like any nested archive. A damaged attachment is flagged without hiding the others."""
+    where = f"{prefix}: " if prefix else ""
+    try:
+        from tnefparse.mapi import IMESSAGE_SIG
+        from tnefparse.tnef import TNEF
+    except ImportError:
+        flags.append(Flag("unsupported_format", f"{where}TNEF (winmail.dat): tnefparse is not installed"))
+        return
+    attributes, problem = _tnef_attributes(data)
+    if problem or not attributes:
+        flags.append(Flag("archive_error", f"{where}TNEF {problem or 'stream is empty'}"))
+    codepage = next((data[start:end] for _, attr_id, start, end in attributes if attr_id == _TNEF_CODEPAGE), b"")
+    groups: list[list[tuple[int, int, int]]] = []  # one per attachment: attAttachRendData opens it
+    orphans = 0
+    for level, attr_id, start, end in attributes:
+        if attr_id == _TNEF_RENDDATA:
+            groups.append([])
+        if level == 2 and groups:  # level 2: an attachment's attribute
+            groups[-1].append((attr_id, start, end))
+        elif level == 2:
+            orphans += 1
+    if orphans:
+        flags.append(Flag("archive_error", f"{where}TNEF damaged: {orphans} attachment attributes before the "
+                                           "first attachment, not read"))
+    for n, group in enumerate(groups, 1):
+        label = f"{where}attachment {n}"
+        if len(group) > _TNEF_MAX_ATTRIBUTES:
+            flags.append(Flag("archive_error", f"{label}: {len(group)} TNEF attributes, damaged: not read"))
+            continue
+        keep, title, embedded = [], b"", None
+        for attr_id, start, end in group:
+            if attr_id == _TNEF_TITLE:
+                title = data[start + 9 : end - 2]
+            if attr_id == _TNEF_PROPS:
+                try:
+                    props = _mapi_properties(data[start + 9 : end - 2])
+                except (ValueError, struct.error) as exc:
+                    flags.append(Flag("archive_error", f"{label}: damaged MAPI properties ({exc}), not read"))
+                    continue
+                inner = _embedded_message(props, IMESSAGE_SIG)
+                if inner is not None:  # tnefparse would parse the inner stream unchecked: opened below instead
+                    embedded = inner
+                    continue
+            if attr_id in (_TNEF_RENDDATA, _TNEF_TITLE, _TNEF_DATA, _TNEF_PROPS):  # dates and icons are not needed
+                keep.append(data[start:end])
+        try:
+            # Two bytes more: tnefparse stops 12 bytes before the end, skipping a last attribute of 0 or 1 bytes.
+            attachment = TNEF(data[:6] + codepage + b"".join(keep) + b"\x00\x00", do_checksum=False).attachments[0]
+            name = _clean_path(_tnef_name(attachment, title)) or f"attachment-{n}"
+            content = attachment.data if embedded is None else embedded
+        except Exception as exc:  # noqa: BLE001 - whatever tnefparse trips on, the other attachments count
+            flags.append(Flag("archive_error", f"{label}: {type(exc).__name__}: {exc}"))
+            continue
+        path = _unique_path(f"{prefix}/{name}" if prefix else name, budget)
+        _count_members(budget, 1, where, flags)
+        if budget.total + len(content) > budget.max_total_bytes:
+            flags.append(Flag("archive_limit", f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
+            raise _Stop
+        budget.total += len(content)
+        _add(path, content, depth, budget, out, flags)
+
+
 def expand(
     data: bytes,
     filename: str = "",
@@ -284,10 +464,10 @@ def expand(
     max_ratio: float | None = None,
     max_depth: int | None = None,
 ) -> tuple[list[tuple[str, bytes]], list[Flag]]:
-    """Every file member of a zip or 7z as (member path, bytes), nested archives expanded, plus flags.
+    """Every file member of a zip, 7z or TNEF as (member path, bytes), nested archives expanded, plus flags.
 
     Nested members get paths like "inner.zip/report.docx"; the nested zip itself is listed too.
-    `filename` only labels flags. Data that is not a zip gives ([], []). On a member, size or ratio
+    `filename` only labels flags. Data that is not an archive gives ([], []). On a member, size or ratio
     limit the members read so far are returned with a Flag("archive_limit", ...). `max_depth`
     counts the archives opened, the outer one included; a zip nested deeper is returned unopened.
     """

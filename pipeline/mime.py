@@ -41,7 +41,7 @@ class Attachment:
     content_type: str  # lowercased
     data: bytes
     part: str  # "2", "1.2", "2/member/name.docx", "3.rfc822.2"
-    origin: str  # mime | zip | forwarded
+    origin: str  # mime | zip | tnef | forwarded
 
 
 @dataclass
@@ -114,6 +114,7 @@ def html_to_text(markup: str) -> str:
 _GENERIC_TYPES = {"application/octet-stream", "application/octetstream", "application/x-download", "binary/octet-stream",
                   "application/force-download", "application/download", "application/binary", "application/unknown"}  # fmt: skip
 _SIGNATURE_TYPES = {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
+_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}  # Outlook's winmail.dat
 _DOCUMENT_EXTS = {".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".odt", ".ods", ".odp", ".epub"}  # zips, not archives
 _TYPES_BY_EXT = {  # explicit first: the system's mime.types differs between machines
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".doc": "application/msword",
@@ -273,6 +274,9 @@ class _Walker:
         ctype = guess_type(name) if ctype in _GENERIC_TYPES else ctype
         kind = None if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS else archives.archive_format(data)
         if kind is None:
+            if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":  # else the files it should hold vanish unsaid
+                self.flags.append(Flag("archive_error", f"{name}: {'empty' if not data else 'no TNEF signature'}, "
+                                       "so the files Outlook wrapped in it cannot be read"))
             self.attachments.append(Attachment(name, ctype, data, path, "mime"))
             return
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.
@@ -283,9 +287,10 @@ class _Walker:
             return
         members, flags = archives.expand(data, name)
         self.flags += flags
+        origin = "tnef" if kind == "tnef" else "zip"  # the outer container: a zip inside winmail.dat is "tnef"
         for member, content in members:
             base = clean_filename(member.rsplit("/", 1)[-1], len(self.attachments) + 1)
-            self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", "zip"))
+            self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", origin))
 
 
 def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _T) -> _T:
