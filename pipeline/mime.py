@@ -27,7 +27,7 @@ from extractors.limits import safe_limits
 from extractors.model import Flag
 from extractors.text import repair
 from pipeline.mime_headers import (
-    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, msg_ids,
+    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
     parse_date, split_params, to_text,
 )
 
@@ -329,6 +329,10 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
     mail.auto_reply = _guard(flags, "auto-reply", lambda: is_auto(h, mail.from_addr, ctype.lower()), False)
     walker = _Walker(depth, flags, hint, budget)
     _guard(flags, "structure", lambda: walker.walk(msg, prefix, True), None)
+    # List or bulk mail counts as automatic only without files: a report sent through a group
+    # address carries its report, a list's vacation reply or newsletter nothing to count.
+    mail.auto_reply = mail.auto_reply or (_guard(flags, "list headers", lambda: is_list_mail(h), False)
+                                          and not walker.attachments)
     mail.body_text = repair("\n\n".join(walker.plain or walker.html))
     mail.attachments, mail.forwarded = walker.attachments, walker.forwarded
     seen: set[tuple[str, str]] = set()

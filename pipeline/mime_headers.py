@@ -229,12 +229,19 @@ _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|no_reply|do-?n
 
 
 def is_auto(h: Headers, from_addr: str | None, ctype: str) -> bool:
-    """RFC 3834 and the usual signs of machine-sent mail: bounces, lists, vacation replies."""
+    """RFC 3834 and the usual signs of machine-sent mail: bounces and vacation replies."""
     auto = (h.get("auto-submitted") or "").strip().lower()
     return bool(
         (auto and not re.match(r"no\b", auto))
-        or any(h.get(name) is not None for name in ("x-autoreply", "x-autorespond", "list-id", "list-unsubscribe"))
-        or (h.get("precedence") or "").strip().lower() in ("bulk", "junk", "list", "auto_reply")
+        or any(h.get(name) is not None for name in ("x-autoreply", "x-autorespond"))
+        or (h.get("precedence") or "").strip().lower() in ("junk", "auto_reply")
         or (from_addr and _AUTO_SENDERS.match(from_addr.split("@")[0]))
         or ctype == "multipart/report"
     )
+
+
+def is_list_mail(h: Headers) -> bool:
+    """Signs of mail sent through a list or in bulk. Weaker than `is_auto`: a unit's report reaches
+    the office through a group address too, and old vacation programs say "Precedence: bulk"."""
+    return (any(h.get(name) is not None for name in ("list-id", "list-unsubscribe"))
+            or (h.get("precedence") or "").strip().lower() in ("bulk", "list"))

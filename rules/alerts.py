@@ -16,10 +16,11 @@ the caller reads from its log. Kinds:
   once this mail arrived. A mail forwarded by the office, or sent from a staff or the office's own
   address, is acknowledged to the unit's registered addresses instead.
 
-Never to auto-replies or list mail (those are not counted), nor to no-reply addresses. Alerts about
-a mail (acknowledgement, late_arrival) are only due within `max_age` of its arrival, and overdue
-notices within `max_age` of the deadline, so a first run over an old mailbox does not answer last
-year's mail nor chase last year's reports. A campaign marked `closed` gets no alerts at all.
+Never to auto-replies or list mail without files (those are not counted), nor to no-reply
+addresses. Alerts about a mail (acknowledgement, late_arrival) are only due within `max_age` of its
+arrival, and overdue notices within `max_age` of the deadline, so a first run over an old mailbox
+does not answer last year's mail nor chase last year's reports. A campaign marked `closed` gets no
+alerts at all.
 """
 
 from __future__ import annotations

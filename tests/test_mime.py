@@ -413,6 +413,23 @@ def test_auto_reply_headers(header, expected):
     assert parse_mail(part(f"From: a@example.vn\n{header}".strip(), "x")).auto_reply is expected
 
 
+@pytest.mark.parametrize("header", ["List-Id: <vanphong.dangbokhoi.example.vn>", "Precedence: bulk",
+                                    "List-Unsubscribe: <mailto:leave@example.vn>"])
+def test_list_mail_carrying_files_is_not_automatic(header):
+    """The office's address may be a group: a unit's report then arrives with list headers."""
+    report = multipart(
+        f"From: dangbo@snv.example.vn\n{header}",
+        part("Content-Type: text/plain; charset=utf-8", "Kính gửi Văn phòng"),
+        part('Content-Type: application/octet-stream; name="bao-cao.pdf"\nContent-Transfer-Encoding: base64\n'
+             'Content-Disposition: attachment; filename="bao-cao.pdf"', b64(b"%PDF-1.4 ...")),
+    )
+    mail = parse_mail(report)
+    assert not mail.auto_reply and [a.filename for a in mail.attachments] == ["bao-cao.pdf"]
+    auto = multipart(f"From: dangbo@snv.example.vn\nAuto-Submitted: auto-replied\n{header}",
+                     part('Content-Type: application/pdf; name="a.pdf"', b"%PDF-1.4"))
+    assert parse_mail(auto).auto_reply  # an RFC 3834 auto-reply stays one, files or not
+
+
 @pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.vn", "postmaster@example.vn", "noreply@example.vn", "no-reply@example.vn"])
 def test_auto_reply_senders(sender):
     assert parse_mail(part(f"From: System <{sender}>", "x")).auto_reply
