@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import io
 import unicodedata
-import zipfile
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -14,6 +13,7 @@ from hypothesis import strategies as st
 
 from pipeline.mime import content_key, html_to_text, parse_mail
 from pipeline.mime_headers import decode_words
+from tests.fixtures._docx_util import zip_bytes
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 ICT = timezone(timedelta(hours=7))
@@ -217,14 +217,6 @@ def test_octet_stream_named_docx():
     raw = multipart(HEAD, TEXT, file_part('application/octet-stream; name="Bao cao.docx"', b"PK-not-really", "attachment"))
     att = parse_mail(raw).attachments[0]
     assert att.filename == "Bao cao.docx" and att.content_type == DOCX
-
-
-def zip_bytes(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def test_zip_attachment_is_kept_and_expanded():

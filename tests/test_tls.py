@@ -87,14 +87,20 @@ def test_untrusted_certificate_is_one_clear_error_with_status_2(dovecot_tls, tls
     assert [_count(db_path, f"select count(*) from {t}") for t in ("raw_messages", "imap_sync", "polls")] == [0, 0, 0]
 
 
-def test_starttls_on_a_server_without_it_is_refused_before_login(dovecot, imap_user, tmp_path, run_cli,
-                                                                monkeypatch):
-    user, pw = imap_user  # the plain Dovecot: ssl = no, so no STARTTLS capability
-    for key, value in _env(dovecot, user, pw, tmp_path / "intake.db", ssl="starttls").items():
+def _poll_refused(run_cli, monkeypatch, env: dict[str, str]) -> list[str]:
+    """The lines `intake poll --once` prints with `env`, which must end it with exit status 2."""
+    for key, value in env.items():
         monkeypatch.setenv(key, value)
     result = run_cli("poll", "--once")
     assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
+    return result.output.strip().splitlines()
+
+
+def test_starttls_on_a_server_without_it_is_refused_before_login(dovecot, imap_user, tmp_path, run_cli,
+                                                                monkeypatch):
+    user, pw = imap_user  # the plain Dovecot: ssl = no, so no STARTTLS capability
+    env = _env(dovecot, user, pw, tmp_path / "intake.db", ssl="starttls")
+    assert _poll_refused(run_cli, monkeypatch, env) == [
         f"Error: 127.0.0.1:{dovecot.port} does not offer STARTTLS: use INTAKE_IMAP_SSL=1 and its implicit-TLS port "
         "(usually 993)"]
     assert _logins(dovecot, user) == []
@@ -104,11 +110,8 @@ def test_implicit_tls_on_a_plaintext_port_says_which_setting_to_change(dovecot_t
                                                                          tmp_path, run_cli, monkeypatch):
     user, pw = tls_imap_user
     monkeypatch.setenv("SSL_CERT_FILE", str(tls_ca.ca_file))
-    for key, value in _env(dovecot_tls, user, pw, tmp_path / "intake.db", ssl="1", port=str(dovecot_tls.port)).items():
-        monkeypatch.setenv(key, value)
-    result = run_cli("poll", "--once")
-    assert result.exit_code == 2
-    assert result.output.strip().splitlines() == [
+    env = _env(dovecot_tls, user, pw, tmp_path / "intake.db", ssl="1", port=str(dovecot_tls.port))
+    assert _poll_refused(run_cli, monkeypatch, env) == [
         f"Error: 127.0.0.1:{dovecot_tls.port} does not speak implicit TLS: INTAKE_IMAP_SSL=1 needs the implicit-TLS "
         "port (usually 993); for port 143 set INTAKE_IMAP_SSL=starttls"]
 

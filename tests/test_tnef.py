@@ -4,13 +4,11 @@ must be a flag, never a traceback."""
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 import struct
 import time
 import unicodedata
-import zipfile
 from datetime import datetime
 from email.message import EmailMessage
 
@@ -20,6 +18,7 @@ from tnefparse.tnef import TNEF
 from extractors.archives import MEDIA_TYPES, archive_format, expand, is_archive
 from pipeline.mime import parse_mail
 from tests.conftest import shared_path
+from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures.documents import quy_che_docx, quyet_dinh_bcd_docx
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import NOW, REPORTS, SUBJECT
@@ -28,14 +27,6 @@ from tests.fixtures.tnef import (ATT_ATTACH_DATA, ATT_ATTACH_RENDDATA, ATT_ATTAC
 
 REPORT_NAME = "Báo cáo sơ kết 01 năm thực hiện Nghị quyết số 03-NQ của Đảng ủy Sở Tài chính.docx"
 QUY_CHE_NAME = "Quy chế dân chủ trong hoạt động của cơ quan Sở Tài chính.docx"
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buf.getvalue()
 
 
 def kinds(flags) -> list[str]:
@@ -158,14 +149,14 @@ def test_member_and_size_limits_apply_to_tnef():
 
 
 def test_depth_counts_tnef_like_any_archive():
-    inner_zip = zip_of({"Báo cáo.docx": b"report"})
+    inner_zip = zip_bytes({"Báo cáo.docx": b"report"})
     tnef_with_zip = build_tnef([("ho-so.zip", inner_zip)])
     assert expand(tnef_with_zip)[0] == [("ho-so.zip", inner_zip), ("ho-so.zip/Báo cáo.docx", b"report")]
     members, flags = expand(tnef_with_zip, "winmail.dat", max_depth=1)
     assert members == [("ho-so.zip", inner_zip)]
     assert kinds(flags) == ["archive_limit"] and "ho-so.zip: nested deeper than 1" in flags[0].detail
 
-    zip_with_tnef = zip_of({"winmail.dat": build_tnef([("Báo cáo.docx", b"report")])})
+    zip_with_tnef = zip_bytes({"winmail.dat": build_tnef([("Báo cáo.docx", b"report")])})
     assert expand(zip_with_tnef)[0][1] == ("winmail.dat/Báo cáo.docx", b"report")
     members, flags = expand(zip_with_tnef, "ho-so.zip", max_depth=1)
     assert [m for m, _ in members] == ["winmail.dat"] and kinds(flags) == ["archive_limit"]
@@ -189,7 +180,7 @@ def _mail(attachments: list[tuple[str, bytes]], **kw) -> bytes:
 
 
 def test_winmail_dat_members_are_attachments_of_the_mail():
-    hoso = zip_of({"Phụ lục.pdf": b"%PDF-1.4"})
+    hoso = zip_bytes({"Phụ lục.pdf": b"%PDF-1.4"})
     stream = build_tnef([(REPORT_NAME, b"report"), ("Hồ sơ.zip", hoso)])
     mail = parse_mail(ms_tnef(_mail([("winmail.dat", stream)])))
     assert [(a.filename, a.content_type, a.part, a.origin) for a in mail.attachments] == [
@@ -266,7 +257,7 @@ def test_a_damaged_winmail_dat_is_a_flag_and_the_rest_of_the_mail_counts(run_cli
 @pytest.mark.parametrize("depth, status", [("1", "missing"), ("2", "on_time")])
 def test_a_winmail_dat_inside_a_zip_respects_the_depth_limit(run_cli, tmp_path, monkeypatch, depth, status):
     monkeypatch.setenv("INTAKE_MAX_ARCHIVE_DEPTH", depth)
-    hoso = zip_of({"winmail.dat": build_tnef(_documents())})
+    hoso = zip_bytes({"winmail.dat": build_tnef(_documents())})
     row = _ingest_and_status(run_cli, tmp_path, "zipped", _mail([("Hồ sơ báo cáo.zip", hoso)]))
     assert row["status"] == status
     limited = _rows(tmp_path, "zipped", "select detail from flags where kind = 'archive_limit'")
