@@ -1,6 +1,6 @@
-"""Issue 8: fuzz the three entry points that read bytes from outside. Any exception is a failure.
+"""Issue 8: fuzz the entry points that read bytes from outside. Any exception is a failure.
 
-Real seed files (the sample inbox, a .docx, a PDF) are mutated: bytes flipped, cut, duplicated,
+Real seed files (the sample inbox, a .docx, a PDF, a winmail.dat) are mutated: bytes flipped, cut, duplicated,
 and for the .docx one zip member changed and the package rebuilt, so the readers get past the
 first magic-byte check. Deterministic (derandomize) with a fixed budget, so CI runs the same cases.
 """
@@ -14,10 +14,12 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from extractors.archives import expand
 from extractors.docx_reader import read_docx
 from extractors.model import Document
 from extractors.pdf_reader import read_pdf
 from pipeline.mime import ParsedMail, parse_mail
+from tests.fixtures.tnef import build_tnef
 from tests.test_limits import pdf_pages
 from tests.test_readers import docx_bytes
 
@@ -25,6 +27,7 @@ SAMPLES = sorted((Path(__file__).resolve().parent.parent / "pipeline" / "sample_
 MAILS = [p.read_bytes() for p in SAMPLES]
 DOCX = docx_bytes("BÁO CÁO", "I. TÌNH HÌNH", "1. Đặc điểm tình hình", "Nội dung báo cáo.")
 PDF = pdf_pages(2)
+TNEF = build_tnef([("Báo cáo.docx", DOCX), ("Quy chế dân chủ.pdf", b"%PDF-1.4 quy che")])
 FUZZ = settings(max_examples=200, deadline=None, derandomize=True, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
@@ -88,3 +91,11 @@ def test_read_docx_never_raises(data: bytes):
 def test_read_pdf_never_raises(data: bytes):
     doc = read_pdf(data)
     assert isinstance(doc, Document) and (doc.error is None or doc.flags)
+
+
+@FUZZ
+@given(mutated([TNEF]))
+def test_expand_tnef_never_raises(data: bytes):
+    """tnefparse trusts the counts in the stream (one forged count exhausted memory): expand must not."""
+    members, flags = expand(data, "winmail.dat")
+    assert all(isinstance(path, str) and isinstance(blob, bytes) for path, blob in members)
