@@ -209,3 +209,11 @@ def test_staff_see_the_labels_once_logged_in(db_path):
         assert response.status_code == 302
         page = get(ds, "/demo/unit_status", cookies={"ds_actor": response.cookies["ds_actor"]}).text
         assert texts(page)["status"] == "Tình trạng"
+
+
+def test_statuses_are_shown_in_words_beside_their_codes(ds):
+    page = get(ds, "/demo/unit_status").text
+    assert "Đúng hạn <small>on_time</small>" in page and "Trễ hạn <small>late</small>" in page
+    assert "Trễ hạn <small>late</small>" in get(ds, "/demo/submissions").text
+    facet = get(ds, "/demo/unit_status.json?_facet=status&_shape=objects").json()
+    assert {r["status"] for r in facet["rows"]} == {"on_time", "late"}  # the data keeps the codes

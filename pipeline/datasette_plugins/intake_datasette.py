@@ -109,9 +109,17 @@ def _link(href: str, text: str, title: str) -> str:
     return f'<a href="{escape(href)}" download title="{escape(title)}">{escape(text)}</a>'
 
 
+# How staff say each status; the code stays beside it, since facets and filters use it.
+STATUS_LABELS = {"on_time": "Đúng hạn", "late": "Trễ hạn", "missing": "Chưa nộp (quá hạn)",
+                 "pending": "Chưa nộp (còn hạn)"}
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
-    """Download links beside file names and mail subjects; everything from the mail is escaped."""
+    """Download links beside file names and mail subjects, statuses in words; everything from the
+    mail is escaped."""
+    if table in ("unit_status", "submissions") and column == "status" and value in STATUS_LABELS:
+        return Markup(f"{escape(STATUS_LABELS[value])} <small>{escape(value)}</small>")
     if table in ("attachments", "documents") and column == "filename" and value:
         return Markup(_link(download_url(datasette, database, "tep", _plain(row["id"])), str(value),
                             "Tải tệp gốc về máy"))
