@@ -95,8 +95,10 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
             "report": str, "messages": str, "computed_at": str,
         }, pk=("campaign_id", "row"))
     if "campaigns" not in tables:
-        db["campaigns"].create({"id": str, "title": str, "deadline": str, "path": str, "outline": str},
-                               pk="id")
+        db["campaigns"].create({"id": str, "title": str, "deadline": str, "path": str, "outline": str,
+                                "closed": int}, pk="id")
+    elif "closed" not in db["campaigns"].columns_dict:  # databases made before `closed: true` existed
+        db["campaigns"].add_column("closed", int, not_null_default=0)
     if "units" not in tables:
         db["units"].create({"campaign_id": str, "id": str, "name": str, "emails": str},
                            pk=("campaign_id", "id"))
@@ -190,6 +192,7 @@ def save_campaigns(db: sqlite_utils.Database, campaigns) -> None:
             db["campaigns"].insert({
                 "id": c.id, "title": c.title, "deadline": c.deadline.isoformat(), "path": c.path,
                 "outline": json.dumps([{"key": n.key, "title": n.title} for n in c.outline], ensure_ascii=False),
+                "closed": int(c.closed),
             })
             db["units"].insert_all({"campaign_id": c.id, "id": u.id, "name": u.name,
                                     "emails": ", ".join(u.emails)} for u in c.units)

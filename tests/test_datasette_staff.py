@@ -45,14 +45,14 @@ def ds(sample_db, tmp_path_factory):
     return start(served_copy(sample_db, tmp_path_factory.mktemp("staff") / "demo.db"), env={})
 
 
-def ingest_into(tmp_path, *sources) -> str:
+def ingest_into(tmp_path, *sources, campaign_file=CAMPAIGN_FILE) -> str:
     from pipeline.flow import ingest
     from pipeline.store import open_db
     from rules.campaign import load_campaign
 
     path = tmp_path / "demo.db"
     db = open_db(str(path))
-    ingest(db, [str(s) for s in sources], [load_campaign(CAMPAIGN_FILE)])
+    ingest(db, [str(s) for s in sources], [load_campaign(campaign_file)])
     db.conn.execute("PRAGMA wal_checkpoint(FULL)")
     return str(path)
 
@@ -65,6 +65,20 @@ def test_units_not_yet_submitted(ds, tmp_path):
     missing = rows(start(one, env={}), "don_vi_chua_nop", dot_bao_cao="nq03-2022")
     assert {r["Mã đơn vị"] for r in missing} == set(EXPECTED) - {"so-noi-vu"}
     assert {r["Tình trạng"] for r in missing} == {"Chưa nộp (quá hạn)"}
+
+
+def test_closed_campaigns_are_left_out_unless_asked_for(tmp_path):
+    import yaml
+
+    data = yaml.safe_load(CAMPAIGN_FILE.read_text(encoding="utf-8")) | {"closed": True}
+    closed = tmp_path / "closed.yml"
+    closed.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    ds = start(ingest_into(tmp_path, SAMPLE_INBOX / "01-so-noi-vu-dung-han.eml", campaign_file=closed), env={})
+    assert rows(ds, "don_vi_chua_nop", dot_bao_cao="") == []  # "every round" means every open round
+    asked = rows(ds, "don_vi_chua_nop", dot_bao_cao="nq03-2022")
+    assert {r["Mã đơn vị"] for r in asked} == set(EXPECTED) - {"so-noi-vu"}
+    assert rows(ds, "thieu_muc", dot_bao_cao="") == [] and rows(ds, "thieu_tai_lieu", dot_bao_cao="") == []
+    assert get(ds, "/demo/campaigns.json?_shape=array").json()[0]["closed"] == 1
 
 
 def test_late_submissions(ds):

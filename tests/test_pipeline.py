@@ -131,3 +131,15 @@ def test_without_received_the_date_header_is_used_and_flagged(tmp_path, campaign
     assert db.execute("select count(*) from flags where kind = 'receipt_time_from_date'").fetchone()[0] == 1
     noi_vu = next(s for s in statuses(db, campaign, datetime.fromisoformat(NOW)) if s.unit == "so-noi-vu")
     assert noi_vu.status == "on_time" and "receipt_time_from_date" in noi_vu.flags
+
+
+def test_a_database_from_before_closed_campaigns_gains_the_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table campaigns (id text primary key, title text, deadline text, path text, outline text)")
+        conn.execute("insert into campaigns values ('old', 'Đợt cũ', '2021-06-15T00:00:00+07:00', '', '[]')")
+    conn.close()
+    db = open_db(str(path))
+    assert list(db.query("select id, closed from campaigns")) == [{"id": "old", "closed": 0}]
