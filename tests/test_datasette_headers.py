@@ -217,3 +217,12 @@ def test_statuses_are_shown_in_words_beside_their_codes(ds):
     assert "Trễ hạn <small>late</small>" in get(ds, "/demo/submissions").text
     facet = get(ds, "/demo/unit_status.json?_facet=status&_shape=objects").json()
     assert {r["status"] for r in facet["rows"]} == {"on_time", "late"}  # the data keeps the codes
+
+
+def test_facets_and_suggested_facets_use_the_labels(ds):
+    page = get(ds, "/demo/unit_status?_facet_array=missing_attachments").text
+    titles = re.findall(r'<p class="facet-info-name">\s*<strong title="([^"]+)">([^<]+?)\s*<', page)
+    assert ("status", "Tình trạng") in titles and ("campaign_id", "Mã đợt báo cáo") in titles
+    assert ("missing_attachments", "Tài liệu còn thiếu (từng mục)") in titles
+    assert "Suggested facets" not in page and "Gợi ý nhóm theo: " in page
+    assert 'title="received_at">Thời điểm nhận</a> (theo ngày)' in page
