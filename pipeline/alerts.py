@@ -3,7 +3,9 @@
 `rules.alerts.due_alerts` decides what is due; this module reads its facts, builds the mails
 (Vietnamese, plain text + HTML, RFC 3834 headers), sends them one recipient at a time, and records
 each attempt. An alert is sent once: a (key, recipient) with a row `sent` (or `sending`, see
-below) is never sent again; a `failed` one is retried on the next run, up to MAX_ATTEMPTS.
+below) is never sent again; a `failed` one (the server refused that mail) is retried on the next
+run, up to MAX_ATTEMPTS. A server that cannot be reached, or refuses the login or the TLS
+settings, fails no alert: nothing is recorded and the run stops.
 
 Auto-Submitted (RFC 3834): acknowledgements answer a mail, so they carry `auto-replied` plus
 In-Reply-To/References; reminders, overdue notices, digests and late-arrival notices answer
@@ -46,6 +48,15 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 5  # a recipient the server keeps refusing is given up after this many failed runs
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+
+
+class SmtpUnavailable(Exception):
+    """The SMTP server could not be reached: no alert is at fault, so none counts an attempt.
+    `results` holds what the run had sent before."""
+
+    def __init__(self, message: str, results: list | None = None):
+        super().__init__(message)
+        self.results = results or []
 
 
 class AlertConfigError(ValueError):
@@ -231,7 +242,8 @@ class _Smtp:
         self.settings, self.conn = settings, None
 
     def send(self, msg: Message, recipient: str) -> None:
-        """Raises AlertConfigError when the server's certificate does not verify."""
+        """Raises AlertConfigError for a setting the server refuses (certificate, TLS mode, login)
+        and SmtpUnavailable when it cannot be reached; any other error concerns this mail only."""
         if self.conn is None:
             self.conn = self._open()
         try:
@@ -262,6 +274,15 @@ class _Smtp:
                 raise AlertConfigError(f"{s.smtp_host}:{s.smtp_port} does not speak implicit TLS: INTAKE_SMTP_SSL=1 "
                                        "needs the implicit-TLS port (usually 465); for port 587 set "
                                        "INTAKE_SMTP_STARTTLS=1") from None
+            if isinstance(exc, smtplib.SMTPAuthenticationError):
+                raise AlertConfigError(f"SMTP login as {s.smtp_user} refused by {s.smtp_host}:{s.smtp_port}: "
+                                       f"{_error_text(exc)}") from None
+            if isinstance(exc, smtplib.SMTPNotSupportedError):
+                raise AlertConfigError(f"{s.smtp_host}:{s.smtp_port} does not offer STARTTLS: set "
+                                       "INTAKE_SMTP_SSL=1 with its implicit-TLS port (usually 465)") from None
+            if isinstance(exc, OSError):  # refused, unreachable, timed out, a 4xx greeting
+                raise SmtpUnavailable(f"cannot reach the SMTP server {s.smtp_host}:{s.smtp_port}: "
+                                      f"{_error_text(exc)}") from None
             raise
         return conn
 
@@ -328,10 +349,13 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     continue
                 try:
                     smtp.send(build_message(alert, recipient, settings), recipient)
-                except AlertConfigError:
-                    # Nothing reached the recipient and the fault is the setting: no attempt to count.
+                except (AlertConfigError, SmtpUnavailable) as exc:
+                    # Nothing reached the recipient and the fault is the setting or the server, not
+                    # this alert: no attempt to count, so an outage never uses up MAX_ATTEMPTS.
                     with db.conn:
                         db["alerts"].delete(row)
+                    if isinstance(exc, SmtpUnavailable):
+                        exc.results = results
                     raise
                 except (smtplib.SMTPException, OSError) as exc:
                     error = _error_text(exc)

@@ -224,18 +224,22 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
 
     Without --send, lists what is due and sends nothing. With --send, sends it and records every
     attempt in the `alerts` table; a failed send is retried on the next run. Exit status 1 when a
-    send failed.
+    send failed or the SMTP server could not be reached (no attempt is counted then).
     """
-    from pipeline.alerts import AlertConfigError, AlertSettings, due, run_due_alerts
+    from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, due, run_due_alerts
 
     campaigns = _campaigns(rules)
     if campaign_id:
         campaigns = [_pick(campaigns, campaign_id)]
+    unavailable = None
     try:
         settings = AlertSettings.from_env()
         db, moment = _db(db_path), _moment(now)
         if send:
-            results = run_due_alerts(db, campaigns, settings, moment)
+            try:
+                results = run_due_alerts(db, campaigns, settings, moment)
+            except SmtpUnavailable as exc:
+                results, unavailable = exc.results, exc
             items = [r.as_json() for r in results]
         else:
             items = [a.as_json() for a in due(db, campaigns, settings, moment)]
@@ -250,7 +254,9 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
             click.echo(f"{item['kind']:16} {item['unit'] or '(staff)':20} {to}")
         if not items:
             click.echo("nothing due" if not send else "nothing sent")
-    if send and any("failed" in r.outcomes.values() for r in results):
+    if unavailable is not None:
+        click.echo(f"Error: {unavailable}; what is still due is sent on the next run", err=True)
+    if send and (unavailable is not None or any("failed" in r.outcomes.values() for r in results)):
         sys.exit(1)
 
 

@@ -23,7 +23,7 @@ import sqlite_utils
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
-from pipeline.alerts import AlertConfigError, AlertSettings, run_due_alerts
+from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, run_due_alerts
 from pipeline.flow import derive_pending, refresh_statuses
 from pipeline.imap import FolderPass, ImapAuthError, ImapSettings, connect, has_unseen_uids, sync_folder
 from pipeline.store import now_iso, open_db, save_campaigns
@@ -198,6 +198,8 @@ class AlertSchedule:
         except AlertConfigError as exc:
             log.warning("alerts switched off for this run: %s", exc)
             self.settings = None
+        except SmtpUnavailable as exc:
+            log.warning("alerts not sent: %s; tried again at the next round", exc)
 
 
 def run(db_path: str, settings: ImapSettings, campaigns: list, once: bool = False,

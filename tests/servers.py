@@ -313,7 +313,7 @@ class SmtpServer:
     def _auth(self, server, session, envelope, mechanism, auth_data):
         ok = self.credentials is not None and (
             auth_data.login.decode(), auth_data.password.decode()) == self.credentials
-        return AuthResult(success=ok)
+        return AuthResult(success=ok, handled=False)  # handled=True would leave the refusal unanswered
 
     def start(self) -> SmtpServer:
         extra: dict = {}

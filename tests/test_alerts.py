@@ -142,10 +142,10 @@ def test_send_delivers_vietnamese_mail_once(alerts_cli, smtp_server):
 
 
 def test_unit_that_completes_gets_no_further_reminder(alerts_cli, smtp_server):
-    smtp_server.stop()  # every reminder fails...
+    smtp_server.reply = "451 4.3.0 Máy chủ bận, thử lại sau"  # every reminder fails...
     failed = alerts_cli("--now", REMINDER_TIME, "--send", code=1)
     assert {a["unit"] for a in failed if a["kind"] == "reminder"} == set(UNIT_ADDR) - {"so-noi-vu"}
-    smtp_server.start()
+    smtp_server.reply = None
     # ...and is retried, except for so-giao-duc, whose complete submission arrived 14/6 21:33.
     retried = alerts_cli("--now", "2022-06-14T22:00:00+07:00", "--send")
     assert {a["unit"] for a in retried if a["kind"] == "reminder"} == set(UNIT_ADDR) - {"so-noi-vu", "so-giao-duc"}
@@ -169,6 +169,40 @@ def test_refused_mail_is_recorded_as_failed_and_retried(alerts_cli, smtp_server)
     assert alerts_cli("--now", AFTER_DEADLINE, "--send") == []
     outcomes = [r["outcome"] for r in rows(alerts_cli.db_path)]
     assert outcomes.count("failed") == outcomes.count("sent") == len(logged)
+
+
+def test_an_smtp_outage_counts_no_attempt_however_long_it_lasts(alerts_cli, smtp_server, run_cli, monkeypatch):
+    from pipeline.alerts import MAX_ATTEMPTS
+    from tests.servers import free_port
+
+    monkeypatch.setenv("INTAKE_SMTP_PORT", str(free_port()))  # nothing listens there
+    for _ in range(MAX_ATTEMPTS + 1):
+        result = run_cli("alerts", "--json", "--now", AFTER_DEADLINE, "--send")
+        assert result.exit_code == 1 and result.stdout.strip() == "[]"
+        assert result.stderr.startswith("Error: cannot reach the SMTP server 127.0.0.1:")
+        assert result.stderr.strip().endswith("what is still due is sent on the next run")
+    assert rows(alerts_cli.db_path) == []
+    monkeypatch.setenv("INTAKE_SMTP_PORT", str(smtp_server.port))  # the server is back: nothing was given up
+    sent = alerts_cli("--now", AFTER_DEADLINE, "--send")
+    assert sent and all(set(a["outcomes"].values()) == {"sent"} for a in sent)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+def test_a_refused_smtp_login_is_a_configuration_error(alerts_cli, run_cli, monkeypatch):
+    from tests.servers import SmtpServer
+
+    server = SmtpServer(credentials=("vanphong", "mật-khẩu-đúng")).start()
+    try:
+        for key, value in server.env().items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("INTAKE_SMTP_USER", "vanphong")
+        monkeypatch.setenv("INTAKE_SMTP_PASSWORD", "mật-khẩu-sai")
+        result = run_cli("alerts", "--now", AFTER_DEADLINE, "--send")
+    finally:
+        server.stop()
+    assert result.exit_code == 2
+    assert result.output.startswith(f"Error: SMTP login as vanphong refused by 127.0.0.1:{server.port}: 535")
+    assert "mật-khẩu" not in result.output and rows(alerts_cli.db_path) == [] and server.envelopes == []
 
 
 def test_rate_limit_defers_the_excess_to_a_later_run(alerts_cli, smtp_server, monkeypatch):
