@@ -26,6 +26,7 @@ from rules.campaign import load_campaign
 from tests.conftest import CAMPAIGN_FILE, ROOT, SAMPLE_INBOX
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import EXPECTED, NOW
+from tests.servers import free_port
 
 
 def _env(dovecot, user: str, password: str, db: Path, **extra: str) -> dict[str, str]:
@@ -331,3 +332,8 @@ def test_poll_sends_due_alerts_when_smtp_is_configured(dovecot, imap_user, smtp_
     receipts = [m for m in smtp_server.messages if "dangbo@snv.example.vn" in m["To"]]
     assert receipts and receipts[0]["Auto-Submitted"] == "auto-replied"
     assert _count(tmp_path / "on.db", "select count(*) from alerts where outcome = 'sent'") >= 1
+    # SMTP down: the mail is still fetched, the alerts wait without an attempt counted.
+    down = _poll_once(_env(dovecot, user, pw, tmp_path / "down.db") | smtp | {"INTAKE_SMTP_PORT": str(free_port())})
+    assert down.returncode == 0 and "1 mails fetched: 1 new" in down.stdout
+    assert "alerts not sent: cannot reach the SMTP server" in down.stderr
+    assert _count(tmp_path / "down.db", "select count(*) from alerts") == 0
