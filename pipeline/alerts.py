@@ -107,6 +107,9 @@ class AlertSettings:
             raise AlertConfigError("INTAKE_SMTP_SSL=1 (implicit TLS) and INTAKE_SMTP_STARTTLS=1 exclude each other: "
                                    "port 465 wants the first, 587 the second")
         port = number("INTAKE_SMTP_PORT", 465 if implicit else 25)
+        if port == 465 and (starttls or implicit is False):  # the server would wait for a TLS handshake
+            raise AlertConfigError("port 465 is SMTP over implicit TLS: set INTAKE_SMTP_SSL=1 (not STARTTLS), "
+                                   "or use port 587 for STARTTLS")
         if implicit is None:  # unset: port 465 speaks implicit TLS, every other port plain SMTP first
             implicit = port == 465 and not starttls
         return cls(

@@ -125,6 +125,9 @@ class ImapSettings:
             interval = float(get("interval", "INTAKE_IMAP_INTERVAL", "60") or 60)
         except ValueError:
             raise ImapConfigError("INTAKE_IMAP_PORT and INTAKE_IMAP_INTERVAL must be numbers") from None
+        if port == 993 and mode != "1":  # the server would wait for a TLS handshake until the timeout
+            raise ImapConfigError(f"port 993 is IMAP over implicit TLS: set INTAKE_IMAP_SSL=1, or use port 143 "
+                                  f"for INTAKE_IMAP_SSL={mode}")
         folders = [f.strip() for f in (get("folder", "INTAKE_IMAP_FOLDER", "INBOX") or "INBOX").split(",") if f.strip()]
         idle = (get("idle", "INTAKE_IMAP_IDLE", "1") or "1").strip().lower() not in ("0", "false", "no")
         return cls(host=host, user=user, password=password, port=port, ssl=mode, folders=folders or ["INBOX"],

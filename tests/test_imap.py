@@ -120,6 +120,9 @@ def test_settings_from_env_and_flags(tmp_path):
     assert "bí mật" not in repr(s)
     assert ImapSettings.from_env({"INTAKE_IMAP_HOST": "h", "INTAKE_IMAP_USER": "u", "INTAKE_IMAP_PASSWORD": "p",
                                   "INTAKE_IMAP_SSL": "starttls"}).port == 143
+    with pytest.raises(ImapConfigError, match="port 993 is IMAP over implicit TLS"):
+        ImapSettings.from_env({"INTAKE_IMAP_HOST": "h", "INTAKE_IMAP_USER": "u", "INTAKE_IMAP_PASSWORD": "p",
+                               "INTAKE_IMAP_SSL": "starttls", "INTAKE_IMAP_PORT": "993"})
     assert parse_actions("flag", ["A", "B"])["B"].arg == "\\Flagged"
 
 

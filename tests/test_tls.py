@@ -205,7 +205,9 @@ def test_smtp_tls_settings():
     assert settings(starttls="1", port="587") == (587, False, True)
     assert settings(ssl="1") == (465, True, False)
     assert settings(port="465") == (465, True, False)  # 465 is implicit TLS unless said otherwise
-    assert settings(port="465", ssl="0") == (465, False, False)
+    for wrong in ({"port": "465", "ssl": "0"}, {"port": "465", "starttls": "1"}):
+        with pytest.raises(AlertConfigError, match="port 465 is SMTP over implicit TLS"):
+            settings(**wrong)  # the server would wait for a TLS handshake until the timeout
     assert settings(ssl="yes", port="2465") == (2465, True, False)
     with pytest.raises(AlertConfigError, match="exclude each other"):
         settings(ssl="1", starttls="1")
