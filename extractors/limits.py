@@ -37,6 +37,7 @@ class Limits:
     max_xml_elements: int = 2_000_000  # tags of one XML part (counted before parsing)
     max_pdf_pages: int = 300  # the first N pages are read (flag truncated)
     max_seconds_per_file: float = 120.0  # wall clock for one PDF, checked between pages (flag timeout)
+    max_mail_bytes: int = 100 * _MB  # a bigger mail is stored whole, but only its headers are read
     max_mime_parts: int = 500  # parts of one mail, forwarded ones included
     max_mime_depth: int = 30  # multipart nesting
     soffice_timeout: float = 120.0  # one LibreOffice conversion
@@ -54,6 +55,7 @@ ENV: dict[str, tuple[str, int]] = {
     "INTAKE_MAX_XML_ELEMENTS": ("max_xml_elements", 1),
     "INTAKE_MAX_PDF_PAGES": ("max_pdf_pages", 1),
     "INTAKE_MAX_SECONDS_PER_FILE": ("max_seconds_per_file", 1),
+    "INTAKE_MAX_MAIL_MB": ("max_mail_bytes", _MB),
     "INTAKE_MAX_MIME_PARTS": ("max_mime_parts", 1),
     "INTAKE_MAX_MIME_DEPTH": ("max_mime_depth", 1),
     "INTAKE_SOFFICE_TIMEOUT": ("soffice_timeout", 1),

@@ -115,6 +115,7 @@ _GENERIC_TYPES = {"application/octet-stream", "application/octetstream", "applic
                   "application/force-download", "application/download", "application/binary", "application/unknown"}  # fmt: skip
 _SIGNATURE_TYPES = {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 _TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}  # Outlook's winmail.dat
+_HEADER_SCAN = 1024 * 1024  # where a header block must have ended
 _DOCUMENT_EXTS = {".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".odt", ".ods", ".odp", ".epub"}  # zips, not archives
 _TYPES_BY_EXT = {  # explicit first: the system's mime.types differs between machines
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".doc": "application/msword",
@@ -343,12 +344,24 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse one RFC 5322 message. Never raises: problems become `flags`."""
     raw = bytes(raw or b"").removeprefix(b"\xef\xbb\xbf")  # a BOM from a Windows editor would hide the first header
+    limit = safe_limits().max_mail_bytes
+    if len(raw) > limit:  # the parser would hold several copies of it: the headers still tell who and when
+        mb = 1024 * 1024
+        return _headers_only(raw, Flag("too_large", f"mail of {len(raw) / mb:.3g} MB, above INTAKE_MAX_MAIL_MB "
+                                                    f"({limit / mb:.3g}): stored whole, only its headers read; raise "
+                                                    "the limit and run `intake reprocess` to open it"))
     try:
         return _parse_message(message_from_bytes(raw, policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
-        error = Flag("mime_error", f"{type(exc).__name__}: {exc}"[:300])
-    try:  # keep at least the sender, subject and dates
-        msg = BytesParser(policy=compat32).parsebytes(raw, headersonly=True)
+        return _headers_only(raw, Flag("mime_error", f"{type(exc).__name__}: {exc}"[:300]))
+
+
+def _headers_only(raw: bytes, error: Flag) -> ParsedMail:
+    """Sender, subject and dates from the header block alone, with the flag that says why."""
+    end = min((i for i in (raw.find(b"\r\n\r\n", 0, _HEADER_SCAN), raw.find(b"\n\n", 0, _HEADER_SCAN)) if i >= 0),
+              default=_HEADER_SCAN)
+    try:
+        msg = BytesParser(policy=compat32).parsebytes(raw[:end], headersonly=True)
         msg.set_payload("")
         mail = _parse_message(msg, "", 0)
         mail.flags.insert(0, error)

@@ -80,6 +80,25 @@ def test_too_large_attachment_is_kept_raw_but_not_read(run_cli, monkeypatch, tmp
     assert [r[0] for r in db.execute("select kind from flags where kind = 'too_large'")] == ["too_large"]
 
 
+def test_too_large_mail_is_kept_whole_and_opened_once_the_limit_is_raised(run_cli, monkeypatch, tmp_path):
+    report = docx_bytes("BÁO CÁO", "I. TÌNH HÌNH", "Nội dung " * 10)
+    raw = mail_with(("bao-cao.docx", report), subject="Báo cáo sơ kết Nghị quyết 03")
+    monkeypatch.setenv("INTAKE_MAX_MAIL_MB", "0.01")  # 10 KB; the mail is ~50 KB
+    mail = parse_mail(raw)
+    assert kinds(mail.flags) == ["too_large"] and "INTAKE_MAX_MAIL_MB (0.01)" in mail.flags[0].detail
+    assert (mail.subject, mail.from_addr, mail.attachments) == ("Báo cáo sơ kết Nghị quyết 03", "dangbo@stc.example.vn", [])
+    (tmp_path / "m.eml").write_bytes(raw)
+    assert run_cli("ingest", str(tmp_path / "m.eml")).exit_code == 0
+    db = sqlite3.connect(tmp_path / "intake.db")
+    assert db.execute("select raw from raw_messages").fetchone()[0] == raw  # nothing lost
+    assert db.execute("select count(*) from attachments").fetchone()[0] == 0
+    assert "too_large" in [r[0] for r in db.execute("select kind from flags")]
+    monkeypatch.delenv("INTAKE_MAX_MAIL_MB")
+    assert run_cli("reprocess").exit_code == 0
+    assert [r[0] for r in db.execute("select filename from attachments")] == ["bao-cao.docx"]
+    assert "too_large" not in [r[0] for r in db.execute("select kind from flags")]
+
+
 def test_archive_limits_come_from_the_settings(monkeypatch):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
