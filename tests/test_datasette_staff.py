@@ -81,6 +81,34 @@ def test_closed_campaigns_are_left_out_unless_asked_for(tmp_path):
     assert get(ds, "/demo/campaigns.json?_shape=array").json()[0]["closed"] == 1
 
 
+def test_dashboard_counts_open_campaigns_only(sample_db, tmp_path):
+    """The charts' SQL as datasette-dashboards runs it with no round chosen ([[...]] dropped)."""
+    import sqlite3
+
+    import yaml
+
+    from pipeline.serve import metadata_for
+
+    data = yaml.safe_load(CAMPAIGN_FILE.read_text(encoding="utf-8")) | {"closed": True}
+    closed = tmp_path / "closed.yml"
+    closed.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    (tmp_path / "closed").mkdir()
+    paths = {"open": served_copy(sample_db, tmp_path / "demo.db"),
+             "closed": ingest_into(tmp_path / "closed", *sorted(SAMPLE_INBOX.glob("*.eml")), campaign_file=closed)}
+    dashboard = metadata_for(paths["open"])["plugins"]["datasette-dashboards"]["tinh-hinh-nop-bao-cao"]
+    for state, path in paths.items():
+        with sqlite3.connect(path) as conn:
+            counts = {name: conn.execute(re.sub(r"\[\[.*?\]\]", "", chart["query"], flags=re.S)).fetchall()
+                      for name, chart in dashboard["charts"].items()}
+            rounds = conn.execute(dashboard["filters"]["dot"]["query"]).fetchall()
+        conn.close()
+        if state == "open":
+            assert counts["da-nop"] == [(len(EXPECTED),)] and rounds == [("nq03-2022",)]
+        else:
+            assert all(rows in ([], [(0,)]) for rows in counts.values()), counts
+            assert rounds == []
+
+
 def test_late_submissions(ds):
     late = rows(ds, "nop_tre_han", dot_bao_cao="")
     assert [r["Mã đơn vị"] for r in late] == [u for u, e in EXPECTED.items() if e["status"] == "late"]
