@@ -38,7 +38,7 @@ import sqlite_utils
 
 from pipeline.flow import mail_facts
 from pipeline.settings import env_number
-from pipeline.tls import answered_in_plaintext, certificate_error, is_loopback, verified_context
+from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 from rules.alerts import Alert, Receipt, due_alerts
 from rules.campaign import Campaign
 from rules.status import campaign_status, submission_status
@@ -273,10 +273,10 @@ class _Smtp:
                 conn.close()
             if isinstance(exc, ssl.SSLCertVerificationError):
                 raise AlertConfigError(certificate_error(s.smtp_host or "", s.smtp_port, exc)) from None
-            if answered_in_plaintext(exc):
-                raise AlertConfigError(f"{s.smtp_host}:{s.smtp_port} does not speak implicit TLS: INTAKE_SMTP_SSL=1 "
-                                       "needs the implicit-TLS port (usually 465); for port 587 set "
-                                       "INTAKE_SMTP_STARTTLS=1") from None
+            wrong_port = plaintext_port_error(exc, s.smtp_host or "", s.smtp_port, "INTAKE_SMTP_SSL", 465, 587,
+                                              "INTAKE_SMTP_STARTTLS=1")
+            if wrong_port:
+                raise AlertConfigError(wrong_port) from None
             if isinstance(exc, smtplib.SMTPAuthenticationError):
                 raise AlertConfigError(f"SMTP login as {s.smtp_user} refused by {s.smtp_host}:{s.smtp_port}: "
                                        f"{_error_text(exc)}") from None
@@ -358,7 +358,7 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     with db.conn:
                         db["alerts"].delete(row)
                     if isinstance(exc, SmtpUnavailable):
-                        exc.results = results
+                        raise SmtpUnavailable(str(exc), results) from None
                     raise
                 except (smtplib.SMTPException, OSError) as exc:
                     error = _error_text(exc)

@@ -23,7 +23,7 @@ from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginEr
 
 from pipeline.derive import derive
 from pipeline.store import add_source, has_source, now_iso, save_raw
-from pipeline.tls import answered_in_plaintext, certificate_error, is_loopback, verified_context
+from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 
 log = logging.getLogger(__name__)
 
@@ -175,9 +175,10 @@ def connect(settings: ImapSettings) -> IMAPClient:
         raise ImapTlsError(certificate_error(settings.host, settings.port, exc)) from None
     except ssl.SSLError as exc:
         _close(client)
-        if answered_in_plaintext(exc):
-            raise ImapTlsError(f"{settings.host}:{settings.port} does not speak implicit TLS: INTAKE_IMAP_SSL=1 needs "
-                               "the implicit-TLS port (usually 993); for port 143 set INTAKE_IMAP_SSL=starttls") from None
+        wrong_port = plaintext_port_error(exc, settings.host, settings.port, "INTAKE_IMAP_SSL", 993, 143,
+                                          "INTAKE_IMAP_SSL=starttls")
+        if wrong_port:
+            raise ImapTlsError(wrong_port) from None
         raise
     except BaseException:
         _close(client)

@@ -28,6 +28,11 @@ def certificate_error(host: str, port: int, exc: ssl.SSLCertVerificationError) -
             "set SSL_CERT_FILE to a PEM file holding that CA's certificate")
 
 
-def answered_in_plaintext(exc: BaseException) -> bool:
-    """A TLS handshake the server answered in plaintext: implicit TLS set for a plain/STARTTLS port."""
-    return isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc)
+def plaintext_port_error(exc: BaseException, host: str, port: int, setting: str, tls_port: int,
+                         starttls_port: int, starttls_setting: str) -> str | None:
+    """One line when a TLS handshake was answered in plaintext (`setting` asks for implicit TLS on a
+    plain or STARTTLS port), else None."""
+    if not (isinstance(exc, ssl.SSLError) and "WRONG_VERSION_NUMBER" in str(exc)):
+        return None
+    return (f"{host}:{port} does not speak implicit TLS: {setting}=1 needs the implicit-TLS port (usually "
+            f"{tls_port}); for port {starttls_port} set {starttls_setting}")
