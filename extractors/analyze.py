@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from extractors.certificates import TrustRoots
 from extractors.classify import classify
 from extractors.metadata import extract_metadata
 from extractors.model import Document, Extraction, Flag, Metadata, Profile
 from extractors.outline import LOW_CONFIDENCE, sections as outline_sections
 from extractors.readers import read_document
-from extractors.certificates import TrustRoots
 from extractors.signatures import read_signatures
 
 

@@ -18,7 +18,7 @@ from .certificates import issuer_name, subject_names, valid_at
 from .docx_reader import _Package
 from .limits import LimitExceeded
 from .model import Flag, Signature
-from .signatures import MALFORMED
+from .signatures import MALFORMED, failure
 from .text import repair
 
 _DS = "{http://www.w3.org/2000/09/xmldsig#}"
@@ -49,7 +49,7 @@ def read_docx_signatures(data: bytes) -> tuple[list[Signature], list[Flag]]:
         except Exception as exc:  # a broken part is still a signature that is there: listed, and flagged
             signatures.append(Signature(None, None, None, None, intact=None, modified_after_signing=None,
                                         trusted=None, location=part))
-            flags.append(Flag(MALFORMED, f"{part}: {type(exc).__name__}: {str(exc)[:200]}"))
+            flags.append(Flag(MALFORMED, f"{part}: {failure(exc)}"))
     return signatures, flags
 
 

@@ -30,7 +30,7 @@ from pyhanko_certvalidator.errors import (
 
 from .certificates import TrustRoots, issuer_name, subject_names, valid_at
 from .model import Flag, Signature
-from .signatures import BROKEN, MALFORMED
+from .signatures import BROKEN, MALFORMED, failure
 
 # pyHanko logs each untrusted chain and each suspicious revision at WARNING, with a traceback: those
 # are verdicts this module returns as facts, not failures of the program.
@@ -82,7 +82,7 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
             reader.decrypt(b"")  # an owner-password-only PDF still opens; a user password fails here
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except Exception as exc:
-        return [], [Flag(MALFORMED, f"the file holds a signature dictionary, but its signatures cannot be read: {_reason(exc)}")]
+        return [], [Flag(MALFORMED, f"the file holds a signature dictionary, but its signatures cannot be read: {failure(exc)}")]
     if not fields:
         return [], [Flag(MALFORMED, "the file holds a signature dictionary (/ByteRange) that belongs to no signature field")]
     policy = _ChangePolicy(deadline)
@@ -111,7 +111,7 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
         except Exception as exc:  # anything a hostile signature trips on: listed as not intact, and flagged
             signatures.append(Signature(None, None, None, None, intact=False, modified_after_signing=None,
                                         trusted=None if roots is None else False, location=name))
-            flags.append(Flag(MALFORMED, f"{name}: {problem or _reason(exc)}"))
+            flags.append(Flag(MALFORMED, f"{name}: {problem or failure(exc)}"))
             continue
         if problem:  # whatever pyHanko made of it, the signature does not frame this file as it must
             signature.intact, signature.modified_after_signing = False, True
@@ -296,7 +296,3 @@ def _dss_revocation(reader: PdfFileReader) -> tuple[list, list]:
     except Exception:  # none (NoDSSFoundError), or a broken one: it only costs the revocation data it held
         return [], []
 
-
-def _reason(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-    return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

@@ -43,5 +43,11 @@ def read_signatures(data: bytes, fmt: str, trust_roots: TrustRoots | bytes | str
 
             return read_docx_signatures(data)
     except Exception as exc:  # the readers flag what they know; this is the last guard, never a traceback
-        return [], [Flag(MALFORMED, f"signatures not read: {type(exc).__name__}: {str(exc)[:200]}")]
+        return [], [Flag(MALFORMED, f"signatures not read: {failure(exc)}")]
     return [], []
+
+
+def failure(exc: Exception) -> str:
+    """An exception as one short line of a flag's detail: its type and the first line of its message."""
+    lines = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {lines[0][:200]}" if lines else type(exc).__name__
