@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from extractors.certificates import TrustRoots
 from extractors.classify import classify
 from extractors.metadata import extract_metadata
 from extractors.model import Document, Extraction, Flag, Metadata, Profile
 from extractors.outline import LOW_CONFIDENCE, sections as outline_sections
 from extractors.readers import read_document
+from extractors.signatures import read_signatures
 
 
 def analyze(doc: Document, filename: str, profile: Profile) -> Extraction:
@@ -33,6 +35,11 @@ def analyze(doc: Document, filename: str, profile: Profile) -> Extraction:
     return Extraction(doc.format, kind, meta, sections, missing, text, flags)
 
 
-def extract(data: bytes, filename: str, profile: Profile) -> Extraction:
-    """Read one file's bytes and analyze it for a campaign profile. Never raises for bad input."""
-    return analyze(read_document(data, filename), filename, profile)
+def extract(data: bytes, filename: str, profile: Profile, trust_roots: TrustRoots | None = None) -> Extraction:
+    """Read one file's bytes, analyze it for a campaign profile and read its signatures (their own pass
+    over the same bytes). Never raises for bad input."""
+    doc = read_document(data, filename)
+    extraction = analyze(doc, filename, profile)
+    extraction.signatures, flags = read_signatures(data, doc.format, trust_roots)
+    extraction.flags.extend(flags)
+    return extraction

@@ -123,6 +123,45 @@ class Metadata:
 
 
 @dataclass
+class Signature:
+    """One digital signature (ký số) in a file: who signed, when, and what could be checked.
+
+    None means "not checked": no trust roots were given, or the format's signatures are only read
+    (.docx XML signatures are not verified). Read by `extractors.signatures`, a pass of its own over
+    the file's bytes, beside the reader and the analysis.
+    """
+
+    signer: str | None  # the certificate subject's common name (.docx: also the name typed on the signature line)
+    organization: str | None  # subject OU then O, e.g. "SỞ NỘI VỤ, ỦY BAN NHÂN DÂN TỈNH BÌNH THUẬN"
+    signed_at: datetime.datetime | None
+    issuer: str | None  # the issuing CA's common name
+    intact: bool | None  # the signed bytes are unchanged and the signature value verifies
+    modified_after_signing: bool | None  # changed after it by more than signatures, annotations, form fields
+    trusted: bool | None  # the chain reaches a root of the trust bundle; None: no bundle given
+    valid_at_signing: bool | None = None  # signed_at lies within the certificate's validity
+    revocation: str = "not_checked"  # not_checked | good | revoked | unknown (only from OCSP/CRL data in the file)
+    time_source: str | None = None  # timestamp (a TSA's token) | signer (the signer's own clock, as written)
+    modification: str | None = None  # pyHanko's level: none | lta_updates | form_filling | annotations | other
+    location: str | None = None  # the PDF signature field, or the .docx signature part
+
+    def as_json(self) -> dict:
+        return {
+            "signer": self.signer,
+            "organization": self.organization,
+            "signed_at": self.signed_at.isoformat() if self.signed_at else None,
+            "issuer": self.issuer,
+            "intact": self.intact,
+            "modified_after_signing": self.modified_after_signing,
+            "trusted": self.trusted,
+            "valid_at_signing": self.valid_at_signing,
+            "revocation": self.revocation,
+            "time_source": self.time_source,
+            "modification": self.modification,
+            "location": self.location,
+        }
+
+
+@dataclass
 class Extraction:
     """What the extractors know about one file, for one campaign profile."""
 
@@ -134,3 +173,4 @@ class Extraction:
     text: str  # the whole body, for search and mention checks
     flags: list[Flag] = field(default_factory=list)
     error: str | None = None
+    signatures: list[Signature] = field(default_factory=list)  # PDF and .docx only, from their own pass

@@ -149,21 +149,23 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
     from extractors.analyze import extract as run_extract
 
     profile = _pick(_campaigns(rules), campaign_id).profile()
+    trust_roots = _trust_roots()
     results, failed = [], False
     for name in files:
         try:
             data = Path(name).read_bytes()
         except OSError as exc:
             results.append({"file": name, "kind": "other", "metadata": {}, "sections": [],
-                            "missing_sections": [], "error": f"cannot read: {exc.strerror}"})
+                            "missing_sections": [], "signatures": [], "error": f"cannot read: {exc.strerror}"})
             failed = True
             continue
-        ext = run_extract(data, os.path.basename(name), profile)
+        ext = run_extract(data, os.path.basename(name), profile, trust_roots)
         item = {
             "file": name, "kind": ext.kind, "format": ext.format, "metadata": ext.metadata.as_json(),
             "sections": [{"key": s.key, "heading": s.heading, "text": s.text, "confidence": s.confidence}
                          for s in ext.sections],
             "missing_sections": ext.missing_sections,
+            "signatures": [s.as_json() for s in ext.signatures],
             "flags": [{"kind": f.kind, "detail": f.detail} for f in ext.flags],
         }
         if ext.error:
@@ -179,10 +181,27 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
                 click.echo(f"  {s['key']:6} {s['heading'][:70]}")
             if item["missing_sections"]:
                 click.echo(f"  missing: {', '.join(item['missing_sections'])}")
+            for sig in item["signatures"]:
+                verdict = {True: "intact", False: "NOT intact", None: "not verified"}[sig["intact"]]
+                click.echo(f"  signed: {sig['signer'] or '?'} ({sig['organization'] or '-'}) {sig['signed_at'] or '-'} "
+                           f"{verdict}{', modified after signing' if sig['modified_after_signing'] else ''}")
     for item in results:
         if "error" in item:
             click.echo(f"cannot read {item['file']}: {item['error']}", err=True)
     sys.exit(1 if failed else 0)
+
+
+def _trust_roots():
+    """INTAKE_TRUST_ROOTS, the office's PEM bundle of accepted CAs; unset: chains are not checked."""
+    from extractors.certificates import TrustRoots, TrustRootsError
+
+    path = os.environ.get("INTAKE_TRUST_ROOTS", "").strip()
+    if not path:
+        return None
+    try:
+        return TrustRoots.load(path)
+    except TrustRootsError as exc:
+        raise ConfigError(f"INTAKE_TRUST_ROOTS: {exc}") from None
 
 
 @cli.command()
