@@ -136,7 +136,8 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
     # What the staff pages look up: a unit's statuses, the current report's sections, a unit's
     # alerts, a document's flags.
     for table, cols in (("submissions", ["unit_id"]), ("submissions", ["report"]), ("alerts", ["unit_id"]),
-                        ("sections", ["document"]), ("flags", ["attachment"])):
+                        ("alerts", ["campaign_id", "unit_id"]), ("sections", ["document"]),
+                        ("flags", ["attachment"])):
         db[table].create_index(cols, if_not_exists=True)
     db.create_view("vocabulary", vocabulary_view(), replace=True)
     db.create_view("unit_status", UNIT_STATUS_VIEW, replace=True)

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from datasette.utils.asgi import NotFound
 
 from pipeline.staff import data, fmt, present
-from pipeline.staff.page import open_database, read, render
+from pipeline.staff.page import open_database, part, read, render
 from rules.vocabulary import Status
 
 # Tab (the `xem` argument) -> (title, which lines it keeps).
@@ -48,7 +48,7 @@ async def view(datasette, request):
         "time_left": fmt.time_left(info.deadline, now),
         "tabs": [(key, title, sum(1 for r in rows if test(r))) for key, (title, test) in TABS.items()],
         "tab": tab,
-        "lines": [present.unit_line(info, r) for r in rows if keep(r)],
+        "roster": part(datasette, "_intake_roster.html", lines=[present.unit_line(info, r) for r in rows if keep(r)]),
         "strays": [present.stray_line(info, s) for s in strays],
         "unattributed_tab": UNATTRIBUTED_TAB,
         "units": len(rows),

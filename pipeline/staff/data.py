@@ -101,20 +101,25 @@ class Counts:
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
-    """Per campaign: whole units of the roster in each state, and reports nobody could attribute."""
+    """Per campaign: whole units of the roster in each state, and reports nobody could attribute.
+    Read from the cached statuses directly: whether a unit not submitted is pending or missing
+    does not change these numbers."""
     result: dict[str, Counts] = {}
-    for row in _query(conn, f"""select campaign_id, count(*) as units,
-            sum(status in ('{SUBMITTED[0]}', '{SUBMITTED[1]}')) as submitted,
-            sum(status = '{Status.LATE}') as late,
-            sum(status not in ('{SUBMITTED[0]}', '{SUBMITTED[1]}')) as not_submitted,
-            sum(status in ('{SUBMITTED[0]}', '{SUBMITTED[1]}') and (missing_attachments != '[]'
-                or missing_sections != '[]')) as incomplete
-        from unit_status group by campaign_id"""):
-        result[row["campaign_id"]] = Counts(row["units"], row["submitted"], row["late"], row["not_submitted"],
-                                            row["incomplete"])
-    for row in _query(conn, "select campaign_id, count(*) as n from submissions where unit_id is null "
-                            "group by campaign_id"):
-        result.setdefault(row["campaign_id"], Counts()).unattributed = row["n"]
+    for row in _query(conn, """select campaign_id, unit_id is null as stray, status, count(*) as n,
+            sum(missing_attachments != '[]' or missing_sections != '[]') as incomplete
+        from submissions group by 1, 2, 3"""):
+        entry = result.setdefault(row["campaign_id"], Counts())
+        if row["stray"]:
+            entry.unattributed += row["n"]
+            continue
+        entry.units += row["n"]
+        if row["status"] in SUBMITTED:
+            entry.submitted += row["n"]
+            entry.incomplete += row["incomplete"]
+        else:
+            entry.not_submitted += row["n"]
+        if row["status"] == Status.LATE:
+            entry.late += row["n"]
     return result
 
 

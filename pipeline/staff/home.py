@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from pipeline.staff import data, fmt
-from pipeline.staff.page import open_database, read, render
+from pipeline.staff.page import open_database, part, read, render
 
 
 @dataclass
@@ -29,7 +29,8 @@ def cards(conn, now: datetime) -> list[Card]:
 async def view(datasette, request):
     db = await open_database(datasette, request)
     everything = await read(db, cards, datetime.now(timezone.utc))
+    open_cards = [c for c in everything if not c.info.closed]
     return await render(datasette, request, "staff_home.html", {
-        "open_cards": [c for c in everything if not c.info.closed],
+        "open_cards": open_cards, "cards": part(datasette, "_intake_cards.html", open_cards=open_cards),
         "closed_cards": [c for c in everything if c.info.closed],
     })

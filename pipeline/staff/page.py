@@ -3,11 +3,14 @@ other pages and render a template with a Vietnamese 404 for what does not exist.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
 from datasette.utils.asgi import Response
+from jinja2 import Environment
+from markupsafe import Markup
 
 T = TypeVar("T")
 
@@ -32,6 +35,20 @@ async def read(db, fn: Callable[..., T], *args: Any) -> T:
 
 async def render(datasette, request, template: str, context: dict, status: int = 200) -> Response:
     return Response.html(await datasette.render_template(template, context, request=request), status=status)
+
+
+_PART_ENVIRONMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def part(datasette, template: str, **context: Any) -> Markup:
+    """A long piece of a page (300 rows, every unit's text) rendered by a synchronous Jinja over the
+    same templates: Datasette's environment is asynchronous, which costs an await per expression
+    and made a 300-unit campaign page take a quarter of a second to render."""
+    env = _PART_ENVIRONMENTS.get(datasette)
+    if env is None:
+        env = _PART_ENVIRONMENTS[datasette] = Environment(loader=datasette.jinja_env.loader, autoescape=True)
+    links = Links(datasette, database_name(datasette))
+    return Markup(env.get_template(template).render(links=links, **context))
 
 
 class Links:
@@ -72,10 +89,10 @@ class Links:
 
     def file(self, attachment_id: str) -> str:
         """Download of an attachment's original bytes (pipeline/staff/downloads.py)."""
-        return self._at(f"/-/tai-ve/{quote(self.database, safe='')}/tep", id=attachment_id)
+        return self._path(f"/-/tai-ve/{quote(self.database, safe='')}/tep?id={quote(attachment_id, safe='')}")
 
     def eml(self, mail_id: str) -> str:
-        return self._at(f"/-/tai-ve/{quote(self.database, safe='')}/thu", id=mail_id)
+        return self._path(f"/-/tai-ve/{quote(self.database, safe='')}/thu?id={quote(mail_id, safe='')}")
 
     @property
     def developer(self) -> str:

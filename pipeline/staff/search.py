@@ -5,15 +5,22 @@ a link to the file. Current reports by default; older versions on request, marke
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from markupsafe import Markup, escape
 
 from extractors.text import fold
 from pipeline.staff import data
-from pipeline.staff.page import open_database, read, render
+from pipeline.staff.page import open_database, part, read, render
 
 WINDOW = 30  # words shown on each side of the first match
 _WORD = re.compile(r"\w+")
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_key(word: str) -> str:
+    """A word's folded key (reports share most of their words: folded once each)."""
+    return fold(word)
 
 
 def snippet(text: str, terms: list[str], window: int = WINDOW) -> Markup:
@@ -22,7 +29,7 @@ def snippet(text: str, terms: list[str], window: int = WINDOW) -> Markup:
     words = list(_WORD.finditer(text))
     if not words:
         return Markup("")
-    keys = [fold(w.group()) for w in words]
+    keys = [_word_key(w.group()) for w in words]
     n = len(terms)
     starts = [i for i in range(len(keys) - n + 1) if keys[i:i + n] == terms] if n else []
     first = starts[0] if starts else 0
@@ -65,4 +72,5 @@ async def view(datasette, request):
     return await render(datasette, request, "staff_search.html", {
         "search_query": text, "campaign_id": campaign_id, "include_old": include_old,
         "campaigns": list(campaigns.values()), "results": results, "more": more, "searched": bool(terms),
+        "result_list": part(datasette, "_intake_results.html", results=results),
     })

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datasette.utils.asgi import NotFound
 
 from pipeline.staff import data
-from pipeline.staff.page import open_database, read, render
+from pipeline.staff.page import open_database, part, read, render
 
 
 def _load(conn, campaign_id: str, key: str):
@@ -25,8 +25,9 @@ async def view(datasette, request):
         raise NotFound(f"Không có đợt báo cáo «{campaign_id}»")
     if units is None:
         raise NotFound(f"Đề cương của đợt báo cáo không có mục «{key}»")
+    with_text = [u for u in units if any(p.text.strip() for p in u.parts)]
     return await render(datasette, request, "staff_section.html", {
-        "info": info, "key": key, "title": info.section_title(key),
-        "with_text": [u for u in units if any(p.text.strip() for p in u.parts)],
+        "info": info, "key": key, "title": info.section_title(key), "with_text": with_text,
+        "texts": part(datasette, "_intake_section_texts.html", with_text=with_text, info=info, key=key),
         "without": [u for u in units if not any(p.text.strip() for p in u.parts)],
     })

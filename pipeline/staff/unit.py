@@ -6,7 +6,7 @@ from __future__ import annotations
 from datasette.utils.asgi import NotFound
 
 from pipeline.staff import data, fmt, present
-from pipeline.staff.page import open_database, read, render
+from pipeline.staff.page import open_database, part, read, render
 from rules.vocabulary import AlertKind, AlertOutcome, flag_label
 
 
@@ -44,7 +44,9 @@ async def view(datasette, request):
         "unit": unit,
         "statuses": [(campaigns[cid], present.unit_line(campaigns[cid], row)) for cid, row in statuses
                      if cid in campaigns],
-        "mails": [mail_view(m, campaigns.get(m.campaign_id or "")) for m in mails],
+        "mails": mails,
+        "mail_list": part(datasette, "_intake_mails.html",
+                          mails=[mail_view(m, campaigns.get(m.campaign_id or "")) for m in mails]),
         "alerts": [{"alert": a, "campaign": campaigns.get(a.campaign_id),
                     "kind": kinds.get(a.kind, a.kind), "outcome": outcomes.get(a.outcome, a.outcome),
                     "at": fmt.moment(a.at, campaigns[a.campaign_id].tz if a.campaign_id in campaigns
