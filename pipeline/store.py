@@ -132,13 +132,13 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
         }, pk="id")
         db["alerts"].create_index(["key", "recipient"])
         db["alerts"].create_index(["recipient", "attempted_at"])
-    # Views are cheap to replace, so every start brings them up to date.
     # What the staff pages look up: a unit's statuses, the current report's sections, a unit's
     # alerts, a document's flags.
     for table, cols in (("submissions", ["unit_id"]), ("submissions", ["report"]), ("alerts", ["unit_id"]),
                         ("alerts", ["campaign_id", "unit_id"]), ("sections", ["document"]),
                         ("flags", ["attachment"])):
         db[table].create_index(cols, if_not_exists=True)
+    # Views are cheap to replace, so every start brings them up to date.
     db.create_view("vocabulary", vocabulary_view(), replace=True)
     db.create_view("unit_status", UNIT_STATUS_VIEW, replace=True)
     db.create_view("unattributed_submissions", UNATTRIBUTED_VIEW, replace=True)

@@ -396,3 +396,15 @@ def test_staff_pages_on_a_database_older_than_them(tmp_path):
     conn.close()
     text = page(start(path), f"/-/campaign/{CAMPAIGN}")
     assert "16/06/2022 08:40" in text and "quy_che_dan_chu" in text  # no title known: the id, not an error
+
+
+def test_logging_out_says_so_in_vietnamese(protected):
+    cookies = {"ds_actor": login(protected).cookies["ds_actor"]}
+    home = get(protected, "/", cookies=cookies)
+    token = re.search(r'<form class="intake-logout"[^>]*>\s*<input type="hidden" name="csrftoken" value="([^"]+)"',
+                      home.text).group(1)
+    out = asyncio.run(protected.client.post("/-/logout", data={"csrftoken": token},
+                                            cookies={**cookies, "ds_csrftoken": home.cookies["ds_csrftoken"]}))
+    assert out.status_code == 302
+    text = page(protected, "/-/login?next=%2F", cookies={"ds_messages": out.cookies["ds_messages"]})
+    assert "Bạn đã đăng xuất." in text and "logged out" not in text

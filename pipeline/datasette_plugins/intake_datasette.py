@@ -1,5 +1,5 @@
 """intake's Datasette plugin for the developer views (tables, SQL), loaded from this folder by
-`intake serve` (plugins_dir, like intake_staff.py and intake_access.py beside it).
+`intake serve` (plugins_dir, like intake_staff.py, intake_access.py and intake_csv.py beside it).
 
 - `fold(text)` in SQL: the same matching key as extractors.text.fold (đ → d, no diacritics), so a
   canned query can search what staff type with or without diacritics;
