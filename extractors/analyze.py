@@ -5,7 +5,7 @@ from __future__ import annotations
 from extractors.certificates import TrustRoots
 from extractors.classify import classify
 from extractors.metadata import extract_metadata
-from extractors.model import Document, Extraction, Flag, Metadata, Profile
+from extractors.model import Document, Extraction, Flag, FlagKind, Metadata, Profile
 from extractors.outline import LOW_CONFIDENCE, sections as outline_sections
 from extractors.readers import read_document
 from extractors.signatures import read_signatures
@@ -19,7 +19,7 @@ def analyze(doc: Document, filename: str, profile: Profile) -> Extraction:
         kind = classify(Metadata(), [], filename, profile)
         return Extraction(doc.format, kind, Metadata(), [], [n.key for n in profile.outline], text,
                           list(doc.flags), doc.error)
-    meta = extract_metadata(doc.blocks, ocr=any(f.kind == "ocr" for f in doc.flags))
+    meta = extract_metadata(doc.blocks, ocr=any(f.kind == FlagKind.OCR for f in doc.flags))
     sections, missing = outline_sections(body, profile.outline)
     kind = classify(meta, sections, filename, profile)
     flags = list(doc.flags)
@@ -29,9 +29,9 @@ def analyze(doc: Document, filename: str, profile: Profile) -> Extraction:
     else:
         for s in sections:
             if not s.extra and s.confidence < LOW_CONFIDENCE:
-                flags.append(Flag("low_confidence", f"{s.key} «{s.heading}» ({s.confidence:.2f})"))
+                flags.append(Flag(FlagKind.LOW_CONFIDENCE, f"{s.key} «{s.heading}» ({s.confidence:.2f})"))
             if s.extra:
-                flags.append(Flag("extra_section", s.heading))
+                flags.append(Flag(FlagKind.EXTRA_SECTION, s.heading))
     return Extraction(doc.format, kind, meta, sections, missing, text, flags)
 
 

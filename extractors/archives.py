@@ -16,7 +16,7 @@ import zipfile
 import zlib
 
 from extractors.limits import safe_limits
-from extractors.model import Flag
+from extractors.model import Flag, FlagKind
 
 ZIP_MAGIC = b"PK\x03\x04"
 SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
@@ -135,7 +135,7 @@ def _unique_path(path: str, budget: _Budget) -> str:
 def _count_members(budget: _Budget, n: int, where: str, flags: list[Flag]) -> None:
     budget.members += n
     if budget.members > budget.max_members:
-        flags.append(Flag("archive_limit", f"{where}more than {budget.max_members} members"))
+        flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{where}more than {budget.max_members} members"))
         raise _Stop
 
 
@@ -150,10 +150,10 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, budget: 
                 break
             out += chunk
             if budget.total + len(out) > budget.max_total_bytes:
-                flags.append(Flag("archive_limit", f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
+                flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
                 raise _Stop
             if len(out) > _RATIO_MIN_BYTES and len(out) / compressed > budget.max_ratio:
-                flags.append(Flag("archive_limit", f"{path}: compression ratio above {budget.max_ratio:g}"))
+                flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: compression ratio above {budget.max_ratio:g}"))
                 raise _Stop
     budget.total += len(out)
     return bytes(out)
@@ -165,7 +165,7 @@ def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tup
         zf = zipfile.ZipFile(io.BytesIO(data))
         infos = zf.infolist()
     except Exception as exc:  # noqa: BLE001 - BadZipFile, OSError, struct.error, ... all mean corrupt
-        flags.append(Flag("archive_error", f"{where}{type(exc).__name__}: {exc}"))
+        flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{where}{type(exc).__name__}: {exc}"))
         return
     with zf:
         for info in infos:
@@ -177,7 +177,7 @@ def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tup
             path = _unique_path(f"{prefix}/{name}" if prefix else name, budget)
             _count_members(budget, 1, where, flags)
             if info.flag_bits & 0x1:
-                flags.append(Flag("encrypted", path))
+                flags.append(Flag(FlagKind.ENCRYPTED, path))
                 continue
             try:
                 content = _read_member(zf, info, path, budget, flags)
@@ -185,7 +185,7 @@ def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tup
                 raise
             except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
                 # One damaged member (bad CRC, unsupported compression) should not hide the others.
-                flags.append(Flag("archive_error", f"{path}: {type(exc).__name__}: {exc}"))
+                flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{path}: {type(exc).__name__}: {exc}"))
                 continue
             _add(path, content, depth, budget, out, flags)
 
@@ -197,7 +197,7 @@ def _add(path: str, content: bytes, depth: int, budget: _Budget, out: list[tuple
     if is_archive(content):
         if depth >= budget.max_depth:
             # The nested archive is still returned as a file; only its contents are not opened.
-            flags.append(Flag("archive_limit", f"{path}: nested deeper than {budget.max_depth} archives, not opened"))
+            flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: nested deeper than {budget.max_depth} archives, not opened"))
         else:
             _expand_any(content, path, depth + 1, budget, out, flags)
 
@@ -211,7 +211,7 @@ def _expand_any(data: bytes, prefix: str, depth: int, budget: _Budget, out: list
         _expand_tnef(data, prefix, depth, budget, out, flags)
     elif kind == "rar":
         # rarfile needs the non-free unrar program; the file is kept and staff can ask for a zip.
-        flags.append(Flag("unsupported_format", f"{prefix or 'RAR'}: RAR archives are not opened (no RAR reader "
+        flags.append(Flag(FlagKind.UNSUPPORTED_FORMAT, f"{prefix or 'RAR'}: RAR archives are not opened (no RAR reader "
                                                 "installed); the file is kept"))
     else:
         _expand(data, prefix, depth, budget, out, flags)
@@ -229,7 +229,7 @@ class _Sink(io.RawIOBase):
     def write(self, chunk: bytes) -> int:
         if self.over or self.budget.total + len(chunk) > self.budget.max_total_bytes:
             if not self.over:
-                self.flags.append(Flag("archive_limit", f"{self.name}: more than {self.budget.max_total_bytes} bytes "
+                self.flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{self.name}: more than {self.budget.max_total_bytes} bytes "
                                                         "uncompressed in total"))
             self.over = True
             return len(chunk)  # swallowed: py7zr must not stop half-way through its own state
@@ -254,7 +254,7 @@ def _expand_7z(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[
         import py7zr
         from py7zr.io import WriterFactory
     except ImportError:
-        flags.append(Flag("unsupported_format", f"{where}7z archive: py7zr is not installed"))
+        flags.append(Flag(FlagKind.UNSUPPORTED_FORMAT, f"{where}7z archive: py7zr is not installed"))
         return
     sinks: dict[str, _Sink] = {}
 
@@ -266,19 +266,19 @@ def _expand_7z(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[
     try:
         with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
             if archive.needs_password():
-                flags.append(Flag("encrypted", f"{where}7z archive with a password"))
+                flags.append(Flag(FlagKind.ENCRYPTED, f"{where}7z archive with a password"))
                 return
             infos = [i for i in archive.list() if not i.is_directory]
             _count_members(budget, len(infos), where, flags)
             declared = sum(i.uncompressed or 0 for i in infos)
             if declared > _RATIO_MIN_BYTES and declared / max(len(data), 1) > budget.max_ratio:
-                flags.append(Flag("archive_limit", f"{where}compression ratio above {budget.max_ratio:g}"))
+                flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{where}compression ratio above {budget.max_ratio:g}"))
                 raise _Stop
             archive.extractall(factory=Factory())
     except _Stop:
         raise
     except Exception as exc:  # noqa: BLE001 - Bad7zFile, DecompressionError, lzma errors ... all mean corrupt
-        flags.append(Flag("archive_error", f"{where}{type(exc).__name__}: {exc}"))
+        flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{where}{type(exc).__name__}: {exc}"))
         return
     if any(sink.over for sink in sinks.values()):
         raise _Stop
@@ -399,11 +399,11 @@ def _expand_tnef(data: bytes, prefix: str, depth: int, budget: _Budget, out: lis
         from tnefparse.mapi import IMESSAGE_SIG
         from tnefparse.tnef import TNEF
     except ImportError:
-        flags.append(Flag("unsupported_format", f"{where}TNEF (winmail.dat): tnefparse is not installed"))
+        flags.append(Flag(FlagKind.UNSUPPORTED_FORMAT, f"{where}TNEF (winmail.dat): tnefparse is not installed"))
         return
     attributes, problem = _tnef_attributes(data)
     if problem or not attributes:
-        flags.append(Flag("archive_error", f"{where}TNEF {problem or 'stream is empty'}"))
+        flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{where}TNEF {problem or 'stream is empty'}"))
     codepage = next((data[start:end] for _, attr_id, start, end in attributes if attr_id == _TNEF_CODEPAGE), b"")
     groups: list[list[tuple[int, int, int]]] = []  # one per attachment: attAttachRendData opens it
     orphans = 0
@@ -415,12 +415,12 @@ def _expand_tnef(data: bytes, prefix: str, depth: int, budget: _Budget, out: lis
         elif level == 2:
             orphans += 1
     if orphans:
-        flags.append(Flag("archive_error", f"{where}TNEF damaged: {orphans} attachment attributes before the "
+        flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{where}TNEF damaged: {orphans} attachment attributes before the "
                                            "first attachment, not read"))
     for n, group in enumerate(groups, 1):
         label = f"{where}attachment {n}"
         if len(group) > _TNEF_MAX_ATTRIBUTES:
-            flags.append(Flag("archive_error", f"{label}: {len(group)} TNEF attributes, damaged: not read"))
+            flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{label}: {len(group)} TNEF attributes, damaged: not read"))
             continue
         keep, title, embedded = [], b"", None
         for attr_id, start, end in group:
@@ -430,7 +430,7 @@ def _expand_tnef(data: bytes, prefix: str, depth: int, budget: _Budget, out: lis
                 try:
                     props = _mapi_properties(data[start + 9 : end - 2])
                 except (ValueError, struct.error) as exc:
-                    flags.append(Flag("archive_error", f"{label}: damaged MAPI properties ({exc}), not read"))
+                    flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{label}: damaged MAPI properties ({exc}), not read"))
                     continue
                 inner = _embedded_message(props, IMESSAGE_SIG)
                 if inner is not None:  # tnefparse would parse the inner stream unchecked: opened below instead
@@ -444,12 +444,12 @@ def _expand_tnef(data: bytes, prefix: str, depth: int, budget: _Budget, out: lis
             name = _clean_path(_tnef_name(attachment, title)) or f"attachment-{n}"
             content = attachment.data if embedded is None else embedded
         except Exception as exc:  # noqa: BLE001 - whatever tnefparse trips on, the other attachments count
-            flags.append(Flag("archive_error", f"{label}: {type(exc).__name__}: {exc}"))
+            flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{label}: {type(exc).__name__}: {exc}"))
             continue
         path = _unique_path(f"{prefix}/{name}" if prefix else name, budget)
         _count_members(budget, 1, where, flags)
         if budget.total + len(content) > budget.max_total_bytes:
-            flags.append(Flag("archive_limit", f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
+            flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
             raise _Stop
         budget.total += len(content)
         _add(path, content, depth, budget, out, flags)
@@ -468,7 +468,7 @@ def expand(
 
     Nested members get paths like "inner.zip/report.docx"; the nested zip itself is listed too.
     `filename` only labels flags. Data that is not an archive gives ([], []). On a member, size or ratio
-    limit the members read so far are returned with a Flag("archive_limit", ...). `max_depth`
+    limit the members read so far are returned with a Flag(FlagKind.ARCHIVE_LIMIT, ...). `max_depth`
     counts the archives opened, the outer one included; a zip nested deeper is returned unopened.
     """
     if not is_archive(data):
@@ -484,7 +484,7 @@ def expand(
     except _Stop:
         pass
     except Exception as exc:  # noqa: BLE001 - a crafted archive must never stop the batch
-        flags.append(Flag("archive_error", f"{type(exc).__name__}: {exc}"))
+        flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{type(exc).__name__}: {exc}"))
     if filename:
         flags = [Flag(f.kind, f"{filename}: {f.detail}") for f in flags]
     return out, flags

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 
 from .limits import safe_limits
-from .model import Document, Flag
+from .model import Document, Flag, FlagKind
 
 DEFAULT_TIMEOUT = 120.0
 # LibreOffice is memory hungry and slow to start: at most INTAKE_SOFFICE_JOBS at once (pipeline/workers.py
@@ -106,10 +106,10 @@ def read_converted(data: bytes, source_format: str) -> Document:
         converted = to_docx(data, source_format)
     except ConverterMissing as exc:
         message = f"{exc}: {name} not read"
-        return Document(source_format, error=message, flags=[Flag("converter_missing", message)])
+        return Document(source_format, error=message, flags=[Flag(FlagKind.CONVERTER_MISSING, message)])
     except ConversionFailed as exc:
         message = f"{name} could not be converted ({exc})"
-        return Document(source_format, error=message, flags=[Flag("unreadable", message)])
+        return Document(source_format, error=message, flags=[Flag(FlagKind.UNREADABLE, message)])
     doc = read_docx(converted)
     doc.format = source_format
     return doc

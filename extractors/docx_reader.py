@@ -20,7 +20,7 @@ from .docx_styles import (
     ParaProps, RunProps, Styles, names_for, parse_xml, read_para_props, read_run_props, theme_fonts, to_int,
 )
 from .limits import LimitExceeded, safe_limits
-from .model import Block, Document, Flag
+from .model import Block, Document, Flag, FlagKind
 from .text import repair
 
 OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
@@ -36,17 +36,17 @@ def is_encrypted_ooxml(data: bytes) -> bool:
 def read_docx(data: bytes) -> Document:
     """Read a WordprocessingML package. Never raises: failures come back as error + flag."""
     if is_encrypted_ooxml(data):
-        return Document("docx", error="password-protected .docx", flags=[Flag("encrypted", "password-protected .docx")])
+        return Document("docx", error="password-protected .docx", flags=[Flag(FlagKind.ENCRYPTED, "password-protected .docx")])
     if data[:8] == OLE_MAGIC:
         return Document("docx", error="OLE2 file, not a .docx (probably a .doc)",
-                        flags=[Flag("unreadable", "OLE2 file, not a .docx")])
+                        flags=[Flag(FlagKind.UNREADABLE, "OLE2 file, not a .docx")])
     try:
         return _Reader(_Package(data)).read()
     except LimitExceeded as exc:  # a bomb or a monster part: named as such, not as "unreadable"
         return Document("docx", error=f"not read: {exc.detail}", flags=[Flag(exc.kind, exc.detail)])
     except Exception as exc:  # corrupt zip, broken XML, anything: a flag, never a crash
         detail = f"{type(exc).__name__}: {exc}"
-        return Document("docx", error=f"unreadable .docx ({detail})", flags=[Flag("unreadable", detail)])
+        return Document("docx", error=f"unreadable .docx ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
 
 
 class _Package:
@@ -77,12 +77,12 @@ class _Package:
             return None
         lim = safe_limits()
         if info.file_size > lim.max_xml_bytes:  # the declared size; zipfile never inflates past it
-            raise LimitExceeded("too_large", f"part {name} is {info.file_size} bytes uncompressed, "
+            raise LimitExceeded(FlagKind.TOO_LARGE, f"part {name} is {info.file_size} bytes uncompressed, "
                                 f"above {lim.max_xml_bytes} (INTAKE_MAX_XML_MB)")
         data = self.zip.read(info)
         # Every element starts with "<": counting them (in C) bounds the tree before lxml builds it.
         if name.lower().endswith((".xml", ".rels")) and data.count(b"<") > lim.max_xml_elements:
-            raise LimitExceeded("too_large", f"part {name} has more than {lim.max_xml_elements} XML tags "
+            raise LimitExceeded(FlagKind.TOO_LARGE, f"part {name} has more than {lim.max_xml_elements} XML tags "
                                 "(INTAKE_MAX_XML_ELEMENTS)")
         return data
 
@@ -153,7 +153,7 @@ class _Reader:
                 for note in root.iter(tag):
                     if note.get(n.a_type) in (None, "normal"):  # skip separator notes
                         self._container(note, "note", None)
-        flags = [Flag("legacy_encoding", f"{enc.upper()} text converted to Unicode ({count} paragraphs)")
+        flags = [Flag(FlagKind.LEGACY_ENCODING, f"{enc.upper()} text converted to Unicode ({count} paragraphs)")
                  for enc, count in sorted(self.legacy.items())]
         return Document("docx", blocks=self.blocks, flags=flags)
 

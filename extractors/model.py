@@ -8,6 +8,7 @@ Everything after that (outline alignment, metadata, classification) works on blo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 import datetime
 
 
@@ -39,11 +40,31 @@ class Block:
         return self.text
 
 
+class FlagKind(StrEnum):
+    """The flag kinds the extractors emit. Their Vietnamese labels are in rules/vocabulary.py (the
+    extractors know nothing of what staff read)."""
+
+    UNREADABLE = "unreadable"
+    ENCRYPTED = "encrypted"
+    TOO_LARGE = "too_large"
+    TRUNCATED = "truncated"
+    TIMEOUT = "timeout"
+    LEGACY_ENCODING = "legacy_encoding"
+    NEEDS_OCR = "needs_ocr"
+    OCR = "ocr"
+    CONVERTER_MISSING = "converter_missing"
+    ARCHIVE_LIMIT = "archive_limit"
+    ARCHIVE_ERROR = "archive_error"
+    UNSUPPORTED_FORMAT = "unsupported_format"
+    LOW_CONFIDENCE = "low_confidence"
+    EXTRA_SECTION = "extra_section"
+
+
 @dataclass
 class Flag:
     """Something a person should know about a file: unreadable, encrypted, low confidence..."""
 
-    kind: str
+    kind: str  # a FlagKind, or a kind of the pipeline's (rules/vocabulary.py)
     detail: str = ""
 
 

@@ -21,7 +21,7 @@ from statistics import median
 from lxml import etree
 
 from .limits import safe_limits
-from .model import Document, Flag
+from .model import Document, Flag, FlagKind
 from .pdf_lines import Run
 
 DEFAULT_DPI = 300
@@ -170,7 +170,7 @@ def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
 
 def confidence_flag(confs: list[float], pages: int) -> Flag:
     mean = sum(confs) / len(confs) if confs else 0.0
-    return Flag("ocr", f"{pages} page(s) read by OCR, mean word confidence {mean:.0f}%")
+    return Flag(FlagKind.OCR, f"{pages} page(s) read by OCR, mean word confidence {mean:.0f}%")
 
 
 def read_image(data: bytes) -> Document:
@@ -182,7 +182,7 @@ def read_image(data: bytes) -> Document:
     reason = unavailable_reason()
     if reason:
         return Document("image", error=f"{reason}: image not read",
-                        flags=[Flag("converter_missing", f"{reason}: image not read")])
+                        flags=[Flag(FlagKind.CONVERTER_MISSING, f"{reason}: image not read")])
     pages, confs = [], []
     with Image.open(io.BytesIO(data)) as img:
         for frame in ImageSequence.Iterator(img):

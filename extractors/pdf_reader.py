@@ -21,7 +21,7 @@ import pypdfium2.raw as raw
 from . import ocr
 from .legacy_fonts import convert, detect, font_encoding
 from .limits import safe_limits
-from .model import Document, Flag
+from .model import Document, Flag, FlagKind
 from .pdf_layout import layout_document
 from .pdf_lines import Run
 
@@ -68,15 +68,15 @@ def read_pdf(data: bytes) -> Document:
     except pdfium.PdfiumError as exc:
         code = getattr(exc, "err_code", None)
         if code in (raw.FPDF_ERR_PASSWORD, raw.FPDF_ERR_SECURITY):
-            return Document("pdf", error="password-protected PDF", flags=[Flag("encrypted", "password-protected PDF")])
-        return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag("unreadable", str(exc))])
+            return Document("pdf", error="password-protected PDF", flags=[Flag(FlagKind.ENCRYPTED, "password-protected PDF")])
+        return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag(FlagKind.UNREADABLE, str(exc))])
     except Exception as exc:
-        return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag("unreadable", f"{type(exc).__name__}: {exc}")])
+        return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag(FlagKind.UNREADABLE, f"{type(exc).__name__}: {exc}")])
     try:
         return _read(pdf)
     except Exception as exc:  # anything pdfium or the layout trips on is a flag, not a crash
         detail = f"{type(exc).__name__}: {exc}"
-        return Document("pdf", error=f"unreadable PDF ({detail})", flags=[Flag("unreadable", detail)])
+        return Document("pdf", error=f"unreadable PDF ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
     finally:
         pdf.close()
 
@@ -91,16 +91,16 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
     total = len(pdf)
     deadline = time.monotonic() + lim.max_seconds_per_file  # checked between pages: a page is not interrupted
     if total > lim.max_pdf_pages:
-        flags.append(Flag("truncated", f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
+        flags.append(Flag(FlagKind.TRUNCATED, f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
     for index in range(min(total, lim.max_pdf_pages)):
         if index and time.monotonic() > deadline:
-            flags.append(Flag("timeout", f"stopped after {index} of {total} pages: more than "
+            flags.append(Flag(FlagKind.TIMEOUT, f"stopped after {index} of {total} pages: more than "
                                          f"{lim.max_seconds_per_file:g} s (INTAKE_MAX_SECONDS_PER_FILE)"))
             break
         try:
             page = pdf[index]
         except Exception as exc:
-            flags.append(Flag("unreadable", f"page {index + 1}: {exc}"))
+            flags.append(Flag(FlagKind.UNREADABLE, f"page {index + 1}: {exc}"))
             pages.append((612.0, 792.0, []))
             continue
         try:
@@ -116,7 +116,7 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
             page.close()
     blocks = layout_document(pages)
     flags.extend(scans.flags())
-    flags.extend(Flag("legacy_encoding", f"{enc.upper()} text converted to Unicode ({n} pages)")
+    flags.extend(Flag(FlagKind.LEGACY_ENCODING, f"{enc.upper()} text converted to Unicode ({n} pages)")
                  for enc, n in sorted(legacy.items()))
     return Document("pdf", blocks=blocks, flags=flags)
 
@@ -148,16 +148,16 @@ class _Scans:
     def read(self, page: pdfium.PdfPage, index: int, flags: list[Flag]) -> list[Run]:
         self.reason = self.reason or ocr.unavailable_reason()
         if self.reason:
-            flags.append(Flag("needs_ocr", f"page {index + 1}"))
+            flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}"))
             self.missing.append(index + 1)
             return []
         try:
             runs, confs = ocr.ocr_pdf_page(page)
         except Exception as exc:  # a failed page is a flag; the other pages still count
-            flags.append(Flag("needs_ocr", f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"))
+            flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"))
             return []
         if not runs:
-            flags.append(Flag("needs_ocr", f"page {index + 1}: OCR found no text"))
+            flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}: OCR found no text"))
             return []
         self.pages += 1
         self.confs.extend(confs)
@@ -166,7 +166,7 @@ class _Scans:
     def flags(self) -> list[Flag]:
         out = [ocr.confidence_flag(self.confs, self.pages)] if self.pages else []
         if self.missing:
-            out.append(Flag("converter_missing", f"{self.reason}: {len(self.missing)} scanned page(s) not read"))
+            out.append(Flag(FlagKind.CONVERTER_MISSING, f"{self.reason}: {len(self.missing)} scanned page(s) not read"))
         return out
 
 

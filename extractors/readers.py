@@ -10,7 +10,7 @@ from collections.abc import Callable
 from .convert import read_converted
 from .docx_reader import OLE_MAGIC, is_encrypted_ooxml, read_docx
 from .limits import safe_limits
-from .model import Block, Document, Flag
+from .model import Block, Document, Flag, FlagKind
 from .pdf_reader import read_pdf
 from .text import repair
 
@@ -27,13 +27,13 @@ def read_document(data: bytes, filename: str) -> Document:
         cap = safe_limits().max_attachment_bytes
         if len(data) > cap and fmt != "unknown":  # kept raw by the caller; reading it could exhaust memory
             detail = f"{len(data)} bytes, above the {cap}-byte limit (INTAKE_MAX_ATTACHMENT_MB): not read"
-            return Document(fmt, error=f"file too large: {detail}", flags=[Flag("too_large", detail)])
+            return Document(fmt, error=f"file too large: {detail}", flags=[Flag(FlagKind.TOO_LARGE, detail)])
         if fmt == "docx":
             return _guard("docx", read_docx, data)
         if fmt == "pdf":
             return _guard("pdf", read_pdf, data)
         if fmt == "encrypted-docx":
-            return Document("docx", error="password-protected .docx", flags=[Flag("encrypted", "password-protected .docx")])
+            return Document("docx", error="password-protected .docx", flags=[Flag(FlagKind.ENCRYPTED, "password-protected .docx")])
         if fmt in ("doc", "rtf"):  # through LibreOffice, then the .docx reader
             return _guard(fmt, lambda d: read_converted(d, fmt), data)
         if fmt == "image":
@@ -42,11 +42,11 @@ def read_document(data: bytes, filename: str) -> Document:
         if fmt == "txt":
             return _guard("txt", read_text, data)
         if not data:
-            return Document("unknown", error="empty file", flags=[Flag("unreadable", "empty file")])
+            return Document("unknown", error="empty file", flags=[Flag(FlagKind.UNREADABLE, "empty file")])
         return _unsupported("unknown", f"unrecognized file format: {filename or 'unnamed'}")
     except Exception as exc:  # the sniffing itself must not take a batch down either
         detail = f"{type(exc).__name__}: {exc}"
-        return Document("unknown", error=detail, flags=[Flag("unreadable", detail)])
+        return Document("unknown", error=detail, flags=[Flag(FlagKind.UNREADABLE, detail)])
 
 
 def sniff_format(data: bytes, filename: str) -> str:
@@ -83,7 +83,7 @@ def sniff_format(data: bytes, filename: str) -> str:
 def read_text(data: bytes) -> Document:
     text = _decode_text(data)
     if text is None:
-        return Document("txt", error="not UTF-8 or UTF-16 text", flags=[Flag("unreadable", "not UTF-8 or UTF-16 text")])
+        return Document("txt", error="not UTF-8 or UTF-16 text", flags=[Flag(FlagKind.UNREADABLE, "not UTF-8 or UTF-16 text")])
     blocks = [Block(text=line) for line in (repair(raw) for raw in text.splitlines()) if line]
     return Document("txt", blocks=blocks)
 
@@ -117,8 +117,8 @@ def _guard(fmt: str, reader: Callable[[bytes], Document], data: bytes) -> Docume
         return reader(data)
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        return Document(fmt, error=f"could not read the {fmt} file ({detail})", flags=[Flag("unreadable", detail)])
+        return Document(fmt, error=f"could not read the {fmt} file ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
 
 
 def _unsupported(fmt: str, message: str) -> Document:
-    return Document(fmt, error=message, flags=[Flag("unsupported_format", message)])
+    return Document(fmt, error=message, flags=[Flag(FlagKind.UNSUPPORTED_FORMAT, message)])

@@ -42,6 +42,7 @@ from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, v
 from rules.alerts import Alert, Receipt, due_alerts
 from rules.campaign import Campaign
 from rules.status import campaign_status, submission_status
+from rules.vocabulary import AlertKind, AlertOutcome
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,8 @@ def _key_text(key: tuple[str, ...]) -> str:
 def already_sent(db: sqlite_utils.Database) -> set[tuple[tuple[str, ...], str]]:
     """(key, recipient) pairs that must not be sent again: sent, in flight, or given up."""
     rows = db.execute("""select key, recipient from alerts group by key, recipient
-        having sum(outcome in ('sent', 'sending')) > 0 or sum(outcome = 'failed') >= ?""", [MAX_ATTEMPTS])
+        having sum(outcome in (?, ?)) > 0 or sum(outcome = ?) >= ?""",
+                      [AlertOutcome.SENT, AlertOutcome.SENDING, AlertOutcome.FAILED, MAX_ATTEMPTS])
     return {(tuple(json.loads(k)), r) for k, r in rows.fetchall()}
 
 
@@ -209,7 +211,7 @@ def build_message(alert: Alert, recipient: str, settings: AlertSettings) -> Mess
     msg["Subject"] = Header(alert.subject, "utf-8")
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
     msg["Message-ID"] = make_msgid(domain=(settings.sender_address or "intake.invalid").split("@")[-1])
-    if alert.kind == "acknowledgement":
+    if alert.kind == AlertKind.ACKNOWLEDGEMENT:
         msg["Auto-Submitted"] = "auto-replied"
         if alert.in_reply_to:
             msg["In-Reply-To"] = f"<{alert.in_reply_to.strip('<>')}>"
@@ -324,13 +326,13 @@ def _claim(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetim
         db.execute("begin immediate")
         if (alert.key, recipient) in already_sent(db):
             return None
-        return _record(db, alert, recipient, now, "sending")
+        return _record(db, alert, recipient, now, AlertOutcome.SENDING)
 
 
 def _sent_last_hour(db: sqlite_utils.Database, recipient: str) -> int:
     since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat(timespec="seconds")
-    return db.execute("select count(*) from alerts where recipient = ? and outcome in ('sent', 'sending') "
-                      "and attempted_at >= ?", [recipient, since]).fetchone()[0]
+    return db.execute("select count(*) from alerts where recipient = ? and outcome in (?, ?) and attempted_at >= ?",
+                      [recipient, AlertOutcome.SENT, AlertOutcome.SENDING, since]).fetchone()[0]
 
 
 def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], settings: AlertSettings,
@@ -345,7 +347,7 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
             outcomes: dict[str, str] = {}
             for recipient in alert.recipients:
                 if settings.per_hour and _sent_last_hour(db, recipient) >= settings.per_hour:
-                    outcomes[recipient] = "deferred"
+                    outcomes[recipient] = AlertOutcome.DEFERRED
                     continue
                 row = _claim(db, alert, recipient, now)
                 if row is None:
@@ -364,13 +366,13 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     error = _error_text(exc)
                     log.warning("alert %s to %s failed: %s", alert.kind, recipient, error)
                     with db.conn:
-                        db["alerts"].update(row, {"outcome": "failed", "error": error})
-                    outcomes[recipient] = "failed"
+                        db["alerts"].update(row, {"outcome": AlertOutcome.FAILED, "error": error})
+                    outcomes[recipient] = AlertOutcome.FAILED
                     continue
                 with db.conn:
-                    db["alerts"].update(row, {"outcome": "sent", "sent_at": datetime.now(timezone.utc)
+                    db["alerts"].update(row, {"outcome": AlertOutcome.SENT, "sent_at": datetime.now(timezone.utc)
                                               .isoformat(timespec="seconds")})
-                outcomes[recipient] = "sent"
+                outcomes[recipient] = AlertOutcome.SENT
             if outcomes:
                 results.append(AlertResult(alert, outcomes))
     finally:

@@ -246,6 +246,7 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
     send failed or the SMTP server could not be reached (no attempt is counted then).
     """
     from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, due, run_due_alerts
+    from rules.vocabulary import AlertOutcome
 
     campaigns = _campaigns(rules)
     if campaign_id:
@@ -275,7 +276,7 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
             click.echo("nothing due" if not send else "nothing sent")
     if unavailable is not None:
         click.echo(f"Error: {unavailable}; what is still due is sent on the next run", err=True)
-    if send and (unavailable is not None or any("failed" in r.outcomes.values() for r in results)):
+    if send and (unavailable is not None or any(AlertOutcome.FAILED in r.outcomes.values() for r in results)):
         sys.exit(1)
 
 

@@ -25,6 +25,7 @@ from pipeline.store import delete_derived, now_iso, save_blob, sha256
 from rules.attribution import MailSignals, attribute, campaign_score
 from rules.campaign import Campaign
 from rules.mentions import mention
+from rules.vocabulary import MailFlag
 
 log = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ def failed_rows(message: str, detail: str) -> dict:
         "message": {"id": message, "derived_at": now_iso(), "subject": None, "auto_reply": 0, "n_files": 0,
                     "campaign_id": None, "unit_id": None},
         "blobs": [], "attachments": [], "documents": [], "sections": [],
-        "flags": [{"message": message, "kind": "processing_error", "detail": detail}],
+        "flags": [{"message": message, "kind": MailFlag.PROCESSING_ERROR, "detail": detail}],
     }
 
 
@@ -157,15 +158,15 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             if inner and not internaldate:
                 received, basis = inner.received_at, "forwarded_received"
         if unit is None and not mail.auto_reply:
-            flag("unknown_sender", mail.from_addr or "")
+            flag(MailFlag.UNKNOWN_SENDER, mail.from_addr or "")
     if basis == "date":
-        flag("receipt_time_from_date", "no Received: header; the sender's Date: was used")
+        flag(MailFlag.RECEIPT_TIME_FROM_DATE, "no Received: header; the sender's Date: was used")
     elif basis is None:
-        flag("no_receipt_time", "neither Received: nor Date: could be read")
+        flag(MailFlag.NO_RECEIPT_TIME, "neither Received: nor Date: could be read")
     if mail.auto_reply:
-        flag("auto_reply", mail.subject)
+        flag(MailFlag.AUTO_REPLY, mail.subject)
     elif campaign is None:
-        flag("unrelated", mail.subject)
+        flag(MailFlag.UNRELATED, mail.subject)
 
     attachments, documents, sections = [], [], []
     for att in mail.attachments:

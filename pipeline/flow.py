@@ -10,12 +10,14 @@ from typing import Iterable, Iterator
 
 import sqlite_utils
 
+from extractors.model import FlagKind
 from pipeline.workers import DeriveJob, derive_in_order, resolve_workers
 from pipeline.sources import RawMail, SourceError, iter_mail
 from pipeline.store import has_source, save_campaigns, save_raw, save_submissions
 from rules.campaign import Campaign
 from rules.facts import DocumentFacts, MailFacts
 from rules.status import UnitStatus, campaign_status
+from rules.vocabulary import MailFlag
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +47,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign
     derive_pending(db, campaigns)
     derive_in_order(db, _store_new(db, iter_mail(paths), report), campaigns, resolve_workers(workers))
     report.processing_errors = db.execute(
-        "select count(*) from flags where kind = 'processing_error'").fetchone()[0]
+        "select count(*) from flags where kind = ?", [MailFlag.PROCESSING_ERROR]).fetchone()[0]
     refresh_statuses(db, campaigns)
     return report
 
@@ -116,7 +118,7 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign) -> list[MailFacts]
             json.loads(row["mentions"] or "{}")))
     doc_flags: dict[str, list[str]] = {}
     for row in db.query("select attachment, kind from flags where campaign_id = ? and attachment is not null "
-                        "and kind in ('low_confidence', 'extra_section') order by id", [campaign.id]):
+                        "and kind in (?, ?) order by id", [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
         doc_flags.setdefault(row["attachment"], []).append(row["kind"])
     for ds in docs.values():
         for d in ds:
@@ -124,7 +126,7 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign) -> list[MailFacts]
     facts = []
     for row in db.query("select id, received_at, unit_id, content_key, auto_reply, received_basis from messages "
                         "where campaign_id = ? order by received_at, id", [campaign.id]):
-        flags = ["receipt_time_from_date"] if row["received_basis"] == "date" else []
+        flags = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
         facts.append(MailFacts(
             row["id"], datetime.fromisoformat(row["received_at"]) if row["received_at"] else None,
             row["unit_id"], row["content_key"] or row["id"], counted=not row["auto_reply"],

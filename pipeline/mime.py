@@ -24,12 +24,13 @@ from typing import Callable, TypeVar
 
 from extractors import archives
 from extractors.limits import safe_limits
-from extractors.model import Flag
+from extractors.model import Flag, FlagKind
 from extractors.text import repair
 from pipeline.mime_headers import (
     Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
     parse_date, split_params, to_text,
 )
+from rules.vocabulary import MailFlag, Origin
 
 MAX_FORWARD_DEPTH = 5
 _T = TypeVar("_T")
@@ -41,7 +42,7 @@ class Attachment:
     content_type: str  # lowercased
     data: bytes
     part: str  # "2", "1.2", "2/member/name.docx", "3.rfc822.2"
-    origin: str  # mime | zip | tnef | forwarded
+    origin: str  # an Origin (rules/vocabulary.py)
 
 
 @dataclass
@@ -194,15 +195,15 @@ class _Walker:
 
     def walk(self, part: Message, path: str, root: bool, nesting: int = 0) -> None:
         for defect in getattr(part, "defects", None) or []:
-            self.flags.append(Flag("mime_defect", f"{path or 'message'}: {type(defect).__name__}"))
+            self.flags.append(Flag(MailFlag.MIME_DEFECT, f"{path or 'message'}: {type(defect).__name__}"))
         if nesting > self.limits.max_mime_depth:
-            self.flags.append(Flag("mime_limit", f"{path}: nested deeper than {self.limits.max_mime_depth} levels "
+            self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: nested deeper than {self.limits.max_mime_depth} levels "
                                    "(INTAKE_MAX_MIME_DEPTH), skipped"))
             return
         self.budget[0] += 1
         if self.budget[0] > self.limits.max_mime_parts:
             if self.budget[0] == self.limits.max_mime_parts + 1:  # one flag, not one per skipped part
-                self.flags.append(Flag("mime_limit", f"{path}: more than {self.limits.max_mime_parts} parts "
+                self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: more than {self.limits.max_mime_parts} parts "
                                        "(INTAKE_MAX_MIME_PARTS), the rest skipped"))
             return
         h = Headers(part)
@@ -236,11 +237,11 @@ class _Walker:
         if not payload or not isinstance(payload[0], Message):
             return
         if self.depth + 1 > MAX_FORWARD_DEPTH:
-            self.flags.append(Flag("depth_limit", f"{path}: forwarded messages nested deeper than {MAX_FORWARD_DEPTH}"))
+            self.flags.append(Flag(MailFlag.DEPTH_LIMIT, f"{path}: forwarded messages nested deeper than {MAX_FORWARD_DEPTH}"))
             return
         sub = _parse_message(payload[0], f"{path}.rfc822", self.depth + 1, self.budget)
         self.forwarded.append(sub)
-        self.attachments += [replace(a, origin="forwarded") for a in sub.attachments]
+        self.attachments += [replace(a, origin=Origin.FORWARDED) for a in sub.attachments]
         self.flags += sub.flags
 
     def leaf(self, part: Message, h: Headers, ctype: str, ct_params: list, path: str) -> None:
@@ -276,19 +277,19 @@ class _Walker:
         kind = None if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS else archives.archive_format(data)
         if kind is None:
             if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":  # else the files it should hold vanish unsaid
-                self.flags.append(Flag("archive_error", f"{name}: {'empty' if not data else 'no TNEF signature'}, "
+                self.flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{name}: {'empty' if not data else 'no TNEF signature'}, "
                                        "so the files Outlook wrapped in it cannot be read"))
-            self.attachments.append(Attachment(name, ctype, data, path, "mime"))
+            self.attachments.append(Attachment(name, ctype, data, path, Origin.MIME))
             return
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.
-        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, "mime"))
+        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, Origin.MIME))
         if len(data) > self.limits.max_attachment_bytes:
-            self.flags.append(Flag("too_large", f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
+            self.flags.append(Flag(FlagKind.TOO_LARGE, f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
                                    "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))
             return
         members, flags = archives.expand(data, name)
         self.flags += flags
-        origin = "tnef" if kind == "tnef" else "zip"  # the outer container: a zip inside winmail.dat is "tnef"
+        origin = Origin.TNEF if kind == "tnef" else Origin.ZIP  # the outer container: a zip inside winmail.dat is "tnef"
         for member, content in members:
             base = clean_filename(member.rsplit("/", 1)[-1], len(self.attachments) + 1)
             self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", origin))
@@ -299,7 +300,7 @@ def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _T) -> _
     try:
         return fn()
     except Exception as exc:  # noqa: BLE001
-        flags.append(Flag("mime_error", f"{what}: {type(exc).__name__}: {exc}"))
+        flags.append(Flag(MailFlag.MIME_ERROR, f"{what}: {type(exc).__name__}: {exc}"))
         return default
 
 
@@ -319,12 +320,12 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
     raw_date = h.get("date")
     mail.date = parse_date(raw_date)
     if raw_date is not None and mail.date is None:
-        flags.append(Flag("bad_date", f"Date: {raw_date.strip()[:100]}"))
+        flags.append(Flag(MailFlag.BAD_DATE, f"Date: {raw_date.strip()[:100]}"))
     received = h.all("received")
     if received:  # the topmost Received: is the one the office's own server added
         mail.received_at = parse_date(received[0].rpartition(";")[2] if ";" in received[0] else "")
         if mail.received_at is None:
-            flags.append(Flag("bad_date", f"Received: {received[0].strip()[:100]}"))
+            flags.append(Flag(MailFlag.BAD_DATE, f"Received: {received[0].strip()[:100]}"))
     mail.in_reply_to = next(iter(msg_ids(h.get("in-reply-to"))), None)
     mail.references = msg_ids(h.get("references"))
     mail.auto_reply = _guard(flags, "auto-reply", lambda: is_auto(h, mail.from_addr, ctype.lower()), False)
@@ -347,13 +348,13 @@ def parse_mail(raw: bytes) -> ParsedMail:
     limit = safe_limits().max_mail_bytes
     if len(raw) > limit:  # the parser would hold several copies of it: the headers still tell who and when
         mb = 1024 * 1024
-        return _headers_only(raw, Flag("too_large", f"mail of {len(raw) / mb:.3g} MB, above INTAKE_MAX_MAIL_MB "
+        return _headers_only(raw, Flag(FlagKind.TOO_LARGE, f"mail of {len(raw) / mb:.3g} MB, above INTAKE_MAX_MAIL_MB "
                                                     f"({limit / mb:.3g}): stored whole, only its headers read; raise "
                                                     "the limit and run `intake reprocess` to open it"))
     try:
         return _parse_message(message_from_bytes(raw, policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
-        return _headers_only(raw, Flag("mime_error", f"{type(exc).__name__}: {exc}"[:300]))
+        return _headers_only(raw, Flag(MailFlag.MIME_ERROR, f"{type(exc).__name__}: {exc}"[:300]))
 
 
 def _headers_only(raw: bytes, error: Flag) -> ParsedMail:

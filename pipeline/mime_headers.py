@@ -18,6 +18,7 @@ from urllib.parse import unquote_to_bytes
 
 from extractors.model import Flag
 from extractors.text import repair
+from rules.vocabulary import MailFlag
 
 # --- charsets -------------------------------------------------------------------------------------
 
@@ -53,12 +54,12 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
         except UnicodeDecodeError:
             return data.decode("latin-1"), None
     if charset and not codec:
-        problem = "charset_unknown"
+        problem = MailFlag.CHARSET_UNKNOWN
     elif codec:
         try:
             return data.decode(codec), None
         except UnicodeDecodeError:
-            problem = "charset_error"
+            problem = MailFlag.CHARSET_ERROR
         if codec not in ("utf-8", "ascii"):
             try:
                 return data.decode("utf-8"), problem
@@ -73,7 +74,7 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
         text = data.decode("utf-8", "replace")
         bad = text.count("\ufffd")
         good = sum(1 for c in text if ord(c) > 127) - bad
-        return (text if good > bad else data.decode("latin-1")), problem or "charset_unknown"
+        return (text if good > bad else data.decode("latin-1")), problem or MailFlag.CHARSET_UNKNOWN
 
 
 def to_text(value: str, hint: str | None = None) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Mapping
 import yaml
 
 from pipeline.settings import metadata_path
+from rules.vocabulary import TERMS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 METADATA_DB = "intake"  # the database name metadata.yml is written for
@@ -22,6 +23,12 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PASSWORD_HASH_ENV = "INTAKE_PASSWORD_HASH"  # made by `datasette hash-password` (datasette-auth-passwords)
 USERNAME_ENV = "INTAKE_USERNAME"
 DEFAULT_USERNAME = "vanphong"
+SENDER_ENV = "INTAKE_SMTP_FROM"  # "Văn phòng Đảng ủy Khối <vanphong@…>": its name is the office's
+# Columns holding codes of rules/vocabulary.py: metadata_for() appends each code with its label to
+# the column's description (the column menu shows it), so metadata.yml writes none of them.
+VOCABULARY_COLUMNS = {("unit_status", "status"): "status", ("unattributed_submissions", "status"): "status",
+                      ("attachments", "origin"): "origin", ("flags", "kind"): "flag", ("alerts", "kind"): "alert",
+                      ("alerts", "outcome"): "outcome"}
 SETTINGS = {
     "allow_download": False,  # the whole .db holds every raw mail: not a one-click download
     "default_cache_ttl": 0,   # statuses change as mail arrives
@@ -37,12 +44,30 @@ def metadata_for(db_path: str) -> dict:
     name = Path(db_path).stem
     if METADATA_DB in databases and name != METADATA_DB:
         databases[name] = databases.pop(METADATA_DB)
+    tables = (databases.get(name) or {}).get("tables") or {}
+    for (table, column), kind in VOCABULARY_COLUMNS.items():
+        columns = (tables.get(table) or {}).get("columns") or {}
+        if column in columns:
+            words = ", ".join(f"{code} {label}" for code, label in TERMS[kind].items())
+            columns[column] = f"{label_text(columns[column])}: {words}"
     dashboards = (metadata.get("plugins") or {}).get("datasette-dashboards") or {}
     for dashboard in dashboards.values():
         for item in list((dashboard.get("charts") or {}).values()) + list((dashboard.get("filters") or {}).values()):
             if item.get("db") == METADATA_DB:
                 item["db"] = name
     return metadata
+
+
+def label_text(description: str) -> str:
+    """A column description's label: the text before the first ":"."""
+    return str(description).split(":", 1)[0].strip()
+
+
+def office_name(env: Mapping[str, str]) -> str | None:
+    """The display name of INTAKE_SMTP_FROM (the office alerts come from), if any."""
+    from email.utils import parseaddr
+
+    return parseaddr(env.get(SENDER_ENV) or "")[0].strip() or None
 
 
 def datasette_options(db_path: str, host: str = "127.0.0.1",
@@ -56,7 +81,7 @@ def datasette_options(db_path: str, host: str = "127.0.0.1",
     env = os.environ if env is None else env
     metadata = metadata_for(db_path)
     plugins = metadata.setdefault("plugins", {})
-    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host}
+    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(env)}
     if env.get(PASSWORD_HASH_ENV):
         username = env.get(USERNAME_ENV) or DEFAULT_USERNAME
         plugins["datasette-auth-passwords"] = {

@@ -12,6 +12,8 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
+from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
+
 SCHEMA_VERSION = 1
 
 # Derived tables, in the order their rows must be deleted when a mail is derived again.
@@ -96,9 +98,14 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
         }, pk=("campaign_id", "row"))
     if "campaigns" not in tables:
         db["campaigns"].create({"id": str, "title": str, "deadline": str, "path": str, "outline": str,
-                                "closed": int}, pk="id")
-    elif "closed" not in db["campaigns"].columns_dict:  # databases made before `closed: true` existed
-        db["campaigns"].add_column("closed", int, not_null_default=0)
+                                "closed": int, "timezone": str, "attachments": str}, pk="id")
+    else:
+        columns = db["campaigns"].columns_dict
+        if "closed" not in columns:  # databases made before `closed: true` existed
+            db["campaigns"].add_column("closed", int, not_null_default=0)
+        for name in ("timezone", "attachments"):  # before the staff pages (dates, titles of attachments)
+            if name not in columns:
+                db["campaigns"].add_column(name, str)
     if "units" not in tables:
         db["units"].create({"campaign_id": str, "id": str, "name": str, "emails": str},
                            pk=("campaign_id", "id"))
@@ -125,23 +132,65 @@ def ensure_db_shape(db: sqlite_utils.Database) -> None:
         }, pk="id")
         db["alerts"].create_index(["key", "recipient"])
         db["alerts"].create_index(["recipient", "attempted_at"])
+    # What the staff pages look up: a unit's statuses, the current report's sections, a unit's
+    # alerts, a document's flags.
+    for table, cols in (("submissions", ["unit_id"]), ("submissions", ["report"]), ("alerts", ["unit_id"]),
+                        ("alerts", ["campaign_id", "unit_id"]), ("sections", ["document"]),
+                        ("flags", ["attachment"])):
+        db[table].create_index(cols, if_not_exists=True)
     # Views are cheap to replace, so every start brings them up to date.
+    db.create_view("vocabulary", vocabulary_view(), replace=True)
     db.create_view("unit_status", UNIT_STATUS_VIEW, replace=True)
+    db.create_view("unattributed_submissions", UNATTRIBUTED_VIEW, replace=True)
     db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
 
-# What staff see: the cached statuses, with "pending" turning into "missing" once the deadline has
-# passed even if nothing was ingested since (SQLite's julianday() understands the +07:00 offsets).
-UNIT_STATUS_VIEW = """
-select s.campaign_id, c.title as campaign_title, s.unit_id, u.name as unit_name,
-  case when s.status in ('pending', 'missing')
-       then case when julianday('now') < julianday(s.deadline) then 'pending' else 'missing' end
-       else s.status end as status,
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def vocabulary_view() -> str:
+    """Every code of rules/vocabulary.py with its label (kind, code, label), so SQL (canned queries,
+    charts) shows words from the one home of them."""
+    rows = [f"select {_quote(kind)} as kind, {_quote(code)} as code, {_quote(label)} as label"
+            for kind, terms in TERMS.items() for code, label in terms.items()]
+    return "\nunion all ".join(rows)
+
+
+def label_case(kind: str, expression: str) -> str:
+    """SQL giving the label of the code `expression` evaluates to (kind: a key of TERMS)."""
+    whens = " ".join(f"when {_quote(code)} then {_quote(label)}" for code, label in TERMS[kind].items())
+    return f"case {expression} {whens} else {expression} end"
+
+
+# What staff see: the cached statuses of the roster's units, with "pending" turning into "missing"
+# once the deadline has passed even if nothing was ingested since (SQLite's julianday() understands
+# the +07:00 offsets). Submissions nobody could attribute are not a unit's: they are
+# unattributed_submissions.
+_LIVE_STATUS = f"""case when s.status in ('{NOT_SUBMITTED[0]}', '{NOT_SUBMITTED[1]}')
+       then case when julianday('now') < julianday(s.deadline) then '{Status.PENDING}' else '{Status.MISSING}' end
+       else s.status end"""
+UNIT_STATUS_VIEW = f"""
+select s.campaign_id, c.title as campaign_title, s.unit_id, u.name as unit_name, {_LIVE_STATUS} as status,
+  {label_case("status", _LIVE_STATUS)} as status_label,
   s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report
 from submissions s
 left join campaigns c on c.id = s.campaign_id
 left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
+where s.unit_id is not null
 order by s.campaign_id, s.row
+"""
+
+# Submissions no unit could be found for (rules.status.campaign_status lists them with unit None):
+# one row per mail, with who sent it.
+UNATTRIBUTED_VIEW = """
+select s.campaign_id, c.title as campaign_title, s.row, s.status, s.received_at, s.report, s.flags,
+  m.id as message, m.from_addr, m.from_name, m.subject
+from submissions s
+left join campaigns c on c.id = s.campaign_id
+left join messages m on m.id = json_extract(s.messages, '$[0]')
+where s.unit_id is null
+order by s.campaign_id, s.received_at
 """
 
 
@@ -192,7 +241,9 @@ def save_campaigns(db: sqlite_utils.Database, campaigns) -> None:
             db["campaigns"].insert({
                 "id": c.id, "title": c.title, "deadline": c.deadline.isoformat(), "path": c.path,
                 "outline": json.dumps([{"key": n.key, "title": n.title} for n in c.outline], ensure_ascii=False),
-                "closed": int(c.closed),
+                "closed": int(c.closed), "timezone": c.timezone,
+                "attachments": json.dumps([{"id": a.id, "title": a.title, "required": a.required}
+                                           for a in c.attachments], ensure_ascii=False),
             })
             db["units"].insert_all({"campaign_id": c.id, "id": u.id, "name": u.name,
                                     "emails": ", ".join(u.emails)} for u in c.units)

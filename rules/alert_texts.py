@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from rules.campaign import Campaign
 from rules.facts import DocumentFacts
 from rules.status import UnitStatus
+from rules.vocabulary import Status
 
 Block = str | list[str]  # a paragraph, or a bulleted list
 Rendered = tuple[str, str, str]
@@ -97,9 +98,9 @@ def overdue(campaign: Campaign, unit_name: str, status: UnitStatus, now: datetim
 
 def digest(campaign: Campaign, rows: list[tuple[str, UnitStatus]], now: datetime) -> Rendered:
     """rows: (unit name, status) of every unit missing or incomplete."""
-    missing = [name for name, s in rows if s.status == "missing"]
+    missing = [name for name, s in rows if s.status == Status.MISSING]
     incomplete = [f"{name}: còn thiếu {'; '.join(missing_items(campaign, s))}"
-                  for name, s in rows if s.status != "missing"]
+                  for name, s in rows if s.status != Status.MISSING]
     subject = (f"[Tổng hợp quá hạn] {campaign.title}: {len(missing)} đơn vị chưa nộp, "
                f"{len(incomplete)} đơn vị nộp chưa đủ")
     blocks: list[Block] = [f"Hạn gửi báo cáo {campaign.title} là {deadline_phrase(campaign)}. "

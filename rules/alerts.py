@@ -34,9 +34,10 @@ from rules import alert_texts as texts
 from rules.campaign import Campaign
 from rules.facts import MailFacts
 from rules.status import UnitStatus
+from rules.vocabulary import AlertKind, Status
 
 AlertKey = tuple[str, ...]
-KINDS = ("acknowledgement", "late_arrival", "reminder", "overdue")
+KINDS = tuple(AlertKind)
 
 _UNANSWERABLE = re.compile(
     r"^(mailer-daemon|postmaster|no-?reply|no_reply|do-?not-?reply|bounces?|listserv|majordomo)([-+._].*)?@", re.I)
@@ -129,13 +130,13 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
         else:
             to = list(unit.emails) if unit else []
         rendered = texts.acknowledgement(campaign, name, r.subject, m.received_at, m.documents, r.after)
-        alerts.append(_new("acknowledgement", campaign, m.unit if unit else None, to, rendered,
-                           ("acknowledgement", campaign.id, m.content_key), sent,
+        alerts.append(_new(AlertKind.ACKNOWLEDGEMENT, campaign, m.unit if unit else None, to, rendered,
+                           (AlertKind.ACKNOWLEDGEMENT, campaign.id, m.content_key), sent,
                            message=m.id, in_reply_to=r.message_id))
         if m.received_at >= campaign.deadline and any(d.kind == "report" for d in m.documents):
             rendered = texts.late_arrival(campaign, name, r.sender, r.subject, m.received_at, m.documents)
-            alerts.append(_new("late_arrival", campaign, m.unit if unit else None, staff, rendered,
-                               ("late_arrival", campaign.id, m.content_key), sent, message=m.id))
+            alerts.append(_new(AlertKind.LATE_ARRIVAL, campaign, m.unit if unit else None, staff, rendered,
+                               (AlertKind.LATE_ARRIVAL, campaign.id, m.content_key), sent, message=m.id))
 
     by_unit = {s.unit: s for s in statuses if s.unit is not None}
     reminder_from = campaign.deadline - timedelta(days=campaign.reminder_days)
@@ -143,18 +144,18 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
         for unit in campaign.units:
             status = by_unit.get(unit.id)
             if status and not complete(status):
-                alerts.append(_new("reminder", campaign, unit.id, unit.emails,
+                alerts.append(_new(AlertKind.REMINDER, campaign, unit.id, unit.emails,
                                    texts.reminder(campaign, unit.name, status, now),
-                                   ("reminder", campaign.id, unit.id), sent))
+                                   (AlertKind.REMINDER, campaign.id, unit.id), sent))
     if now >= campaign.deadline and (max_age is None or now - campaign.deadline <= max_age):
         for unit in campaign.units:
             status = by_unit.get(unit.id)
-            if status and status.status == "missing":
-                alerts.append(_new("overdue", campaign, unit.id, unit.emails,
+            if status and status.status == Status.MISSING:
+                alerts.append(_new(AlertKind.OVERDUE, campaign, unit.id, unit.emails,
                                    texts.overdue(campaign, unit.name, status, now),
-                                   ("overdue", campaign.id, unit.id), sent))
+                                   (AlertKind.OVERDUE, campaign.id, unit.id), sent))
         rows = [(u.name, by_unit[u.id]) for u in campaign.units if u.id in by_unit and not complete(by_unit[u.id])]
         if rows:
-            alerts.append(_new("overdue", campaign, None, staff, texts.digest(campaign, rows, now),
+            alerts.append(_new(AlertKind.OVERDUE, campaign, None, staff, texts.digest(campaign, rows, now),
                                ("overdue_digest", campaign.id), sent))
     return [a for a in alerts if a is not None]

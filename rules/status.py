@@ -18,12 +18,13 @@ from datetime import datetime
 
 from rules.campaign import Campaign
 from rules.facts import MailFacts
+from rules.vocabulary import MailFlag, Status, StatusFlag, late_attachment
 
 
 @dataclass
 class UnitStatus:
     unit: str | None
-    status: str  # on_time | late | missing | pending
+    status: Status
     received_at: datetime | None
     missing_attachments: list[str] = field(default_factory=list)
     missing_sections: list[str] = field(default_factory=list)
@@ -65,23 +66,23 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
         flags.extend(f for f in m.flags if f not in flags)
     reports = [(m, d) for m in mails for d in m.documents if d.kind == "report"]
     if not reports:
-        status = "pending" if now is not None and now < campaign.deadline else "missing"
+        status = Status.PENDING if now is not None and now < campaign.deadline else Status.MISSING
         if mails:
-            flags.append("no_report")
+            flags.append(StatusFlag.NO_REPORT)
         return UnitStatus(unit, status, None, flags=flags, messages=[m.id for m in mails])
     first_mail, _ = reports[0]
     current_mail, current = reports[-1]
     received = first_mail.received_at
     late = received is None or received >= campaign.deadline
     if len(reports) > 1:
-        flags.append("resubmitted")
+        flags.append(StatusFlag.RESUBMITTED)
     missing_attachments = []
     for rule in campaign.attachments:
         needed = rule.required is True or (rule.required == "if_mentioned" and current.mentions.get(rule.id))
         carriers = [m for m in mails if any(d.kind == rule.id for d in m.documents)]
         if carriers:
             if carriers[0].received_at and carriers[0].received_at >= campaign.deadline and not late:
-                flags.append(f"late_attachment:{rule.id}")
+                flags.append(late_attachment(rule.id))
         elif needed:
             missing_attachments.append(rule.id)
     for d in current.flags:
@@ -89,7 +90,7 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
             flags.append(d)
     return UnitStatus(
         unit,
-        "late" if late else "on_time",
+        Status.LATE if late else Status.ON_TIME,
         received,
         missing_attachments,
         list(current.missing_sections),
@@ -109,7 +110,7 @@ def campaign_status(campaign: Campaign, mails: list[MailFacts], now: datetime | 
     strays = [m for uid, ms in by_unit.items() if uid not in known for m in ms]
     for mail in _dedupe([m for m in strays if m.counted and _arrived(m, now)]):
         entry = submission_status(campaign, None, [mail], now)
-        if "unknown_sender" not in entry.flags:
-            entry.flags.insert(0, "unknown_sender")
+        if MailFlag.UNKNOWN_SENDER not in entry.flags:
+            entry.flags.insert(0, MailFlag.UNKNOWN_SENDER)
         result.append(entry)
     return result

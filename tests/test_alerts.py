@@ -21,7 +21,9 @@ STAFF = "vanphong@dangbokhoi.example.vn"
 UNIT_ADDR = {"so-noi-vu": ["dangbo@snv.example.vn"], "so-tai-chinh": ["dangbo@stc.example.vn"],
              "so-cong-thuong": ["chibo@sct.example.vn"], "so-xay-dung": ["dangbo@sxd.example.vn"],
              "hoi-nong-dan": ["chibo@hnd.example.vn"],
-             "so-giao-duc": ["dangbo@sgddt.example.vn", "vanthu@sgddt.example.vn"]}
+             "so-giao-duc": ["dangbo@sgddt.example.vn", "vanthu@sgddt.example.vn"],
+             "so-y-te": ["dangbo@syt.example.vn"]}
+UNKNOWN_SENDER = "vanthu.benhvien@gmail.com"  # the sample's report nobody could attribute
 
 
 # ---- sample inbox in a fresh database per test ---------------------------------------------------------
@@ -91,14 +93,15 @@ def test_listing_after_deadline(alerts_cli, smtp_server):
     kinds = by_kind(alerts_cli("--now", AFTER_DEADLINE))
     assert "reminder" not in kinds and "late_arrival" not in kinds  # so-cong-thuong's report comes 16/6 08:40
     overdue = {a["unit"]: a["recipients"] for a in kinds["overdue"]}
-    assert overdue == {"so-cong-thuong": ["chibo@sct.example.vn"], None: [STAFF]}
+    assert overdue == {"so-cong-thuong": ["chibo@sct.example.vn"], "so-y-te": ["dangbo@syt.example.vn"], None: [STAFF]}
     digest = next(a for a in kinds["overdue"] if a["unit"] is None)
-    assert "1 đơn vị chưa nộp, 3 đơn vị nộp chưa đủ" in digest["subject"]
+    assert "2 đơn vị chưa nộp, 3 đơn vị nộp chưa đủ" in digest["subject"]
     acks = {a["unit"]: a["recipients"] for a in kinds["acknowledgement"]}
     assert acks == {"so-noi-vu": ["dangbo@snv.example.vn"], "so-tai-chinh": ["dangbo@stc.example.vn"],
                     "so-xay-dung": ["dangbo@sxd.example.vn"],
                     "so-giao-duc": ["giaoduc.dangbo@gmail.com"],  # the address it wrote from
-                    "hoi-nong-dan": ["chibo@hnd.example.vn"]}  # forwarded by the office: to the unit
+                    "hoi-nong-dan": ["chibo@hnd.example.vn"],  # forwarded by the office: to the unit
+                    None: [UNKNOWN_SENDER]}  # nobody's report: to whoever sent it
     kinds = by_kind(alerts_cli("--now", AFTER_LATE_REPORT))
     assert [(a["unit"], a["recipients"]) for a in kinds["late_arrival"]] == [("so-cong-thuong", [STAFF])]
     assert "so-cong-thuong" not in {a["unit"] for a in kinds["overdue"]}  # no longer missing
@@ -111,7 +114,7 @@ def test_send_delivers_vietnamese_mail_once(alerts_cli, smtp_server):
     sent = alerts_cli("--now", REMINDER_TIME, "--send")
     assert all(set(a["outcomes"].values()) == {"sent"} for a in sent)
     mails = smtp_server.messages
-    assert len(mails) == 7  # 5 units reminded (so-giao-duc at two addresses), 1 acknowledgement
+    assert len(mails) == 8  # 6 units reminded (so-giao-duc at two addresses), 1 acknowledgement
     assert sorted(rcpt for _, rcpts, _ in smtp_server.envelopes for rcpt in rcpts) == sorted(
         [a for u, addrs in UNIT_ADDR.items() if u != "so-noi-vu" for a in addrs] + ["dangbo@snv.example.vn"])
     reminder = next(m for m in mails if m["To"] == "chibo@sct.example.vn")
@@ -134,11 +137,11 @@ def test_send_delivers_vietnamese_mail_once(alerts_cli, smtp_server):
     assert "đã đủ theo yêu cầu" in ack.get_body(("html",)).get_content()
 
     logged = rows(alerts_cli.db_path)
-    assert len(logged) == 7 and {r["outcome"] for r in logged} == {"sent"}
+    assert len(logged) == 8 and {r["outcome"] for r in logged} == {"sent"}
     assert {r["kind"] for r in logged} == {"reminder", "acknowledgement"}
     assert alerts_cli("--now", REMINDER_TIME, "--send") == []  # a second run sends nothing
     assert alerts_cli("--now", REMINDER_TIME) == []  # and lists nothing left to do
-    assert len(smtp_server.envelopes) == 7
+    assert len(smtp_server.envelopes) == 8
 
 
 def test_unit_that_completes_gets_no_further_reminder(alerts_cli, smtp_server):
@@ -231,7 +234,7 @@ def test_password_is_used_but_never_stored(alerts_cli, tmp_path, monkeypatch, ca
         monkeypatch.setenv("INTAKE_SMTP_USER", "vanphong")
         monkeypatch.setenv("INTAKE_SMTP_PASSWORD_FILE", str(tmp_path / "pw"))
         assert alerts_cli("--now", REMINDER_TIME, "--send")
-        assert len(server.envelopes) == 7
+        assert len(server.envelopes) == 8
     finally:
         server.stop()
     assert secret not in caplog.text

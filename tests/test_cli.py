@@ -8,7 +8,7 @@ import sys
 
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
 from tests.fixtures.documents import Report, quy_che_docx
-from tests.fixtures.make_sample_inbox import NOW
+from tests.fixtures.make_sample_inbox import EXPECTED, NOW
 
 
 def test_ingest_then_status_json(run_cli):
@@ -20,7 +20,7 @@ def test_ingest_then_status_json(run_cli):
         assert set(row) >= {"unit", "status", "received_at", "missing_attachments", "missing_sections", "flags"}
         assert row["status"] in ("on_time", "late", "missing", "pending")
     units = [r["unit"] for r in rows if r["unit"]]
-    assert len(units) == len(set(units)) == 6
+    assert len(units) == len(set(units)) == len(EXPECTED)
 
 
 def test_status_before_anything_arrived_is_pending(run_cli):
@@ -86,5 +86,5 @@ def test_console_script_runs_with_environment_settings(tmp_path):
     out = subprocess.run([sys.executable, "-m", "pipeline", "status", "--json"], capture_output=True, text=True,
                          env=env, timeout=120)
     assert out.returncode == 0, out.stderr
-    assert len(json.loads(out.stdout)) == 6
+    assert len(json.loads(out.stdout)) == len(EXPECTED)
     assert (tmp_path / "x.db").exists()

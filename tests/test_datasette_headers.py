@@ -120,7 +120,7 @@ def test_unit_status_view_shows_vietnamese_headers(ds, labels):
         assert sort_target(th["href"]) == name  # every view column sorts, by its SQL name
     status = next(th for th in headers(page) if th["attrs"]["data-column"] == "status")
     # The whole description stays the explanation (the column menu shows data-column-description).
-    assert status["attrs"]["data-column-description"].startswith("Tình trạng: on_time đúng hạn")
+    assert status["attrs"]["data-column-description"].startswith("Tình trạng: on_time Đúng hạn")  # rules/vocabulary.py
     assert "?_sort=status" in status["href"]
 
 
@@ -216,7 +216,7 @@ def test_statuses_are_shown_in_words_beside_their_codes(ds):
     assert "Đúng hạn <small>on_time</small>" in page and "Trễ hạn <small>late</small>" in page
     assert "Trễ hạn <small>late</small>" in get(ds, "/demo/submissions").text
     facet = get(ds, "/demo/unit_status.json?_facet=status&_shape=objects").json()
-    assert {r["status"] for r in facet["rows"]} == {"on_time", "late"}  # the data keeps the codes
+    assert {r["status"] for r in facet["rows"]} == {"on_time", "late", "missing"}  # the data keeps the codes
 
 
 def test_facets_and_suggested_facets_use_the_labels(ds):

@@ -60,7 +60,8 @@ def ingest_into(tmp_path, *sources, campaign_file=CAMPAIGN_FILE) -> str:
 # ---- canned queries on the sample inbox (every deadline in it is in the past)
 
 def test_units_not_yet_submitted(ds, tmp_path):
-    assert rows(ds, "don_vi_chua_nop", dot_bao_cao="") == []  # every sample unit wrote
+    never_sent = {u for u, e in EXPECTED.items() if e["status"] == "missing"}
+    assert {r["Mã đơn vị"] for r in rows(ds, "don_vi_chua_nop", dot_bao_cao="")} == never_sent == {"so-y-te"}
     one = ingest_into(tmp_path, SAMPLE_INBOX / "01-so-noi-vu-dung-han.eml")
     missing = rows(start(one, env={}), "don_vi_chua_nop", dot_bao_cao="nq03-2022")
     assert {r["Mã đơn vị"] for r in missing} == set(EXPECTED) - {"so-noi-vu"}
@@ -103,7 +104,10 @@ def test_dashboard_counts_open_campaigns_only(sample_db, tmp_path):
             rounds = conn.execute(dashboard["filters"]["dot"]["query"]).fetchall()
         conn.close()
         if state == "open":
-            assert counts["da-nop"] == [(len(EXPECTED),)] and rounds == [("nq03-2022",)]
+            submitted = sum(e["status"] in ("on_time", "late") for e in EXPECTED.values())
+            assert counts["da-nop"] == [(submitted,)] and rounds == [("nq03-2022",)]
+            # The report nobody could attribute is no unit's: not a bar of the daily chart either.
+            assert sum(1 for _ in counts["theo-ngay"]) == submitted
         else:
             assert all(rows in ([], [(0,)]) for rows in counts.values()), counts
             assert rounds == []
@@ -128,7 +132,7 @@ def test_missing_or_empty_sections(ds):
 
 def test_one_section_across_units(ds):
     got = rows(ds, "mot_muc_cac_don_vi", dot_bao_cao="nq03-2022", muc="II.2")
-    units_without = {u for u, e in EXPECTED.items() if "II" in e["missing_sections"]}
+    units_without = {u for u, e in EXPECTED.items() if "II" in e["missing_sections"] or e["status"] == "missing"}
     assert len(got) == len(EXPECTED) - len(units_without)  # current report only: no duplicate mail
     assert all(r["Mục"] == "II.2" and r["Nội dung"] for r in got)
     with_children = rows(ds, "mot_muc_cac_don_vi", dot_bao_cao="nq03-2022", muc="II")
@@ -136,9 +140,10 @@ def test_one_section_across_units(ds):
 
 
 def test_unattributed_mail(ds):
-    got = rows(ds, "thu_chua_ro_don_vi")
-    assert [r["Tiêu đề"] for r in got] == ["Báo giá văn phòng phẩm tháng 6/2022"]
-    assert got[0]["Lưu ý"] == "unrelated"
+    got = {r["Tiêu đề"]: r for r in rows(ds, "thu_chua_ro_don_vi")}
+    assert set(got) == {"Báo giá văn phòng phẩm tháng 6/2022", "Báo cáo sơ kết NQ03"}
+    assert got["Báo giá văn phòng phẩm tháng 6/2022"]["Lưu ý"] == "Không thuộc đợt báo cáo nào"
+    assert got["Báo cáo sơ kết NQ03"]["Lưu ý"] == "Chưa xác định được đơn vị gửi"
 
 
 def test_processing_errors(ds, tmp_path, monkeypatch):
@@ -152,7 +157,8 @@ def test_processing_errors(ds, tmp_path, monkeypatch):
     (tmp_path / "big").mkdir()
     monkeypatch.setenv("INTAKE_MAX_MAIL_MB", "0.001")  # every mail is "too large": one row each, no file row
     got = rows(start(ingest_into(tmp_path / "big", broken), env={}), "loi_xu_ly")
-    assert [(r["Loại lỗi"], r["Tên tệp"], r["Tiêu đề"]) for r in got] == [("too_large", None, "Báo cáo sơ kết NQ03")]
+    assert [(r["Mã lỗi"], r["Loại lỗi"], r["Tên tệp"], r["Tiêu đề"]) for r in got] == [
+        ("too_large", "Quá lớn, chưa mở", None, "Báo cáo sơ kết NQ03")]
 
 
 # ---- search
@@ -232,7 +238,8 @@ def test_script_in_subject_and_file_name_is_escaped(tmp_path):
 def test_no_write_plugin_and_no_database_download(ds):
     names = {p["name"] for p in get(ds, "/-/plugins.json").json()}
     assert names <= {"datasette-auth-passwords", "datasette-dashboards", "datasette-leaflet",
-                     "datasette-render-markdown", "intake_datasette.py"}, names
+                     "datasette-render-markdown", "intake_datasette.py", "intake_staff.py", "intake_access.py",
+                     "intake_csv.py"}, names
     assert get(ds, "/demo.db").status_code == 403
 
 
@@ -268,7 +275,7 @@ def test_anonymous_refused_and_staff_allowed_with_a_password(sample_db, tmp_path
             response = get(ds, path)
             assert response.status_code in (302, 403), path
             assert "Tình trạng" not in response.text
-        assert get(ds, "/").headers["location"] == "/-/login"
+        assert get(ds, "/").headers["location"] == "/-/login?next=%2F"
         for path in ("/demo/unit_status.json", "/-/metadata.json", "/demo/blobs.json"):
             assert get(ds, path).status_code == 403, path
         assert get(ds, "/-/login").status_code == 200 and "Đăng nhập" in get(ds, "/-/login").text
@@ -281,4 +288,5 @@ def test_anonymous_refused_and_staff_allowed_with_a_password(sample_db, tmp_path
         assert page.status_code == 200 and "Tình trạng nộp báo cáo" in page.text
         assert get(ds, "/-/dashboards/tinh-hinh-nop-bao-cao", cookies=cookies).status_code == 200
         assert len(get(ds, "/demo/unit_status.json?_shape=array", cookies=cookies).json()) == len(EXPECTED)
+        assert get(ds, "/demo/unattributed_submissions.json?_shape=array", cookies=cookies).json()[0]["status"] == "on_time"
         assert env["INTAKE_PASSWORD_HASH"] not in get(ds, "/-/metadata.json", cookies=cookies).text

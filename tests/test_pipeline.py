@@ -12,7 +12,7 @@ import pytest
 from pipeline.flow import ingest, reprocess, statuses
 from pipeline.store import open_db
 from tests.conftest import SAMPLE_INBOX
-from tests.fixtures.make_sample_inbox import EXPECTED, NOW
+from tests.fixtures.make_sample_inbox import EXPECTED, NOW, UNATTRIBUTED
 
 
 @pytest.fixture(scope="module")
@@ -109,6 +109,18 @@ def test_status_table_for_datasette_matches(sample_db):
     rows = {r["unit_id"]: r for r in sample_db.query("select * from unit_status")}
     assert rows["so-cong-thuong"]["status"] == "late"
     assert json.loads(rows["so-cong-thuong"]["missing_attachments"]) == ["quy_che_dan_chu"]
+    assert rows["so-cong-thuong"]["status_label"] == "Trễ hạn"
+
+
+def test_a_report_nobody_could_attribute_is_listed_apart_and_counts_for_no_unit(sample_db, sample_status):
+    stray = sample_status[None]
+    assert stray.status == UNATTRIBUTED["status"] and stray.missing_attachments == UNATTRIBUTED["missing_attachments"]
+    assert all(f in stray.flags for f in UNATTRIBUTED["flags"])
+    assert sorted(r["unit_id"] for r in sample_db.query("select unit_id from unit_status")) == sorted(EXPECTED)
+    (row,) = sample_db.query("select * from unattributed_submissions")
+    assert row["from_addr"] == UNATTRIBUTED["from"] and row["report"] == stray.report
+    issuer = sample_db.execute("select issuer from documents where id = ?", [stray.report]).fetchone()[0]
+    assert issuer.casefold() == UNATTRIBUTED["issuer"].casefold()
 
 
 def test_without_received_the_date_header_is_used_and_flagged(tmp_path, campaign):

@@ -1,0 +1,429 @@
+"""What the staff pages read from the database: plain functions of a sqlite3 connection, run in
+Datasette's read thread (`Database.execute_fn`) or directly (exports, benchmarks).
+
+Statuses come from the `unit_status` view (roster units only) and `unattributed_submissions`
+(reports nobody could attribute, never a unit's); labels from rules/vocabulary.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import tzinfo
+
+from extractors.text import fold
+from pipeline.staff import fmt
+from rules.vocabulary import SUBMITTED, AlertOutcome, Origin, Status, flag_label
+
+REPORT_KIND = "report"  # documents.kind of a campaign's report (extractors/classify.py)
+OTHER_KIND = "other"
+
+
+def _query(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, params).fetchall()
+
+
+def _json_list(text: str | None) -> list:
+    try:
+        value = json.loads(text) if text else []
+    except ValueError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+# ---- campaigns -----------------------------------------------------------------------------------
+
+@dataclass
+class CampaignInfo:
+    id: str
+    title: str
+    deadline: str
+    tz: tzinfo
+    closed: bool
+    outline: list[dict]  # [{"key", "title"}] in document order
+    attachments: dict[str, str]  # id -> title
+
+    def section_title(self, key: str) -> str:
+        return next((n["title"] for n in self.outline if n["key"] == key), "")
+
+    def section_words(self, key: str) -> str:
+        """"Mục III. ĐỀ XUẤT, KIẾN NGHỊ"."""
+        title = self.section_title(key)
+        return f"Mục {key}. {title}" if title else f"Mục {key}"
+
+    def attachment_title(self, attachment_id: str) -> str:
+        return self.attachments.get(attachment_id, attachment_id)
+
+    def document_kind(self, kind: str | None) -> str:
+        """A document's kind in words: the report, an attachment's title, or another file."""
+        if kind == REPORT_KIND:
+            return "Báo cáo"
+        if kind and kind != OTHER_KIND and kind in self.attachments:
+            return self.attachments[kind]
+        return "Tệp khác"
+
+
+def _campaign(row: sqlite3.Row) -> CampaignInfo:
+    attachments = {a.get("id"): a.get("title") or a.get("id") for a in _json_list(row["attachments"])
+                   if isinstance(a, dict)}
+    outline = [n for n in _json_list(row["outline"]) if isinstance(n, dict) and n.get("key")]
+    return CampaignInfo(row["id"], row["title"] or row["id"], row["deadline"],
+                        fmt.zone(row["timezone"], fmt.parse(row["deadline"])), bool(row["closed"]), outline,
+                        attachments)
+
+
+_CAMPAIGN_COLUMNS = "id, title, deadline, timezone, closed, outline, attachments"
+
+
+def campaign(conn: sqlite3.Connection, campaign_id: str) -> CampaignInfo | None:
+    rows = _query(conn, f"select {_CAMPAIGN_COLUMNS} from campaigns where id = ?", [campaign_id])
+    return _campaign(rows[0]) if rows else None
+
+
+def campaigns(conn: sqlite3.Connection) -> list[CampaignInfo]:
+    """Open campaigns first, each group newest deadline first."""
+    return [_campaign(r) for r in _query(conn, f"select {_CAMPAIGN_COLUMNS} from campaigns "
+                                               "order by closed, deadline desc, id")]
+
+
+@dataclass
+class Counts:
+    units: int = 0
+    submitted: int = 0
+    late: int = 0
+    not_submitted: int = 0
+    incomplete: int = 0  # submitted with an attachment or a section missing
+    unattributed: int = 0
+
+
+def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
+    """Per campaign: whole units of the roster in each state, and reports nobody could attribute.
+    Read from the cached statuses directly: whether a unit not submitted is pending or missing
+    does not change these numbers."""
+    result: dict[str, Counts] = {}
+    for row in _query(conn, """select campaign_id, unit_id is null as stray, status, count(*) as n,
+            sum(missing_attachments != '[]' or missing_sections != '[]') as incomplete
+        from submissions group by 1, 2, 3"""):
+        entry = result.setdefault(row["campaign_id"], Counts())
+        if row["stray"]:
+            entry.unattributed += row["n"]
+            continue
+        entry.units += row["n"]
+        if row["status"] in SUBMITTED:
+            entry.submitted += row["n"]
+            entry.incomplete += row["incomplete"]
+        else:
+            entry.not_submitted += row["n"]
+        if row["status"] == Status.LATE:
+            entry.late += row["n"]
+    return result
+
+
+# ---- one campaign's roster ---------------------------------------------------------------------------
+
+@dataclass
+class Sent:
+    kind: str  # an AlertKind
+    at: str
+    recipients: int
+
+
+@dataclass
+class UnitRow:
+    """One unit of a campaign's roster, as the campaign page and the exports show it."""
+
+    unit_id: str
+    unit_name: str
+    status: str
+    received_at: str | None
+    deadline: str
+    missing_attachments: list[str]
+    missing_sections: list[str]
+    flags: list[str]
+    report: str | None
+    report_file: str | None
+    report_message: str | None
+    sent: list[Sent] = field(default_factory=list)
+
+    @property
+    def submitted(self) -> bool:
+        return self.status in SUBMITTED
+
+    @property
+    def incomplete(self) -> bool:
+        return self.submitted and bool(self.missing_attachments or self.missing_sections)
+
+
+def missing_words(info: CampaignInfo, row) -> list[str]:
+    """What a submission still lacks, in words: attachment titles, then sections by key and title."""
+    return ([info.attachment_title(a) for a in row.missing_attachments]
+            + [info.section_words(k) for k in row.missing_sections])
+
+
+def flag_words(info: CampaignInfo, flags: list[str]) -> list[str]:
+    return [flag_label(f, info.attachments) for f in flags]
+
+
+def roster(conn: sqlite3.Connection, campaign_id: str) -> list[UnitRow]:
+    """Every unit of the campaign in roster order, with its current report and the alerts sent to it."""
+    sent: dict[str, list[Sent]] = {}
+    for row in _query(conn, """select unit_id, kind, min(coalesce(sent_at, attempted_at)) as at,
+            count(distinct recipient) as n
+        from alerts where campaign_id = ? and unit_id is not null and outcome = ?
+        group by unit_id, kind order by at""", [campaign_id, AlertOutcome.SENT]):
+        sent.setdefault(row["unit_id"], []).append(Sent(row["kind"], row["at"], row["n"]))
+    rows = []
+    for row in _query(conn, """select us.unit_id, us.unit_name, us.status, us.received_at, us.deadline,
+            us.missing_attachments, us.missing_sections, us.flags, us.report, d.filename, d.message
+        from unit_status us left join documents d on d.id = us.report
+        where us.campaign_id = ?""", [campaign_id]):
+        rows.append(UnitRow(row["unit_id"], row["unit_name"] or row["unit_id"], row["status"], row["received_at"],
+                            row["deadline"], _json_list(row["missing_attachments"]),
+                            _json_list(row["missing_sections"]), _json_list(row["flags"]), row["report"],
+                            row["filename"], row["message"], sent.get(row["unit_id"], [])))
+    return rows
+
+
+@dataclass
+class Stray:
+    """A submission nobody could attribute: one mail, listed apart, never a unit's."""
+
+    message: str | None
+    from_addr: str | None
+    from_name: str | None
+    subject: str | None
+    status: str
+    received_at: str | None
+    report: str | None
+    report_file: str | None
+    missing_attachments: list[str]
+    missing_sections: list[str]
+    flags: list[str]
+
+
+def unattributed(conn: sqlite3.Connection, campaign_id: str) -> list[Stray]:
+    return [Stray(r["message"], r["from_addr"], r["from_name"], r["subject"], r["status"], r["received_at"],
+                  r["report"], r["filename"], _json_list(r["missing_attachments"]),
+                  _json_list(r["missing_sections"]), _json_list(r["flags"]))
+            for r in _query(conn, """select us.*, s.missing_attachments, s.missing_sections, d.filename
+                from unattributed_submissions us
+                join submissions s on s.campaign_id = us.campaign_id and s.row = us.row
+                left join documents d on d.id = us.report
+                where us.campaign_id = ?""", [campaign_id])]
+
+
+# ---- sections ---------------------------------------------------------------------------------------
+
+@dataclass
+class Part:
+    key: str
+    heading: str
+    text: str
+
+
+@dataclass
+class UnitSection:
+    unit_id: str
+    unit_name: str
+    report: str | None  # None: no report yet
+    report_file: str | None
+    report_message: str | None
+    parts: list[Part] = field(default_factory=list)  # the section and its subsections, in document order
+
+
+def _under(key: str) -> str:
+    """LIKE pattern of a key's subsections ("II" -> "II.%"), with LIKE's wildcards escaped."""
+    return re.sub(r"([\\%_])", r"\\\1", key) + ".%"
+
+
+def section(conn: sqlite3.Connection, campaign_id: str, key: str | None) -> list[UnitSection]:
+    """Every roster unit (roster order) with the text of section `key` (and its subsections) in its
+    current report; key None gives every section."""
+    where = "" if key is None else "and (s.key = ? or s.key like ? escape '\\')"
+    params = ([] if key is None else [key, _under(key)]) + [campaign_id]
+    result: dict[str, UnitSection] = {}
+    for row in _query(conn, f"""select sub.unit_id, u.name, sub.report, d.filename, d.message,
+            s.key, s.heading, s.text
+        from submissions sub
+        left join units u on u.campaign_id = sub.campaign_id and u.id = sub.unit_id
+        left join documents d on d.id = sub.report
+        left join sections s on s.document = sub.report and s.extra = 0 {where}
+        where sub.campaign_id = ? and sub.unit_id is not null
+        order by sub.row, s.position""", params):
+        entry = result.setdefault(row["unit_id"], UnitSection(row["unit_id"], row["name"] or row["unit_id"],
+                                                              row["report"], row["filename"], row["message"]))
+        if row["key"] is not None:
+            entry.parts.append(Part(row["key"], row["heading"] or "", row["text"] or ""))
+    return list(result.values())
+
+
+# ---- units and mails ----------------------------------------------------------------------------------
+
+@dataclass
+class File:
+    id: str
+    filename: str
+    size: int
+    origin: str
+    kind: str | None  # documents.kind, None when the file is no document
+    flags: list[str]
+
+    @property
+    def origin_words(self) -> str:
+        return Origin(self.origin).label if self.origin in {o.value for o in Origin} else self.origin
+
+
+@dataclass
+class Mail:
+    id: str
+    subject: str | None
+    from_addr: str | None
+    from_name: str | None
+    to_addrs: str | None
+    received_at: str | None
+    campaign_id: str | None
+    unit_id: str | None
+    unit_name: str | None
+    auto_reply: bool
+    body_text: str | None
+    flags: list[str]
+    files: list[File] = field(default_factory=list)
+
+
+_MAIL_COLUMNS = """m.id, m.subject, m.from_addr, m.from_name, m.to_addrs, m.received_at, m.campaign_id, m.unit_id,
+    u.name as unit_name, m.auto_reply, m.body_text"""
+
+
+def _mails(conn: sqlite3.Connection, where: str, args) -> list[Mail]:
+    mails = [Mail(r["id"], r["subject"], r["from_addr"], r["from_name"], r["to_addrs"], r["received_at"],
+                  r["campaign_id"], r["unit_id"], r["unit_name"], bool(r["auto_reply"]), r["body_text"], [])
+             for r in _query(conn, f"""select {_MAIL_COLUMNS} from messages m
+                 left join units u on u.campaign_id = m.campaign_id and u.id = m.unit_id
+                 where {where} order by m.received_at desc, m.id""", args)]
+    by_id = {m.id: m for m in mails}
+    if not by_id:
+        return mails
+    marks = ",".join("?" * len(by_id))
+    file_flags: dict[str, list[str]] = {}
+    for row in _query(conn, f"select message, attachment, kind from flags where message in ({marks}) order by id",
+                      list(by_id)):
+        if row["attachment"]:
+            file_flags.setdefault(row["attachment"], []).append(row["kind"])
+        elif row["kind"] not in by_id[row["message"]].flags:
+            by_id[row["message"]].flags.append(row["kind"])
+    for row in _query(conn, f"""select a.id, a.message, a.filename, a.size, a.origin, d.kind
+            from attachments a left join documents d on d.id = a.id
+            where a.message in ({marks}) order by a.message, a.rowid""", list(by_id)):
+        by_id[row["message"]].files.append(File(row["id"], row["filename"] or "", row["size"] or 0, row["origin"],
+                                                row["kind"], file_flags.get(row["id"], [])))
+    return mails
+
+
+def mail(conn: sqlite3.Connection, mail_id: str) -> Mail | None:
+    found = _mails(conn, "m.id = ?", [mail_id])
+    return found[0] if found else None
+
+
+def unit_mails(conn: sqlite3.Connection, unit_id: str) -> list[Mail]:
+    return _mails(conn, "m.unit_id = ?", [unit_id])
+
+
+@dataclass
+class UnitInfo:
+    id: str
+    name: str
+    emails: list[str]
+
+
+def unit(conn: sqlite3.Connection, unit_id: str) -> UnitInfo | None:
+    """A unit of any campaign's roster: its name in the newest campaign, every address it has."""
+    rows = _query(conn, """select u.name, u.emails from units u join campaigns c on c.id = u.campaign_id
+        where u.id = ? order by c.deadline desc""", [unit_id])
+    if not rows:
+        return None
+    emails: list[str] = []
+    for row in rows:
+        emails += [e.strip() for e in (row["emails"] or "").split(",") if e.strip() and e.strip() not in emails]
+    return UnitInfo(unit_id, rows[0]["name"] or unit_id, emails)
+
+
+def unit_statuses(conn: sqlite3.Connection, unit_id: str) -> list[tuple[str, UnitRow]]:
+    """(campaign id, the unit's row) for every campaign it is on the roster of, newest deadline first."""
+    return [(r["campaign_id"], UnitRow(unit_id, r["unit_name"] or unit_id, r["status"], r["received_at"],
+                                       r["deadline"], _json_list(r["missing_attachments"]),
+                                       _json_list(r["missing_sections"]), _json_list(r["flags"]), r["report"],
+                                       r["filename"], r["message"]))
+            for r in _query(conn, """select us.*, d.filename, d.message from unit_status us
+                left join documents d on d.id = us.report
+                where us.unit_id = ? order by us.deadline desc""", [unit_id])]
+
+
+@dataclass
+class AlertRow:
+    campaign_id: str
+    kind: str
+    recipient: str
+    subject: str
+    outcome: str
+    at: str
+
+
+def unit_alerts(conn: sqlite3.Connection, unit_id: str) -> list[AlertRow]:
+    return [AlertRow(r["campaign_id"], r["kind"], r["recipient"], r["subject"], r["outcome"], r["at"])
+            for r in _query(conn, """select campaign_id, kind, recipient, subject, outcome,
+                coalesce(sent_at, attempted_at) as at from alerts where unit_id = ? order by id desc""", [unit_id])]
+
+
+# ---- search -------------------------------------------------------------------------------------------
+
+@dataclass
+class Hit:
+    section_id: str
+    key: str
+    heading: str
+    text: str
+    document: str
+    filename: str | None
+    message: str
+    campaign_id: str | None
+    unit_id: str | None
+    unit_name: str | None
+    current: bool  # the current report of a submission
+    superseded: bool  # a unit's report replaced by a newer one
+
+
+def search_terms(text: str) -> list[str]:
+    """The folded words of what staff typed (FTS5 needs nothing but word characters)."""
+    return re.findall(r"\w+", fold(text or ""))
+
+
+def search(conn: sqlite3.Connection, text: str, campaign_id: str | None = None, include_old: bool = False,
+           limit: int = 50) -> tuple[list[Hit], bool]:
+    """Sections whose heading or text holds the words typed, as a phrase, with or without diacritics
+    (the folded column matches đ = d too); newest first. Returns (hits, more than `limit`)."""
+    terms = search_terms(text)
+    if not terms:
+        return [], False
+    phrase = "{heading text text_folded} : \"" + " ".join(terms) + "\""
+    where, args = ["sections_fts match ?"], [phrase]
+    if campaign_id:
+        where.append("s.campaign_id = ?")
+        args.append(campaign_id)
+    current = "exists (select 1 from submissions sub where sub.report = s.document)"
+    if not include_old:
+        where.append(current)
+    rows = _query(conn, f"""select s.id, s.key, s.heading, s.text, s.document, s.message, s.campaign_id, s.unit_id,
+            u.name as unit_name, d.filename, d.kind, {current} as current
+        from sections_fts f join sections s on s.rowid = f.rowid
+        left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
+        left join documents d on d.id = s.document
+        where {' and '.join(where)}
+        order by f.rowid desc limit ?""", args + [limit + 1])
+    hits = [Hit(r["id"], r["key"], r["heading"] or "", r["text"] or "", r["document"], r["filename"], r["message"],
+                r["campaign_id"], r["unit_id"], r["unit_name"], bool(r["current"]),
+                not r["current"] and r["kind"] == REPORT_KIND and r["unit_id"] is not None) for r in rows]
+    return hits[:limit], len(hits) > limit

@@ -1,0 +1,66 @@
+"""Files as downloads, never shown inline: an attachment's original bytes, a mail's raw .eml, and
+the exports (Word, Excel). Content-Disposition: attachment with the exact UTF-8 name (RFC 6266 /
+5987), nosniff, no caching."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from datasette.utils.asgi import NotFound, Response
+
+DOWNLOAD_ROUTE = "/-/tai-ve"
+_UNSAFE_ASCII = re.compile(r'[^A-Za-z0-9._ ()\-]+')
+DOCX_TYPE = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def content_disposition(filename: str) -> str:
+    """attachment; with an ASCII fallback name and the exact UTF-8 name (RFC 6266 / 5987)."""
+    fallback = _UNSAFE_ASCII.sub("_", filename).strip() or "tep"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def download(data: bytes, filename: str, content_type: str = "application/octet-stream") -> Response:
+    return Response(data, status=200, content_type=content_type, headers={
+        "content-disposition": content_disposition(filename),
+        "x-content-type-options": "nosniff",
+        "cache-control": "private, no-store",
+        "content-security-policy": "default-src 'none'; sandbox",
+    })
+
+
+async def _check(datasette, request, database: str, table: str) -> None:
+    if database not in datasette.databases:
+        raise NotFound("Không tìm thấy cơ sở dữ liệu")
+    await datasette.ensure_permissions(request.actor, [
+        ("view-table", (database, table)), ("view-database", database), "view-instance"])
+
+
+async def attachment(datasette, request) -> Response:
+    database = request.url_vars["database"]
+    await _check(datasette, request, database, "attachments")
+    db = datasette.get_database(database)
+    row = (await db.execute(
+        "select a.filename, b.content from attachments a join blobs b on b.sha256 = a.sha256 where a.id = ?",
+        [request.args.get("id", "")])).first()
+    if row is None:
+        raise NotFound("Không tìm thấy tệp đính kèm")
+    return download(row["content"], row["filename"] or "tep-dinh-kem")
+
+
+async def raw_mail(datasette, request) -> Response:
+    database = request.url_vars["database"]
+    await _check(datasette, request, database, "messages")
+    db = datasette.get_database(database)
+    ident = request.args.get("id", "")
+    row = (await db.execute("select raw from raw_messages where sha256 = ?", [ident])).first()
+    if row is None:
+        raise NotFound("Không tìm thấy thư")
+    return download(row["raw"], f"thu-{ident[:12]}.eml")
+
+
+ROUTES = [
+    (rf"^{DOWNLOAD_ROUTE}/(?P<database>[^/]+)/tep$", attachment),
+    (rf"^{DOWNLOAD_ROUTE}/(?P<database>[^/]+)/thu$", raw_mail),
+]
