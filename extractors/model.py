@@ -58,6 +58,8 @@ class FlagKind(StrEnum):
     UNSUPPORTED_FORMAT = "unsupported_format"
     LOW_CONFIDENCE = "low_confidence"
     EXTRA_SECTION = "extra_section"
+    SIGNATURE_MALFORMED = "signature_malformed"
+    SIGNATURE_BROKEN = "signature_broken"
 
 
 @dataclass

@@ -29,7 +29,7 @@ from pyhanko_certvalidator.errors import (
 )
 
 from .certificates import TrustRoots, issuer_name, subject_names, valid_at
-from .model import Flag, Signature
+from .model import Flag, FlagKind, Signature
 from .signatures import BROKEN, MALFORMED, failure
 
 # pyHanko logs each untrusted chain and each suspicious revision at WARNING, with a traceback: those
@@ -91,7 +91,7 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
     flags: list[Flag] = []
     for index, (name, sig_ref, sig_field) in enumerate(fields):
         if index and time.monotonic() > deadline:  # the first is always tried: its diff checks the deadline too
-            flags.append(Flag("timeout", f"signatures: stopped after {index} of {len(fields)}: {deadline_note}"))
+            flags.append(Flag(FlagKind.TIMEOUT, f"signatures: stopped after {index} of {len(fields)}: {deadline_note}"))
             break
         problem = None
         try:
@@ -101,12 +101,12 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
             problem = _byte_range_problem(sig_object, data)
             diff = problem is not None or _diff_fits(sig_object, len(data), deadline)
             if not diff:
-                flags.append(Flag("timeout", f"{name}: the changes made after it were not analysed: the file is "
+                flags.append(Flag(FlagKind.TIMEOUT, f"{name}: the changes made after it were not analysed: the file is "
                                              f"too large to diff in time ({deadline_note})"))
             embedded = EmbeddedPdfSignature(reader, sig_field, name)
             signature = asyncio.run(_check(embedded, roots, policy if diff else None, revocation))
         except _OutOfTime:
-            flags.append(Flag("timeout", f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
+            flags.append(Flag(FlagKind.TIMEOUT, f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
             break
         except Exception as exc:  # anything a hostile signature trips on: listed as not intact, and flagged
             signatures.append(Signature(None, None, None, None, intact=False, modified_after_signing=None,

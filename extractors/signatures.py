@@ -11,10 +11,10 @@ import time
 
 from .certificates import TrustRoots
 from .limits import safe_limits
-from .model import Flag, Signature
+from .model import Flag, FlagKind, Signature
 
-MALFORMED = "signature_malformed"  # a signature whose structure is broken: it cannot be checked at all
-BROKEN = "signature_broken"  # a signature that was checked and does not match the file
+MALFORMED = FlagKind.SIGNATURE_MALFORMED  # a signature whose structure is broken: it cannot be checked at all
+BROKEN = FlagKind.SIGNATURE_BROKEN  # a signature that was checked and does not match the file
 
 
 def read_signatures(data: bytes, fmt: str, trust_roots: TrustRoots | bytes | str | os.PathLike | None = None,

@@ -81,6 +81,8 @@ EXTRACTOR_FLAG_LABELS: dict[FlagKind, str] = {
     FlagKind.UNSUPPORTED_FORMAT: "Định dạng tệp chưa đọc được",
     FlagKind.LOW_CONFIDENCE: "Tiêu đề mục nhận ra chưa chắc chắn",
     FlagKind.EXTRA_SECTION: "Có mục ngoài đề cương",
+    FlagKind.SIGNATURE_MALFORMED: "Chữ ký số hỏng, không đọc được",
+    FlagKind.SIGNATURE_BROKEN: "Chữ ký số không khớp với nội dung tệp",
 }
 
 
