@@ -21,7 +21,7 @@ from extractors.model import Document, Extraction, Flag
 from extractors.readers import read_document
 from extractors.text import fold
 from pipeline.mime import ParsedMail, content_key, parse_mail
-from pipeline.store import delete_derived, now_iso, save_blob, sha256
+from pipeline.store import now_iso, replace_derived, sha256
 from rules.attribution import MailSignals, attribute, campaign_score
 from rules.campaign import Campaign
 from rules.mentions import mention
@@ -114,15 +114,7 @@ def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldat
 
 def write_rows(db: sqlite_utils.Database, message: str, rows: dict) -> Derived:
     """Replace a mail's derived rows with `rows`, in one transaction."""
-    with db.conn:
-        delete_derived(db, message)
-        db["messages"].insert(rows["message"])
-        for blob in rows["blobs"]:
-            save_blob(db, blob)
-        db["attachments"].insert_all(rows["attachments"])
-        db["documents"].insert_all(rows["documents"])
-        db["sections"].insert_all(rows["sections"])
-        db["flags"].insert_all(rows["flags"])
+    replace_derived(db, message, rows)
     m = rows["message"]
     return Derived(message, m["campaign_id"], m["unit_id"], [Flag(f["kind"], f["detail"]) for f in rows["flags"]])
 

@@ -36,6 +36,16 @@ def run_cli(tmp_path, monkeypatch):
     return run
 
 
+@pytest.fixture
+def db(tmp_path):
+    """A fresh database in the test's own directory (tmp_path / "intake.db")."""
+    from pipeline.store import open_db
+
+    database = open_db(str(tmp_path / "intake.db"))
+    yield database
+    database.close()
+
+
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
     """The bundled sample inbox, ingested once for the whole session."""
