@@ -11,7 +11,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from extractors.model import FlagKind
-from pipeline.workers import DeriveJob, derive_in_order, resolve_workers
+from pipeline.workers import DeriveJob, default_workers, derive_in_order
 from pipeline.sources import RawMail, SourceError, iter_mail
 from pipeline.store import has_source, save_campaigns, save_raw, save_submissions
 from rules.campaign import Campaign
@@ -40,12 +40,12 @@ def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign
            workers: int | None = None) -> IngestReport:
     """Store every mail found under `paths` raw, derive the new ones, then refresh statuses.
 
-    `workers` processes derive mails in parallel (default INTAKE_WORKERS, else one per usable
-    CPU); rows are still written in source order, one transaction per mail."""
+    `workers` processes derive mails in parallel (default: one per usable CPU); rows are still
+    written in source order, one transaction per mail."""
     report = IngestReport()
     save_campaigns(db, campaigns)
     derive_pending(db, campaigns)
-    derive_in_order(db, _store_new(db, iter_mail(paths), report), campaigns, resolve_workers(workers))
+    derive_in_order(db, _store_new(db, iter_mail(paths), report), campaigns, workers or default_workers())
     report.processing_errors = db.execute(
         "select count(*) from flags where kind = ?", [MailFlag.PROCESSING_ERROR]).fetchone()[0]
     refresh_statuses(db, campaigns)
@@ -98,7 +98,7 @@ def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id:
               workers: int | None = None) -> int:
     """Derive every stored mail again (or those of one campaign, plus those no campaign claimed)."""
     save_campaigns(db, campaigns)
-    workers = resolve_workers(workers)
+    workers = workers or default_workers()
     if campaign_id:
         count = _derive_stored(db, campaigns, "where m.campaign_id = ? or m.campaign_id is null", (campaign_id,),
                                workers=workers)

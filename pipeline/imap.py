@@ -9,19 +9,21 @@ work that is then recognized as done. The loop, the lock and signals are in pipe
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 import re
 import ssl
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Mapping
 
 import sqlite_utils
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
+from pipeline import settings as registry
 from pipeline.derive import derive
+from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.store import add_source, has_source, now_iso, save_raw
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 
@@ -29,10 +31,12 @@ log = logging.getLogger(__name__)
 
 BATCH = 50  # messages per FETCH
 BATCH_BYTES = 20_000_000  # and at most this many bytes of bodies in memory at once
-SSL_MODES = ("1", "starttls", "0")
+# The poll options and the settings they override.
+FLAGS = {"host": "imap_host", "port": "imap_port", "user": "imap_user", "password_file": "imap_password_file",
+         "ssl": "imap_ssl", "folder": "imap_folder", "action": "imap_action", "interval": "imap_interval"}
 
 
-class ImapConfigError(ValueError):
+class ImapConfigError(registry.SettingError):
     """A setting is missing or unsafe (the CLI turns it into exit status 2)."""
 
 
@@ -85,54 +89,47 @@ class ImapSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: object) -> ImapSettings:
-        """Settings from INTAKE_IMAP_* variables; `flags` (non-None values) win over them.
+        """from_settings() of the INTAKE_* variables in `env` (default: this process's)."""
+        try:
+            settings = registry.load(env)
+        except registry.SettingError as exc:
+            raise ImapConfigError(str(exc)) from None
+        return cls.from_settings(settings, **flags)
 
-        Flag names: host, port, user, password_file, ssl, folder, action, interval, idle.
-        """
-        env = os.environ if env is None else env
+    @classmethod
+    def from_settings(cls, settings: registry.Settings, **flags: object) -> ImapSettings:
+        """The INTAKE_IMAP_* settings; `flags` (the poll options, non-None values) win over them.
 
-        def get(name: str, var: str, default: str | None = None) -> str | None:
-            value = flags.get(name)
-            return str(value) if value is not None else env.get(var, default)
-
-        host, user = get("host", "INTAKE_IMAP_HOST"), get("user", "INTAKE_IMAP_USER")
-        if not host:
+        Flag names: host, port, user, password_file, ssl, folder, action, interval. The password
+        file wins over INTAKE_IMAP_PASSWORD."""
+        texts = {FLAGS[name]: str(value) for name, value in flags.items() if value is not None}
+        s = dataclasses.replace(settings, **{name: registry.parse(registry.spec(name), registry.field_type(name), text)
+                                             for name, text in texts.items()})
+        if not s.imap_host:
             raise ImapConfigError("no IMAP server: set INTAKE_IMAP_HOST or --host")
-        if not user:
+        if not s.imap_user:
             raise ImapConfigError("no IMAP user: set INTAKE_IMAP_USER or --user")
-        password_file = get("password_file", "INTAKE_IMAP_PASSWORD_FILE")
-        if password_file:
-            from pipeline.secrets import SecretFileError, read_secret_file
-
+        if s.imap_password_file:
             try:
-                password = read_secret_file(password_file, "INTAKE_IMAP_PASSWORD_FILE")
+                password = read_secret_file(s.imap_password_file, "INTAKE_IMAP_PASSWORD_FILE")
             except SecretFileError as exc:
                 raise ImapConfigError(str(exc)) from None
         else:
-            password = env.get("INTAKE_IMAP_PASSWORD", "")
+            password = s.imap_password or ""
         if not password:
             raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE")
-        mode = (get("ssl", "INTAKE_IMAP_SSL", "1") or "1").strip().lower()
-        mode = {"true": "1", "yes": "1", "ssl": "1", "tls": "1", "false": "0", "no": "0"}.get(mode, mode)
-        if mode not in SSL_MODES:
-            raise ImapConfigError(f"INTAKE_IMAP_SSL must be 1 (TLS), starttls or 0 (plaintext), not {mode!r}")
-        if mode == "0" and not is_loopback(host):
-            raise ImapConfigError(f"refusing plaintext IMAP to {host}: the password would cross the network "
+        mode = s.imap_ssl
+        if mode == "0" and not is_loopback(s.imap_host):
+            raise ImapConfigError(f"refusing plaintext IMAP to {s.imap_host}: the password would cross the network "
                                   "in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback only)")
-        port_text = get("port", "INTAKE_IMAP_PORT") or ("993" if mode == "1" else "143")
-        try:
-            port = int(port_text)
-            interval = float(get("interval", "INTAKE_IMAP_INTERVAL", "60") or 60)
-        except ValueError:
-            raise ImapConfigError("INTAKE_IMAP_PORT and INTAKE_IMAP_INTERVAL must be numbers") from None
+        port = s.imap_port or (993 if mode == "1" else 143)
         if port == 993 and mode != "1":  # the server would wait for a TLS handshake until the timeout
             raise ImapConfigError(f"port 993 is IMAP over implicit TLS: set INTAKE_IMAP_SSL=1, or use port 143 "
                                   f"for INTAKE_IMAP_SSL={mode}")
-        folders = [f.strip() for f in (get("folder", "INTAKE_IMAP_FOLDER", "INBOX") or "INBOX").split(",") if f.strip()]
-        idle = (get("idle", "INTAKE_IMAP_IDLE", "1") or "1").strip().lower() not in ("0", "false", "no")
-        return cls(host=host, user=user, password=password, port=port, ssl=mode, folders=folders or ["INBOX"],
-                   actions=parse_actions(get("action", "INTAKE_IMAP_ACTION", "") or "", folders),
-                   interval=max(interval, 0.1), idle=idle)
+        folders = list(s.imap_folder) or ["INBOX"]
+        return cls(host=s.imap_host, user=s.imap_user, password=password, port=port, ssl=mode, folders=folders,
+                   actions=parse_actions(s.imap_action, folders), interval=max(s.imap_interval, 0.1),
+                   idle=s.imap_idle)
 
 
 def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
@@ -144,10 +141,10 @@ def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
         return {f: action for f in folders}
     actions = {}
     for item in text.split(","):
-        folder, sep, action = item.partition("=")
+        folder, sep, written = item.partition("=")
         if not sep or folder.strip() not in folders:
             raise ImapConfigError(f"INTAKE_IMAP_ACTION: {item!r} must be FOLDER=ACTION for a polled folder")
-        actions[folder.strip()] = Action.parse(action)
+        actions[folder.strip()] = Action.parse(written)
     return actions
 
 

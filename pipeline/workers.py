@@ -5,9 +5,9 @@ processes. The parent only stores raw bytes (before submitting, so a crash is re
 `derive_pending`) and writes each mail's rows in one transaction, in the order the mails came.
 At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is.
 
-LibreOffice and tesseract are bounded by semaphores in extractors/convert.py and extractors/ocr.py;
-those are per process, so the pool replaces them with semaphores shared by every worker: the
-INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the whole machine, not per worker.
+The workers get the parent's extractor settings, with the LibreOffice and tesseract semaphores
+shared by the whole pool: the INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the machine,
+not per worker.
 """
 
 from __future__ import annotations
@@ -21,11 +21,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
+from extractors import config as extractor_config
 from pipeline.derive import derive_rows, failed_rows, write_rows
-from pipeline.settings import env_number
 from rules import mentions
 from rules.campaign import Campaign
 
@@ -41,10 +42,6 @@ class DeriveJob:
     internaldate: datetime | None
 
 
-class WorkersError(ValueError):
-    """INTAKE_WORKERS / --workers is not a positive integer."""
-
-
 def default_workers() -> int:
     """One worker per CPU this process may run on (cgroup/taskset limits included)."""
     try:
@@ -53,46 +50,22 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def resolve_workers(workers: int | None = None) -> int:
-    """`workers` when given, else INTAKE_WORKERS, else one per CPU."""
-    if workers is None:
-        try:
-            workers = env_number(os.environ, "INTAKE_WORKERS", None, minimum=1)
-        except ValueError as exc:
-            raise WorkersError(str(exc)) from None
-        if workers is None:
-            return default_workers()
-    if workers < 1:
-        raise WorkersError(f"the number of workers must be at least 1, not {workers}")
-    return workers
-
-
 # ---- in the worker processes
 
 _campaigns: list[Campaign] = []
 
 
-def _init_worker(campaigns: list[Campaign], soffice_slots, ocr_slots) -> None:
-    """Runs once in each worker: the campaigns (sent once, not with every mail) and the
-    machine-wide converter limits."""
+def _init_worker(campaigns: list[Campaign], config: extractor_config.ExtractorConfig, soffice_slots: Any,
+                 ocr_slots: Any) -> None:
+    """Runs once in each worker: the campaigns (sent once, not with every mail), and the parent's
+    extractor settings with the pool's semaphores."""
     global _campaigns
-    from extractors import convert, ocr
-
     _campaigns = campaigns
-    convert._SLOTS = soffice_slots  # noqa: SLF001 - the per-process bound would multiply by the pool size
-    ocr._SLOTS = ocr_slots  # noqa: SLF001
+    extractor_config.configure(config, (soffice_slots, ocr_slots))
 
 
 def _derive_in_worker(digest: str, raw: bytes, internaldate: datetime | None) -> dict:
     return derive_rows(digest, raw, _campaigns, internaldate)
-
-
-def _slots(ctx, var: str, default: int):
-    try:
-        n = int(os.environ.get(var, "") or default)
-    except ValueError:
-        n = default
-    return ctx.BoundedSemaphore(max(1, n))
 
 
 class _Pool:
@@ -104,7 +77,9 @@ class _Pool:
         self.ctx = multiprocessing.get_context("fork")
         mentions.preload()
         self.workers = workers
-        self.initargs = (campaigns, _slots(self.ctx, "INTAKE_SOFFICE_JOBS", 2), _slots(self.ctx, "INTAKE_OCR_JOBS", 1))
+        config = extractor_config.current()
+        self.initargs = (campaigns, config, self.ctx.BoundedSemaphore(config.soffice_jobs),
+                         self.ctx.BoundedSemaphore(config.ocr_jobs))
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:

@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from extractors import config as extractor_config
 from pipeline.cli import cli
 from pipeline.settings import default_rules
+from pipeline.settings import load as load_settings
 from rules.campaign import load_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,6 +48,19 @@ def db(tmp_path):
     database.close()
 
 
+@pytest.fixture
+def settings_env(monkeypatch):
+    """set(NAME=value, ...): INTAKE_* variables for the CLI, and the same settings installed for the
+    extractors called directly (as the CLI installs them); all undone after the test."""
+
+    def set_env(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        extractor_config.configure(load_settings().extractor_config())
+
+    return set_env
+
+
 @pytest.fixture(scope="session")
 def sample_db(tmp_path_factory):
     """The bundled sample inbox, ingested once for the whole session."""
@@ -68,10 +83,13 @@ def shared_path(*parts: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch):
-    # Tests must not depend on the developer's own settings.
+    # Tests must not depend on the developer's own settings, nor on those a test before installed.
     for key in list(os.environ):
         if key.startswith("INTAKE_"):
             monkeypatch.delenv(key)
+    extractor_config.configure(extractor_config.ExtractorConfig())
+    yield
+    extractor_config.configure(extractor_config.ExtractorConfig())
 
 
 @pytest.fixture

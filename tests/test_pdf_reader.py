@@ -146,8 +146,8 @@ def test_page_numbers_and_running_header_are_not_body(report):
     assert [b.page for b in report.body if b.text.startswith(("2. Kết quả", "3. Kết quả"))] == [2, 3]
 
 
-def test_image_only_page_needs_ocr(monkeypatch):
-    monkeypatch.setenv("INTAKE_TESSERACT", "/nonexistent/tesseract")  # OCR itself: tests/test_convert_ocr.py
+def test_image_only_page_needs_ocr(settings_env):
+    settings_env(INTAKE_TESSERACT="/nonexistent/tesseract")  # OCR itself: tests/test_convert_ocr.py
     buffer = io.BytesIO()
     c = canvas.Canvas(buffer, pagesize=A4)
     c.setFont("DejaVuSerif", 12)
