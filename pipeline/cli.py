@@ -428,30 +428,32 @@ def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     """Read new mail from an IMAP mailbox, each message exactly once, until stopped.
 
     Uses IMAP IDLE where the server offers it (new mail within seconds), else polls every
-    --interval seconds. SIGTERM or Ctrl-C stops it after the message in hand. Mails are read with
+    --interval seconds. SIGTERM or Ctrl-C stops it after the mails in hand. Mails are read with
     BODY.PEEK (never marked as read). Exit status 2 for a bad setting, a refused login or another
     poller already running on the database; 1 when --once cannot reach the server.
     """
     from pipeline.alerts import AlertSettings
-    from pipeline.imap import ImapAuthError, ImapSettings
-    from pipeline.poll import NETWORK_ERRORS, AlertSchedule, PollLocked, run
+    from pipeline.imap import ImapSettings
+    from pipeline.poll import AlertSchedule, PollLocked, run
     from pipeline.secrets import install_redaction
+    from pipeline.sources import SourceRefused
 
     settings = _run().settings
-    imap_settings = ImapSettings.from_settings(settings, **flags)
+    source = ImapSettings.from_settings(settings, **flags)
     alert_settings = AlertSettings.from_settings(settings)
     # --password-file is not a setting: redact what was actually loaded too.
-    install_redaction(sorted({*settings.secrets(), imap_settings.password, alert_settings.smtp_password or ""} - {""},
+    install_redaction(sorted({*settings.secrets(), source.password, alert_settings.smtp_password or ""} - {""},
                              key=len, reverse=True))
     campaigns = _campaigns(rules)
     # Alerts go out from the loop when SMTP is configured, unless INTAKE_ALERTS=0.
     alerts = AlertSchedule(alert_settings if alert_settings.smtp_host else None)
     try:
-        report = run(db_path, imap_settings, campaigns, once=once, open_database=_db, alerts=alerts)
-    except (ImapAuthError, PollLocked) as exc:
+        report = run(db_path, source, campaigns, once=once, open_database=_db, alerts=alerts,
+                     workers=_workers(None))
+    except (SourceRefused, PollLocked) as exc:
         raise ConfigError(str(exc)) from None
-    except NETWORK_ERRORS as exc:
-        click.echo(f"cannot read {imap_settings.host}:{imap_settings.port}: {exc}", err=True)
+    except source.transient_errors as exc:
+        click.echo(f"cannot read {source.address}: {exc}", err=True)
         sys.exit(1)
     click.echo(f"{report.fetched} mails fetched: {report.new} new, {report.skipped} already stored"
                + (f", {report.actions} flagged or moved" if report.actions else ""))

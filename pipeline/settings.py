@@ -90,7 +90,7 @@ class Settings:
     rules: str = setting("INTAKE_RULES", default_rules(), "a campaign file or a folder of them", flag="--rules",
                          default_text="the bundled `rules/`")
     workers: int | None = setting(
-        "INTAKE_WORKERS", None, "processes reading mails in parallel (`ingest`, `reprocess`)",
+        "INTAKE_WORKERS", None, "processes reading mails in parallel (`ingest`, `reprocess`, `poll`)",
         flag="--workers", default_text="one per usable CPU", unit="processes", minimum=1)
     host: str = setting("INTAKE_HOST", "127.0.0.1", "address `intake serve` listens on", flag="serve --host")
     port: int = setting("INTAKE_PORT", 8001, "port `intake serve` listens on", flag="serve --port", minimum=1,

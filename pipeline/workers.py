@@ -7,14 +7,17 @@ At most `2 * workers` mails are in flight, so memory stays flat however big the 
 
 The workers get the parent's extractor settings, with the LibreOffice and tesseract semaphores
 shared by the whole pool: the INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the machine,
-not per worker.
+not per worker. The pool is started at the first mail, so a run with nothing new forks nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import time
 from collections import deque
 from collections.abc import Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -33,6 +36,7 @@ from rules.campaign import Campaign
 log = logging.getLogger(__name__)
 
 IN_FLIGHT_PER_WORKER = 2  # enough to keep every worker busy while the parent writes
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -40,6 +44,7 @@ class DeriveJob:
     digest: str
     raw: bytes
     internaldate: datetime | None
+    source: str  # where the mail came from, for the log
 
 
 def default_workers() -> int:
@@ -50,22 +55,42 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _timed(job: DeriveJob, campaigns: list[Campaign]) -> tuple[dict, float]:
+    started = time.perf_counter()
+    rows = derive_rows(job.digest, job.raw, campaigns, job.internaldate)
+    return rows, time.perf_counter() - started
+
+
 # ---- in the worker processes
 
 _campaigns: list[Campaign] = []
 
 
 def _init_worker(campaigns: list[Campaign], config: extractor_config.ExtractorConfig, soffice_slots: Any,
-                 ocr_slots: Any) -> None:
-    """Runs once in each worker: the campaigns (sent once, not with every mail), and the parent's
-    extractor settings with the pool's semaphores."""
+                 ocr_slots: Any, parent: int) -> None:
+    """Runs once in each worker: the campaigns (sent once, not with every mail), the parent's
+    extractor settings with the pool's semaphores, and the signals a worker must not act on."""
     global _campaigns
     _campaigns = campaigns
     extractor_config.configure(config, (soffice_slots, ocr_slots))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler a poller installed before forking
+    _die_with_parent(parent)
 
 
-def _derive_in_worker(digest: str, raw: bytes, internaldate: datetime | None) -> dict:
-    return derive_rows(digest, raw, _campaigns, internaldate)
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when its parent dies, even by kill -9, so no orphan
+    keeps running on its own (elsewhere the pool's pipes still end it once it asks for work)."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(1)
+
+
+def _derive_in_worker(job: DeriveJob) -> tuple[dict, float]:
+    return _timed(job, _campaigns)
 
 
 class _Pool:
@@ -79,7 +104,7 @@ class _Pool:
         self.workers = workers
         config = extractor_config.current()
         self.initargs = (campaigns, config, self.ctx.BoundedSemaphore(config.soffice_jobs),
-                         self.ctx.BoundedSemaphore(config.ocr_jobs))
+                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid())
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -88,7 +113,7 @@ class _Pool:
 
     def submit(self, job: DeriveJob) -> Future:
         try:
-            return self.executor.submit(_derive_in_worker, job.digest, job.raw, job.internaldate)
+            return self.executor.submit(_derive_in_worker, job)
         except BrokenProcessPool as exc:  # a worker died meanwhile: handled when this job's turn comes
             future: Future = Future()
             future.set_exception(exc)
@@ -102,46 +127,59 @@ class _Pool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+class _Writer:
+    """Writes each mail's rows and logs one line per mail."""
+
+    def __init__(self, db: sqlite_utils.Database):
+        self.db, self.count = db, 0
+
+    def __call__(self, job: DeriveJob, rows: dict, seconds: float) -> None:
+        derived = write_rows(self.db, job.digest, rows)
+        self.count += 1
+        log.info("%s %s: campaign %s, unit %s, documents %s, %.2f s", job.source, job.digest[:12],
+                 derived.campaign or "-", derived.unit or "-", ", ".join(derived.kinds) or "-", seconds)
+
+
 def derive_in_order(db: sqlite_utils.Database, jobs: Iterable[DeriveJob], campaigns: list[Campaign],
                     workers: int) -> int:
-    """Derive and write every job, in order. With one worker everything stays in this process.
-    A mail that kills its worker (a crash in a native library) becomes a processing_error flag;
-    the other mails in flight at that moment are derived again."""
-    count = 0
+    """Derive and write every job, in order; returns how many. With one worker everything stays in
+    this process. A mail that kills its worker (a crash in a native library) becomes a
+    processing_error flag; the other mails in flight at that moment are derived again."""
+    write = _Writer(db)
     if workers <= 1:
         for job in jobs:
-            write_rows(db, job.digest, derive_rows(job.digest, job.raw, campaigns, job.internaldate))
-            count += 1
-        return count
-    pool = _Pool(workers, campaigns)
+            write(job, *_timed(job, campaigns))
+        return write.count
+    pool: _Pool | None = None
     pending: deque[tuple[DeriveJob, Future]] = deque()
     try:
         for job in jobs:
+            pool = pool or _Pool(workers, campaigns)
             pending.append((job, pool.submit(job)))
             while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
-                count += _write_next(db, pool, pending)
-        while pending:
-            count += _write_next(db, pool, pending)
+                _write_next(write, pool, pending)
+        while pool and pending:
+            _write_next(write, pool, pending)
     finally:
-        pool.close()
-    return count
+        if pool:
+            pool.close()
+    return write.count
 
 
-def _write_next(db: sqlite_utils.Database, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> int:
+def _write_next(write: _Writer, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> None:
     job, future = pending[0]
     try:
-        rows = future.result()
+        rows, seconds = future.result()
     except BrokenProcessPool:
-        _recover(db, pool, pending)
-        return 1  # _recover wrote the oldest job and resubmitted the rest
-    except Exception as exc:  # e.g. rows that cannot be pickled: still one mail's problem
-        rows = failed_rows(job.digest, f"{type(exc).__name__}: {exc}")
+        _recover(write, pool, pending)  # writes the oldest job and resubmits the rest
+        return
+    except Exception as exc:  # noqa: BLE001 - e.g. rows that cannot be pickled: still one mail's problem
+        rows, seconds = failed_rows(job.digest, f"{type(exc).__name__}: {exc}"), 0.0
     pending.popleft()
-    write_rows(db, job.digest, rows)
-    return 1
+    write(job, rows, seconds)
 
 
-def _recover(db: sqlite_utils.Database, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> None:
+def _recover(write: _Writer, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> None:
     """A worker died, and with it every future in flight. Which mail killed it is unknown, so the
     oldest pending mail is derived again alone in a fresh pool: if it kills that one too it is
     the culprit and gets the flag; the others are resubmitted."""
@@ -150,12 +188,12 @@ def _recover(db: sqlite_utils.Database, pool: _Pool, pending: deque[tuple[Derive
     pool.rebuild()
     first = jobs[0]
     try:
-        rows = pool.submit(first).result()
+        rows, seconds = pool.submit(first).result()
     except BrokenProcessPool:
         log.error("deriving %s killed its worker process", first.digest[:12])
-        rows = failed_rows(first.digest, "the worker process deriving this mail died (a crash in a native "
-                                         "library, or killed for lack of memory)")
+        rows, seconds = failed_rows(first.digest, "the worker process deriving this mail died (a crash in a "
+                                                  "native library, or killed for lack of memory)"), 0.0
         pool.rebuild()
-    write_rows(db, first.digest, rows)
+    write(first, rows, seconds)
     for job in jobs[1:]:
         pending.append((job, pool.submit(job)))
