@@ -459,25 +459,3 @@ def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
                + (f", {report.actions} flagged or moved" if report.actions else ""))
     for err in report.errors:
         click.echo(err, err=True)
-
-
-@cli.command()
-@click.option("--quick", is_flag=True, help="Smaller sizes, under a minute (says which in the output)")
-@json_option
-def bench(quick: bool, as_json: bool) -> None:
-    """Measure speed, scale and memory beside the libraries underneath (benchmarks/).
-
-    A developer's tool: it needs a checkout of the repository (it builds its synthetic inbox with
-    the test fixtures) and Dovecot for the two IMAP figures (null, with the reason, without it).
-    """
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "benchmarks").is_dir() or not (root / "tests" / "fixtures").is_dir():
-        raise ConfigError("intake bench runs from a checkout of the repository (benchmarks/ and tests/fixtures/)")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))  # benchmarks/ and tests/ are not installed packages
-    from benchmarks.run import run as run_bench
-    from benchmarks.run import table
-
-    result = run_bench(quick, Path(registry.default_rules()) / "nq03-2022.yml",
-                       progress=lambda step: click.echo(f"measuring {step}...", err=True))
-    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else table(result))

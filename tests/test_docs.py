@@ -22,7 +22,7 @@ def test_every_setting_is_documented_and_read_through_the_registry():
     for _, spec in settings.declared():
         assert f"| `{spec.var}` |" in readme and spec.help
     reads = re.compile(r"os\.environ\.get\(|os\.environ\[|os\.getenv\(|envvar=")  # passing it on to a child is fine
-    for package in ("pipeline", "extractors", "rules"):
+    for package in ("pipeline", "extractors", "rules", "benchmarks"):
         for path in (ROOT / package).rglob("*.py"):
             if path != ROOT / "pipeline" / "settings.py":
                 assert not reads.search(path.read_text(encoding="utf-8")), path
