@@ -38,9 +38,15 @@ class IntakeGroup(click.Group):
 
 @dataclass
 class Run:
-    """What every command is handed: the settings."""
+    """What every command is handed: the settings, and how much to say."""
 
     settings: registry.Settings
+    quiet: bool = False
+
+    def say(self, text: str) -> None:
+        """A summary line: printed unless -q."""
+        if not self.quiet:
+            click.echo(text)
 
 
 def _run() -> Run:
@@ -127,9 +133,11 @@ def evaluation_options(command):
 
 @click.group(cls=IntakeGroup)
 @click.version_option(package_name="intake")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr")
+@click.option("-v", "--verbose", is_flag=True, help="Log one line per mail (source, id, campaign, unit, documents, "
+              "time) and each step, to stderr")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors")
 @click.pass_context
-def cli(ctx: click.Context, verbose: bool) -> None:
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """intake: reports emailed by units, checked against the campaign and published to Datasette.
 
     \b
@@ -138,18 +146,52 @@ def cli(ctx: click.Context, verbose: bool) -> None:
       intake status                   # who sent, who is late, what is missing
       intake serve                    # browse everything in Datasette
     """
+    if verbose and quiet:
+        raise ConfigError("-v and -q exclude each other")
     settings = registry.load()  # every variable checked, whatever the command: a bad one is exit 2
-    setup_logging(verbose, settings.secrets())
+    setup_logging(verbose, quiet, settings.secrets())
     extractor_config.configure(settings.extractor_config())
-    ctx.obj = Run(settings)
+    ctx.obj = Run(settings, quiet)
 
 
-def setup_logging(verbose: bool = False, secrets: list[str] | None = None) -> None:
-    """Log to stderr, with every secret replaced by "***" (pipeline/secrets.py)."""
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (a progress bar's proxy while one is
+    shown, so log lines print above the bar)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def setup_logging(verbose: bool = False, quiet: bool = False, secrets: list[str] | None = None) -> None:
+    """Log to stderr (-v: INFO, -q: errors only, else warnings), with every secret replaced by "***"
+    (pipeline/secrets.py). Like logging.basicConfig, a logging set up by whoever runs intake in
+    process (a test runner) is left as it is, apart from the level and the redaction."""
     from pipeline.secrets import install_redaction
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
+    root = logging.getLogger()
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    ours = [h for h in root.handlers if isinstance(h, _StderrHandler)]
+    for old in ours:
+        root.removeHandler(old)
+    if len(root.handlers) == 0:
+        handler = _StderrHandler()
+        handler.setLevel(level)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(handler)
+    if root.getEffectiveLevel() > level:  # never hides from other handlers what they asked for
+        root.setLevel(level)
     install_redaction(secrets or [])
+
+
+def _progress(label: str, as_json: bool):
+    from pipeline.progress import mail_progress
+
+    return mail_progress(label, wanted=not as_json and not _run().quiet)
 
 
 @cli.command()
@@ -168,11 +210,13 @@ def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool, wo
 
     count = _workers(workers)
     campaigns = _campaigns(rules)
-    report = run_ingest(_db(db_path), list(sources), campaigns, count)
+    db = _db(db_path)
+    with _progress("ingest", as_json) as bar:
+        report = run_ingest(db, list(sources), campaigns, count, on_written=bar.written)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
-        click.echo(f"{report.seen} mails seen: {report.new} new, {report.known} already stored")
+        _run().say(f"{report.seen} mails seen: {report.new} new, {report.known} already stored")
     for err in report.errors:
         click.echo(f"cannot read {err.source}: {err.reason}", err=True)
     if report.processing_errors:
@@ -278,7 +322,10 @@ def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | 
     campaigns = _campaigns(rules)
     if campaign_id:
         _pick(campaigns, campaign_id)
-    click.echo(f"{run_reprocess(_db(db_path), campaigns, campaign_id, count)} mails processed again")
+    db = _db(db_path)
+    with _progress("reprocess", as_json=False) as bar:
+        done = run_reprocess(db, campaigns, campaign_id, count, on_written=bar.written, on_total=bar.total)
+    _run().say(f"{done} mails processed again")
 
 
 @cli.command()
@@ -352,7 +399,7 @@ def demo(db_path: str, host: str, port: int, no_serve: bool) -> None:
 
     inbox = Path(__file__).parent / "sample_inbox"
     report = run_ingest(_db(db_path), [str(inbox)], _campaigns(registry.default_rules()), _workers(None))
-    click.echo(f"sample inbox: {report.seen} mails, {report.new} new → {db_path}")
+    _run().say(f"sample inbox: {report.seen} mails, {report.new} new → {db_path}")
     if not no_serve:
         run(db_path, host, port, _run().settings)
 
@@ -388,7 +435,8 @@ def campaign_draft(letter: str, units_file: str | None, output: str | None, time
     text = to_yaml(draft("\n".join(b.text for b in doc.body), timezone, units))
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        if not _run().quiet:
+            click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -455,7 +503,7 @@ def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     except source.transient_errors as exc:
         click.echo(f"cannot read {source.address}: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"{report.fetched} mails fetched: {report.new} new, {report.skipped} already stored"
+    _run().say(f"{report.fetched} mails fetched: {report.new} new, {report.skipped} already stored"
                + (f", {report.actions} flagged or moved" if report.actions else ""))
     for err in report.errors:
         click.echo(err, err=True)

@@ -13,7 +13,7 @@ import sqlite_utils
 from extractors.model import FlagKind
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
 from pipeline.store import add_source, has_source, save_campaigns, save_raw, save_submissions
-from pipeline.workers import DeriveJob, default_workers, derive_in_order
+from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.campaign import Campaign
 from rules.facts import DocumentFacts, MailFacts
 from rules.status import UnitStatus, campaign_status
@@ -37,7 +37,7 @@ class IngestReport:
 
 
 def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign],
-           workers: int | None = None) -> IngestReport:
+           workers: int | None = None, on_written: OnWritten | None = None) -> IngestReport:
     """Store every mail found under `paths` raw, derive the new ones, then refresh statuses.
 
     `workers` processes derive mails in parallel (default: one per usable CPU); rows are still
@@ -46,7 +46,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign
     workers = workers or default_workers()
     save_campaigns(db, campaigns)
     derive_pending(db, campaigns, workers)
-    derive_in_order(db, store_arrivals(db, iter_mail(paths), report), campaigns, workers)
+    derive_in_order(db, store_arrivals(db, iter_mail(paths), report), campaigns, workers, on_written)
     report.processing_errors = db.execute(
         "select count(*) from flags where kind = ?", [MailFlag.PROCESSING_ERROR]).fetchone()[0]
     refresh_statuses(db, campaigns)
@@ -98,19 +98,23 @@ def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], repor
 
 
 def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], condition: str = "",
-                   args: tuple = (), workers: int = 1) -> int:
-    """Derive stored raw mails (those matching `condition`) again, oldest first."""
+                   args: tuple = (), workers: int = 1, on_written: OnWritten | None = None,
+                   on_total: Callable[[int], None] | None = None) -> int:
+    """Derive stored raw mails (those matching `condition`) again, oldest first; `on_total` is
+    told how many first."""
     rows = db.execute(f"""select r.sha256, min(s.internaldate), min(s.source) from raw_messages r
         left join message_sources s on s.sha256 = r.sha256
         left join messages m on m.id = r.sha256 {condition}
         group by r.sha256 order by r.stored_at, r.sha256""", args).fetchall()
+    if on_total:
+        on_total(len(rows))
 
     def jobs() -> Iterator[DeriveJob]:
         for digest, internaldate, source in rows:  # the bytes one at a time, as they are needed
             raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
             yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None,
                             source)
-    derive_in_order(db, jobs(), campaigns, workers)
+    derive_in_order(db, jobs(), campaigns, workers, on_written)
     return len(rows)
 
 
@@ -120,12 +124,13 @@ def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign], workers
 
 
 def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None,
-              workers: int | None = None) -> int:
+              workers: int | None = None, on_written: OnWritten | None = None,
+              on_total: Callable[[int], None] | None = None) -> int:
     """Derive every stored mail again (or those of one campaign, plus those no campaign claimed)."""
     save_campaigns(db, campaigns)
     workers = workers or default_workers()
     condition, args = ("where m.campaign_id = ? or m.campaign_id is null", (campaign_id,)) if campaign_id else ("", ())
-    count = _derive_stored(db, campaigns, condition, args, workers)
+    count = _derive_stored(db, campaigns, condition, args, workers, on_written, on_total)
     refresh_statuses(db, campaigns)
     return count
 

@@ -19,7 +19,7 @@ import os
 import signal
 import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -29,7 +29,7 @@ from typing import Any
 import sqlite_utils
 
 from extractors import config as extractor_config
-from pipeline.derive import derive_rows, failed_rows, write_rows
+from pipeline.derive import Derived, derive_rows, failed_rows, write_rows
 from rules import mentions
 from rules.campaign import Campaign
 
@@ -45,6 +45,10 @@ class DeriveJob:
     raw: bytes
     internaldate: datetime | None
     source: str  # where the mail came from, for the log
+
+
+# Called after each mail's rows are written: (the job, what was derived, seconds it took).
+OnWritten = Callable[[DeriveJob, Derived, float], None]
 
 
 def default_workers() -> int:
@@ -128,24 +132,26 @@ class _Pool:
 
 
 class _Writer:
-    """Writes each mail's rows and logs one line per mail."""
+    """Writes each mail's rows, logs one line per mail and tells the caller."""
 
-    def __init__(self, db: sqlite_utils.Database):
-        self.db, self.count = db, 0
+    def __init__(self, db: sqlite_utils.Database, on_written: OnWritten | None):
+        self.db, self.on_written, self.count = db, on_written, 0
 
     def __call__(self, job: DeriveJob, rows: dict, seconds: float) -> None:
         derived = write_rows(self.db, job.digest, rows)
         self.count += 1
         log.info("%s %s: campaign %s, unit %s, documents %s, %.2f s", job.source, job.digest[:12],
                  derived.campaign or "-", derived.unit or "-", ", ".join(derived.kinds) or "-", seconds)
+        if self.on_written:
+            self.on_written(job, derived, seconds)
 
 
 def derive_in_order(db: sqlite_utils.Database, jobs: Iterable[DeriveJob], campaigns: list[Campaign],
-                    workers: int) -> int:
+                    workers: int, on_written: OnWritten | None = None) -> int:
     """Derive and write every job, in order; returns how many. With one worker everything stays in
     this process. A mail that kills its worker (a crash in a native library) becomes a
     processing_error flag; the other mails in flight at that moment are derived again."""
-    write = _Writer(db)
+    write = _Writer(db, on_written)
     if workers <= 1:
         for job in jobs:
             write(job, *_timed(job, campaigns))

@@ -20,6 +20,14 @@ SHARED = ROOT.parent / "shared"
 CAMPAIGN_FILE = Path(default_rules()) / "nq03-2022.yml"
 
 
+def pytest_terminal_summary(terminalreporter, config):
+    """The order the tests ran in (pytest-randomly), even under -q, so a failure that depends on it
+    can be run again in the same order."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"tests ran in random order: repeat it with --randomly-seed={seed}")
+
+
 @pytest.fixture(scope="session")
 def campaign():
     return load_campaign(CAMPAIGN_FILE)
