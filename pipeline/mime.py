@@ -28,8 +28,9 @@ from extractors.model import Flag
 from extractors.text import repair
 from pipeline.mime_headers import (
     Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
-    parse_date, split_params, to_text,
+    parse_date, skip_preamble, split_params, to_text,
 )
+from pipeline.uuencode import UuFile, split_uuencoded
 
 MAX_FORWARD_DEPTH = 5
 _T = TypeVar("_T")
@@ -40,8 +41,8 @@ class Attachment:
     filename: str  # display name, NFC, never a path
     content_type: str  # lowercased
     data: bytes
-    part: str  # "2", "1.2", "2/member/name.docx", "3.rfc822.2"
-    origin: str  # mime | zip | tnef | forwarded
+    part: str  # "2", "1.2", "2/member/name.docx", "3.rfc822.2", "1/uu1" (the first uuencoded file in part 1)
+    origin: str  # mime | zip | tnef | forwarded | uuencode
 
 
 @dataclass
@@ -155,7 +156,7 @@ def clean_filename(name: str, n: int) -> str:
     return name if len(name) <= 200 else stem[: 200 - len(ext)] + ext if len(ext) <= 20 else name[:200]
 
 
-def _payload_bytes(part: Message, cte: str) -> bytes:
+def _payload_bytes(part: Message, cte: str, path: str, flags: list[Flag]) -> bytes:
     # The stored payload, not get_payload(): for 8-bit bodies that already decodes the bytes (with
     # "replace") by the declared charset, and the bytes are needed to decode them properly.
     payload = getattr(part, "_payload", None)
@@ -171,7 +172,11 @@ def _payload_bytes(part: Message, cte: str) -> bytes:
     if "quoted" in cte or cte == "qp":
         return binascii.a2b_qp(raw)
     if cte in ("xuuencode", "uuencode", "uue", "xuue"):
-        return _guard([], "uudecode", lambda: part.get_payload(decode=True), raw) or raw
+        files = split_uuencoded(raw.decode("latin-1"))[1]  # latin-1: one character per byte
+        for uu in files[:1]:
+            if uu.problem:
+                flags.append(Flag("mime_defect", f"{path}: uuencoded {uu.name!r}: {uu.problem}"))
+        return files[0].data if files else raw
     return raw
 
 
@@ -199,11 +204,7 @@ class _Walker:
             self.flags.append(Flag("mime_limit", f"{path}: nested deeper than {self.limits.max_mime_depth} levels "
                                    "(INTAKE_MAX_MIME_DEPTH), skipped"))
             return
-        self.budget[0] += 1
-        if self.budget[0] > self.limits.max_mime_parts:
-            if self.budget[0] == self.limits.max_mime_parts + 1:  # one flag, not one per skipped part
-                self.flags.append(Flag("mime_limit", f"{path}: more than {self.limits.max_mime_parts} parts "
-                                       "(INTAKE_MAX_MIME_PARTS), the rest skipped"))
+        if not self.count_part(path):
             return
         h = Headers(part)
         ctype, ct_params = split_params(to_text(h.get("content-type") or "", self.hint))
@@ -217,6 +218,16 @@ class _Walker:
             self.multipart(ctype, part.get_payload(), path, nesting)
         else:
             self.leaf(part, h, ctype, ct_params, _join(path, 1) if root else path)
+
+    def count_part(self, path: str) -> bool:
+        """Count one more part of the mail; False (flagged once) past INTAKE_MAX_MIME_PARTS."""
+        self.budget[0] += 1
+        if self.budget[0] > self.limits.max_mime_parts:
+            if self.budget[0] == self.limits.max_mime_parts + 1:  # one flag, not one per skipped part
+                self.flags.append(Flag("mime_limit", f"{path}: more than {self.limits.max_mime_parts} parts "
+                                       "(INTAKE_MAX_MIME_PARTS), the rest skipped"))
+            return False
+        return True
 
     def multipart(self, ctype: str, children: list, path: str, nesting: int) -> None:
         options = []
@@ -257,7 +268,7 @@ class _Walker:
         self.attach(part, h, ctype, filename or "", path)
 
     def body(self, part: Message, h: Headers, ctype: str, ct_params: list, path: str) -> None:
-        data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
+        data = _payload_bytes(part, h.get("content-transfer-encoding") or "", path, self.flags)
         charset = get_param(ct_params, "charset", self.flags)
         if not charset and ctype == "text/html":
             m = re.search(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_:.-]+)", data[:4096], re.I)
@@ -265,23 +276,37 @@ class _Walker:
         text, problem = decode_bytes(data, charset)
         if problem:
             self.flags.append(Flag(problem, f"{path}: body charset {charset!r}"))
+        if ctype == "text/plain":
+            text, files = split_uuencoded(text)
+            for n, uu in enumerate(files, 1):
+                self.uuencoded(uu, f"{path}/uu{n}")
         text = html_to_text(text) if ctype == "text/html" else text
         if text.strip():
             (self.html if ctype == "text/html" else self.plain).append(text)
 
     def attach(self, part: Message, h: Headers, ctype: str, filename: str, path: str) -> None:
-        data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
+        data = _payload_bytes(part, h.get("content-transfer-encoding") or "", path, self.flags)
         name = clean_filename(filename, len(self.attachments) + 1)
-        ctype = guess_type(name) if ctype in _GENERIC_TYPES else ctype
+        self.add_file(name, guess_type(name) if ctype in _GENERIC_TYPES else ctype, data, path, "mime")
+
+    def uuencoded(self, uu: UuFile, path: str) -> None:
+        if not self.count_part(path):
+            return
+        name = clean_filename(uu.name, len(self.attachments) + 1)
+        if uu.problem:
+            self.flags.append(Flag("mime_defect", f"{path}: uuencoded {name!r}: {uu.problem}"))
+        self.add_file(name, guess_type(name), uu.data, path, "uuencode")
+
+    def add_file(self, name: str, ctype: str, data: bytes, path: str, origin: str) -> None:
         kind = None if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS else archives.archive_format(data)
         if kind is None:
             if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":  # else the files it should hold vanish unsaid
                 self.flags.append(Flag("archive_error", f"{name}: {'empty' if not data else 'no TNEF signature'}, "
                                        "so the files Outlook wrapped in it cannot be read"))
-            self.attachments.append(Attachment(name, ctype, data, path, "mime"))
+            self.attachments.append(Attachment(name, ctype, data, path, origin))
             return
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.
-        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, "mime"))
+        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, origin))
         if len(data) > self.limits.max_attachment_bytes:
             self.flags.append(Flag("too_large", f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
                                    "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))
@@ -341,9 +366,33 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
     return mail
 
 
+def _unfolded_boundary(boundary: str, raw: bytes) -> str:
+    """A boundary folded inside its quotes (`boundary="----=_Part\\r\\n\\t123"`), unfolded the way
+    its delimiter lines in `raw` write it: without the line break, or without the fold altogether."""
+    candidates = [re.sub(r"\r?\n|\r", "", boundary), re.sub(r"(?:\r?\n|\r)[ \t]*", "", boundary)]
+    for candidate in candidates:
+        if re.search(rb"(?m)^--" + re.escape(candidate.encode("utf-8", "surrogateescape")), raw):
+            return candidate
+    return candidates[0]
+
+
+def _message_factory(raw: bytes) -> Callable[..., Message]:
+    """The parser's Message class for `raw`, with folded boundaries unfolded (compat32 keeps the line
+    break inside a quoted boundary, finds no delimiter, and the whole MIME tree becomes the body)."""
+
+    class _Message(Message):
+        def get_boundary(self, failobj=None):
+            boundary = super().get_boundary(failobj)
+            if isinstance(boundary, str) and ("\n" in boundary or "\r" in boundary):
+                return _unfolded_boundary(boundary, raw)
+            return boundary
+
+    return _Message
+
+
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse one RFC 5322 message. Never raises: problems become `flags`."""
-    raw = bytes(raw or b"").removeprefix(b"\xef\xbb\xbf")  # a BOM from a Windows editor would hide the first header
+    raw = skip_preamble(bytes(raw or b""))  # a BOM or blank lines would hide the first header
     limit = safe_limits().max_mail_bytes
     if len(raw) > limit:  # the parser would hold several copies of it: the headers still tell who and when
         mb = 1024 * 1024
@@ -351,7 +400,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
                                                     f"({limit / mb:.3g}): stored whole, only its headers read; raise "
                                                     "the limit and run `intake reprocess` to open it"))
     try:
-        return _parse_message(message_from_bytes(raw, policy=compat32), "", 0)
+        return _parse_message(message_from_bytes(raw, _message_factory(raw), policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
         return _headers_only(raw, Flag("mime_error", f"{type(exc).__name__}: {exc}"[:300]))
 
