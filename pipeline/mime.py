@@ -22,7 +22,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from typing import Callable, TypeVar
 
-from extractors import archives
+from extractors import archives, formats
 from extractors.limits import safe_limits
 from extractors.model import Flag
 from extractors.text import repair
@@ -115,22 +115,14 @@ def html_to_text(markup: str) -> str:
 _GENERIC_TYPES = {"application/octet-stream", "application/octetstream", "application/x-download", "binary/octet-stream",
                   "application/force-download", "application/download", "application/binary", "application/unknown"}  # fmt: skip
 _SIGNATURE_TYPES = {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
-_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}  # Outlook's winmail.dat
 _HEADER_SCAN = 1024 * 1024  # where a header block must have ended
-_DOCUMENT_EXTS = {".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".odt", ".ods", ".odp", ".epub"}  # zips, not archives
-_TYPES_BY_EXT = {  # explicit first: the system's mime.types differs between machines
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".doc": "application/msword",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xls": "application/vnd.ms-excel",
-    ".pdf": "application/pdf", ".rtf": "application/rtf", ".odt": "application/vnd.oasis.opendocument.text",
-    ".zip": "application/zip", ".rar": "application/vnd.rar", ".7z": "application/x-7z-compressed", ".txt": "text/plain",
-}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 
 
 def guess_type(name: str) -> str:
-    ext = os.path.splitext(name)[1].lower()
-    return _TYPES_BY_EXT.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+    # The formats intake knows first: the system's mime.types differs between machines.
+    return formats.media_type(name) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
 
 
 # A client's full path ("C:\\Users\\...", "/home/...", "../x"): only the last part names the file.
@@ -298,22 +290,23 @@ class _Walker:
         self.add_file(name, guess_type(name), uu.data, path, "uuencode")
 
     def add_file(self, name: str, ctype: str, data: bytes, path: str, origin: str) -> None:
-        kind = None if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS else archives.archive_format(data)
-        if kind is None:
-            if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":  # else the files it should hold vanish unsaid
-                self.flags.append(Flag("archive_error", f"{name}: {'empty' if not data else 'no TNEF signature'}, "
-                                       "so the files Outlook wrapped in it cannot be read"))
+        fmt = formats.sniff(data, name)
+        if not fmt.archive:
+            claimed = formats.by_filename(name) or formats.by_media_type(ctype)
+            if claimed is not None and claimed.archive:  # else the files it should hold vanish unsaid
+                self.flags.append(Flag("archive_error", f"{name}: {'empty' if not data else f'no {claimed.label} signature'}"
+                                       ", so the files in it cannot be read"))
             self.attachments.append(Attachment(name, ctype, data, path, origin))
             return
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.
-        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, origin))
+        self.attachments.append(Attachment(name, fmt.media_type, data, path, origin))
         if len(data) > self.limits.max_attachment_bytes:
             self.flags.append(Flag("too_large", f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
                                    "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))
             return
         members, flags = archives.expand(data, name)
         self.flags += flags
-        origin = "tnef" if kind == "tnef" else "zip"  # the outer container: a zip inside winmail.dat is "tnef"
+        origin = "tnef" if fmt is formats.TNEF else "zip"  # the outer container: a zip inside winmail.dat is "tnef"
         for member, content in members:
             base = clean_filename(member.rsplit("/", 1)[-1], len(self.attachments) + 1)
             self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", origin))
