@@ -362,6 +362,13 @@ def campaign_check(file: str) -> None:
                                                         f"{' / '.join(rule.mentioned_by)}")
         click.echo(f"    {rule.id}: {rule.title} ({when})")
     click.echo(f"  units: {len(found.units)}" + ("" if found.units else "  (none yet)"))
+    from pipeline.alerts import AlertConfigError, AlertSettings, staff_addresses
+
+    try:
+        staff, source = staff_addresses(found, AlertSettings.from_env())
+    except AlertConfigError as exc:
+        raise ConfigError(str(exc)) from None
+    click.echo(f"  late arrivals and the digest go to: {', '.join(staff) or '-'} ({source})")
 
 
 @cli.command()

@@ -68,9 +68,12 @@ class ParsedMail:
 
 
 def content_key(mail: ParsedMail) -> str:
-    """Identity of a mail's content: two deliveries differing only in Received headers are equal."""
+    """Identity of a submission: its Message-ID and its files. Deliveries of one mail are equal
+    whatever was added on the way (Received headers, a group address's footer or subject tag, a
+    gateway's disclaimer); the body text counts only for a mail without a Message-ID."""
     h = hashlib.sha256()
-    for piece in [mail.message_id or "", mail.body_text] + [hashlib.sha256(a.data).hexdigest() for a in mail.attachments]:
+    text = [] if mail.message_id else [mail.body_text]
+    for piece in [mail.message_id or "", *text] + [hashlib.sha256(a.data).hexdigest() for a in mail.attachments]:
         data = piece.encode("utf-8", "surrogatepass")
         h.update(len(data).to_bytes(8, "big") + data)  # length-prefixed: pieces cannot run together
     return h.hexdigest()
