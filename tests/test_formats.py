@@ -8,7 +8,6 @@ import json
 import re
 import shutil
 import sqlite3
-import zipfile
 from datetime import datetime
 from pathlib import Path
 
@@ -19,19 +18,12 @@ from extractors import archives, formats
 from extractors.readers import read_document
 from pipeline.mime import guess_type, parse_mail
 from tests.conftest import ROOT
+from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures._admin_pdf import quy_che_pdf
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import REPORTS
 
 needs_tesseract = pytest.mark.skipif(shutil.which("tesseract") is None, reason="tesseract not installed")
-
-
-def zip_of(members: dict[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
 
 
 def scan(pdf: bytes, image_format: str, dpi: int = 200) -> bytes:
@@ -43,9 +35,9 @@ def scan(pdf: bytes, image_format: str, dpi: int = 200) -> bytes:
 
 
 DOCX = REPORTS["so-xay-dung"].docx()
-XLSX = zip_of({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
-ODT = zip_of({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"})
-ZIP = zip_of({"a.txt": b"x"})
+XLSX = zip_bytes({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"})
+ODT = zip_bytes({"mimetype": b"application/vnd.oasis.opendocument.text", "content.xml": b"<x/>"})
+ZIP = zip_bytes({"a.txt": b"x"})
 
 
 @pytest.mark.parametrize("data, name, expected", [
