@@ -297,8 +297,8 @@ class _Walker:
         if not fmt.archive:
             claimed = formats.by_filename(name) or formats.by_media_type(ctype)
             if claimed is not None and claimed.archive:  # else the files it should hold vanish unsaid
-                self.flags.append(Flag("archive_error", f"{name}: {'empty' if not data else f'no {claimed.label} signature'}"
-                                       ", so the files in it cannot be read"))
+                problem = "empty" if not data else f"no {claimed.label} signature"
+                self.flags.append(Flag("archive_error", f"{name}: {problem}, so the files in it cannot be read"))
             self.attachments.append(Attachment(name, ctype, data, path, origin))
             return
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.

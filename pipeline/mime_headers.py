@@ -127,7 +127,6 @@ def skip_preamble(raw: bytes) -> bytes:
     return raw[blank.end():] if blank and HEADER_LINE.match(raw, blank.end()) else raw
 
 
-
 def b64decode_lenient(data: bytes) -> bytes:
     """Lenient base64: stray characters dropped, missing padding added."""
     data = re.sub(rb"[^A-Za-z0-9+/]", b"", data)

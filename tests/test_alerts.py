@@ -314,11 +314,13 @@ def _noi_vu_copies() -> dict[str, bytes]:
 
     def copy(minute: int, subject: str, text: str, headers: dict | None = None) -> bytes:
         return build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng bộ Sở Nội vụ", subject=subject,
-                          received=datetime(2022, 6, 10, 9, minute, tzinfo=VN), date=datetime(2022, 6, 10, 9, 12, tzinfo=VN),
-                          message_id=NOI_VU_ID, body=text, attachments=files, extra_headers=headers)
+                          received=datetime(2022, 6, 10, 9, minute, tzinfo=VN),
+                          date=datetime(2022, 6, 10, 9, 12, tzinfo=VN), message_id=NOI_VU_ID, body=text,
+                          attachments=files, extra_headers=headers)
 
+    footer = "\n--\nThư gửi tới nhóm vanphong@dangbokhoi.example.vn."
     return {"1-direct.eml": copy(15, SUBJECT, body), "2-again.eml": copy(47, SUBJECT, body),
-            "3-group.eml": copy(16, f"[VP-ĐUK] {SUBJECT}", body + "\n--\nThư gửi tới nhóm vanphong@dangbokhoi.example.vn.",
+            "3-group.eml": copy(16, f"[VP-ĐUK] {SUBJECT}", body + footer,
                                 {"List-Id": "<vanphong.dangbokhoi.example.vn>", "Precedence": "list"})}
 
 
