@@ -15,60 +15,32 @@ import struct
 import zipfile
 import zlib
 
+from extractors import formats
 from extractors.limits import safe_limits
 from extractors.model import Flag, FlagKind
 
-ZIP_MAGIC = b"PK\x03\x04"
-SEVEN_ZIP_MAGIC = b"7z\xbc\xaf\x27\x1c"
-RAR_MAGIC = b"Rar!\x1a\x07"
-TNEF_MAGIC = b"\x78\x9f\x3e\x22"  # winmail.dat
-# The media type an archive container is stored under, by format.
-MEDIA_TYPES = {"zip": "application/zip", "7z": "application/x-7z-compressed", "rar": "application/vnd.rar",
-               "tnef": "application/vnd.ms-tnef"}
 _MB = 1024 * 1024
 # A small member that compresses very well (a page of spaces) is harmless; the ratio limit only
 # matters once a member has produced this much output.
 _RATIO_MIN_BYTES = 1 * _MB
 _CHUNK = 64 * 1024
-# Zip containers that are documents, not archives: OOXML (.docx/.xlsx/.pptx) and ODF/EPUB.
-_DOCUMENT_MARKERS = ("[Content_Types].xml",)
 
 
 class _Stop(Exception):
     """A limit was hit: stop expanding altogether."""
 
 
-def archive_format(data: bytes) -> str | None:
-    """"zip", "7z", "rar" or "tnef" for an archive (by magic bytes), None for other data and for zip-based
-    documents: a .docx is a zip too, but it is a document to read, not an archive to open. A zip
-    that starts right but cannot be opened still counts, so that `expand` reports it as corrupt."""
-    if data.startswith(SEVEN_ZIP_MAGIC):
-        return "7z"
-    if data.startswith(RAR_MAGIC):
-        return "rar"
-    if data.startswith(TNEF_MAGIC):
-        return "tnef"
-    return "zip" if _is_zip_archive(data) else None
+def archive_format(data: bytes, filename: str = "") -> str | None:
+    """"zip", "7z", "rar" or "tnef" for an archive, None for other data and for zip packages: a .docx
+    is a zip too, but it is a document to read, not an archive to open (extractors.formats). A zip
+    that starts right but cannot be opened still counts, so that `expand` reports it as corrupt,
+    unless its name says it is a package (a damaged .docx is the reader's to report)."""
+    fmt = formats.sniff(data, filename)
+    return fmt.name if fmt.archive else None
 
 
-def is_archive(data: bytes) -> bool:
-    return archive_format(data) is not None
-
-
-def _is_zip_archive(data: bytes) -> bool:
-    if not data.startswith(ZIP_MAGIC):
-        return False
-    try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            infos = zf.infolist()
-    except Exception:  # noqa: BLE001 - any failure here means "corrupt zip", judged by expand
-        return True
-    names = {info.filename for info in infos}
-    if any(marker in names for marker in _DOCUMENT_MARKERS):
-        return False
-    if infos and infos[0].filename == "mimetype":  # ODF and EPUB store this entry first
-        return False
-    return True
+def is_archive(data: bytes, filename: str = "") -> bool:
+    return archive_format(data, filename) is not None
 
 
 def _unicode_path_extra(info: zipfile.ZipInfo) -> str | None:
@@ -194,7 +166,7 @@ def _add(path: str, content: bytes, depth: int, budget: _Budget, out: list[tuple
          flags: list[Flag]) -> None:
     """List a member, and open it too when it is itself an archive."""
     out.append((path, content))
-    if is_archive(content):
+    if is_archive(content, path):
         if depth >= budget.max_depth:
             # The nested archive is still returned as a file; only its contents are not opened.
             flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: nested deeper than {budget.max_depth} archives, not opened"))
@@ -467,11 +439,12 @@ def expand(
     """Every file member of a zip, 7z or TNEF as (member path, bytes), nested archives expanded, plus flags.
 
     Nested members get paths like "inner.zip/report.docx"; the nested zip itself is listed too.
-    `filename` only labels flags. Data that is not an archive gives ([], []). On a member, size or ratio
+    `filename` labels flags and, as for nested members, tells a damaged .docx from a damaged zip.
+    Data that is not an archive gives ([], []). On a member, size or ratio
     limit the members read so far are returned with a Flag(FlagKind.ARCHIVE_LIMIT, ...). `max_depth`
     counts the archives opened, the outer one included; a zip nested deeper is returned unopened.
     """
-    if not is_archive(data):
+    if not is_archive(data, filename):
         return [], []
     out: list[tuple[str, bytes]] = []
     flags: list[Flag] = []

@@ -74,7 +74,7 @@ class Flag:
 class Document:
     """What a reader returns for one file."""
 
-    format: str  # docx | pdf | doc | txt | unknown
+    format: str  # a format name of extractors.formats: docx | pdf | doc | rtf | image | txt | ... | unknown
     blocks: list[Block] = field(default_factory=list)
     flags: list[Flag] = field(default_factory=list)
     error: str | None = None  # set when the file could not be read at all

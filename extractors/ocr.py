@@ -161,7 +161,7 @@ def confidence_flag(confs: list[float], pages: int) -> Flag:
 
 def read_image(data: bytes) -> Document:
     """An attached scan (.jpg/.png/.tif, every frame of a multi-page TIFF) read by OCR; format "image"."""
-    from PIL import Image, ImageSequence
+    from PIL import Image, ImageSequence, UnidentifiedImageError
 
     from .pdf_layout import layout_document
 
@@ -169,9 +169,19 @@ def read_image(data: bytes) -> Document:
     if reason:
         return Document("image", error=f"{reason}: image not read",
                         flags=[Flag(FlagKind.CONVERTER_MISSING, f"{reason}: image not read")])
-    pages, confs = [], []
-    with Image.open(io.BytesIO(data)) as img:
-        for frame in ImageSequence.Iterator(img):
+    pages, confs, flags = [], [], []
+    max_pages = safe_limits().max_pdf_pages  # a multi-page TIFF is a scanned PDF by another name
+    try:
+        img = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError:  # its message names a memory address: a fixed text instead
+        detail = "damaged image: its JPEG, PNG or TIFF data cannot be decoded"
+        return Document("image", error=detail, flags=[Flag(FlagKind.UNREADABLE, detail)])
+    with img:
+        for n, frame in enumerate(ImageSequence.Iterator(img)):
+            if n == max_pages:
+                flags.append(Flag(FlagKind.TRUNCATED, f"more than {max_pages} pages: only the first {max_pages} read "
+                                               "(INTAKE_MAX_PDF_PAGES)"))
+                break
             dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))[0] or DEFAULT_DPI
             scale = (float(dpi) if float(dpi) >= 72 else DEFAULT_DPI) / 72.0
             gray = frame.convert("L")
@@ -180,7 +190,7 @@ def read_image(data: bytes) -> Document:
             runs, page_confs = ocr_png(buffer.getvalue(), scale)
             pages.append((gray.width / scale, gray.height / scale, runs))
             confs.extend(page_confs)
-    return Document("image", blocks=layout_document(pages), flags=[confidence_flag(confs, len(pages))])
+    return Document("image", blocks=layout_document(pages), flags=[confidence_flag(confs, len(pages)), *flags])
 
 
 __all__ = ["ocr_png", "ocr_pdf_page", "parse_hocr", "read_image", "unavailable_reason", "tesseract_path",

@@ -40,7 +40,7 @@ from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.settings import SettingError, Settings
 from pipeline.settings import load as load_settings
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
-from rules.alerts import Alert, Receipt, due_alerts
+from rules.alerts import Alert, Receipt, due_alerts, mail_alert_key
 from rules.campaign import Campaign
 from rules.status import campaign_status, submission_status
 from rules.vocabulary import AlertKind, AlertOutcome
@@ -72,7 +72,7 @@ class AlertSettings:
     smtp_starttls: bool = False
     smtp_ssl: bool = False  # implicit TLS (SMTPS, port 465)
     sender: str | None = None  # INTAKE_SMTP_FROM, e.g. "Văn phòng Đảng ủy Khối <vanphong@...>"
-    staff: list[str] = field(default_factory=list)  # used when a campaign has no `staff:`
+    staff: list[str] = field(default_factory=list)  # used when a campaign has no `staff:` (see staff_addresses)
     per_hour: int = 10  # mails per recipient per hour; the excess waits for a later run
     max_age_days: float = 7.0  # acknowledge / report late only younger mail; overdue only this long after the deadline
     enabled: bool = True  # INTAKE_ALERTS=0 switches off the alerts `intake poll` runs
@@ -156,11 +156,18 @@ def _key_text(key: tuple[str, ...]) -> str:
 
 
 def already_sent(db: sqlite_utils.Database) -> set[tuple[tuple[str, ...], str]]:
-    """(key, recipient) pairs that must not be sent again: sent, in flight, or given up."""
+    """(key, recipient) pairs that must not be sent again: sent, in flight, or given up.
+
+    An alert about a mail also counts under the mail's content key of today: `intake reprocess`
+    after an improvement may change the key, and the submission must not be answered again."""
     rows = db.execute("""select key, recipient from alerts group by key, recipient
         having sum(outcome in (?, ?)) > 0 or sum(outcome = ?) >= ?""",
                       [AlertOutcome.SENT, AlertOutcome.SENDING, AlertOutcome.FAILED, MAX_ATTEMPTS])
-    return {(tuple(json.loads(k)), r) for k, r in rows.fetchall()}
+    sent = {(tuple(json.loads(k)), r) for k, r in rows.fetchall()}
+    about_mail = db.execute("""select distinct a.kind, a.campaign_id, m.content_key, a.recipient from alerts a
+        join messages m on m.id = a.message where a.outcome in (?, ?) and m.content_key is not null""",
+                            [AlertOutcome.SENT, AlertOutcome.SENDING])
+    return sent | {(mail_alert_key(kind, campaign, key), r) for kind, campaign, key, r in about_mail.fetchall()}
 
 
 def receipts(db: sqlite_utils.Database, campaign: Campaign) -> list[Receipt]:
@@ -178,6 +185,20 @@ def receipts(db: sqlite_utils.Database, campaign: Campaign) -> list[Receipt]:
     return result
 
 
+def staff_addresses(campaign: Campaign, settings: AlertSettings) -> tuple[list[str], str]:
+    """Who gets the late-arrival notices and the digest of `campaign`, and where that comes from:
+    its `staff:`, else INTAKE_STAFF, else the office's own address (INTAKE_SMTP_FROM), so that
+    they never go to no one unsaid. ([], why) when none of them is set."""
+    if campaign.staff:
+        return list(campaign.staff), "staff: in the campaign file"
+    if settings.staff:
+        return list(settings.staff), "INTAKE_STAFF"
+    if settings.sender_address:
+        return [settings.sender_address], ("INTAKE_SMTP_FROM, the office's own address: the campaign has no "
+                                           "staff: and INTAKE_STAFF is not set")
+    return [], "nobody: set staff: in the campaign file, INTAKE_STAFF or INTAKE_SMTP_FROM"
+
+
 def due(db: sqlite_utils.Database, campaigns: list[Campaign], settings: AlertSettings,
         now: datetime) -> list[Alert]:
     """Every alert due at `now`, with the recipients not yet sent to. Sends nothing."""
@@ -188,7 +209,7 @@ def due(db: sqlite_utils.Database, campaigns: list[Campaign], settings: AlertSet
     for campaign in campaigns:
         facts = mail_facts(db, campaign)
         result += due_alerts(campaign, campaign_status(campaign, facts, now), receipts(db, campaign), sent, now,
-                             staff=campaign.staff or settings.staff, office=office, max_age=max_age)
+                             staff=staff_addresses(campaign, settings)[0], office=office, max_age=max_age)
     return result
 
 

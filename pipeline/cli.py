@@ -444,8 +444,14 @@ def campaign_draft(letter: str, units_file: str | None, output: str | None, time
 @campaign.command("check")
 @click.argument("file", type=click.Path(dir_okay=False))
 def campaign_check(file: str) -> None:
-    """Validate a campaign file and print what intake will expect."""
+    """Validate a campaign file and print what intake will expect, and who gets its staff notices."""
+    from pipeline.alerts import AlertConfigError, AlertSettings, staff_addresses
+
     found = _campaigns(file)[0]
+    try:
+        staff, source = staff_addresses(found, AlertSettings.from_settings(_run().settings))
+    except AlertConfigError as exc:
+        raise ConfigError(str(exc)) from None
     click.echo(f"{found.id}: {found.title}")
     click.echo(f"  deadline: before {found.deadline.isoformat()} ({found.timezone})")
     click.echo("  outline:")
@@ -457,6 +463,7 @@ def campaign_check(file: str) -> None:
                                                         f"{' / '.join(rule.mentioned_by)}")
         click.echo(f"    {rule.id}: {rule.title} ({when})")
     click.echo(f"  units: {len(found.units)}" + ("" if found.units else "  (none yet)"))
+    click.echo(f"  late arrivals and the digest go to: {', '.join(staff) or '-'} ({source})")
 
 
 @cli.command()

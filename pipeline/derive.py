@@ -15,7 +15,7 @@ from datetime import datetime
 
 import sqlite_utils
 
-from extractors import archives
+from extractors import formats
 from extractors.analyze import analyze
 from extractors.model import Document, Extraction, Flag
 from extractors.readers import read_document
@@ -30,7 +30,6 @@ from rules.vocabulary import MailFlag
 log = logging.getLogger(__name__)
 
 CAMPAIGN_THRESHOLD = 0.5  # keywords alone are enough; nothing at all means "not for a campaign"
-_DOCUMENT_FORMATS = {"docx", "pdf", "doc", "rtf", "txt", "odt"}
 
 
 @dataclass
@@ -63,13 +62,12 @@ def _signals(mail: ParsedMail) -> MailSignals:
 
 
 def _read_files(mail: ParsedMail) -> list[tuple[str, object, Document]]:
-    """(attachment id suffix, attachment, document) for every attachment that is a document."""
+    """(attachment id suffix, attachment, document) for every attachment that is a document
+    (extractors.formats says which are; an archive's members are attachments of their own)."""
     docs = []
     for att in mail.attachments:
-        if att.content_type in archives.MEDIA_TYPES.values():
-            continue  # its members are attachments of their own
         doc = read_document(att.data, att.filename)
-        if doc.format in _DOCUMENT_FORMATS:
+        if formats.get(doc.format).document:
             docs.append((att.part, att, doc))
     return docs
 

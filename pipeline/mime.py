@@ -22,15 +22,16 @@ from email.parser import BytesParser
 from email.policy import compat32
 from typing import Callable, TypeVar
 
-from extractors import archives
+from extractors import archives, formats
 from extractors.limits import safe_limits
 from extractors.model import Flag, FlagKind
 from extractors.text import repair
 from pipeline.mime_headers import (
     Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
-    parse_date, split_params, to_text,
+    parse_date, skip_preamble, split_params, to_text,
 )
 from rules.vocabulary import MailFlag, Origin
+from pipeline.uuencode import UuFile, split_uuencoded
 
 MAX_FORWARD_DEPTH = 5
 _T = TypeVar("_T")
@@ -41,7 +42,7 @@ class Attachment:
     filename: str  # display name, NFC, never a path
     content_type: str  # lowercased
     data: bytes
-    part: str  # "2", "1.2", "2/member/name.docx", "3.rfc822.2"
+    part: str  # "2", "1.2", "2/member/name.docx", "3.rfc822.2", "1/uu1" (the first uuencoded file in part 1)
     origin: str  # an Origin (rules/vocabulary.py)
 
 
@@ -68,9 +69,12 @@ class ParsedMail:
 
 
 def content_key(mail: ParsedMail) -> str:
-    """Identity of a mail's content: two deliveries differing only in Received headers are equal."""
+    """Identity of a submission: its Message-ID and its files. Deliveries of one mail are equal
+    whatever was added on the way (Received headers, a group address's footer or subject tag, a
+    gateway's disclaimer); the body text counts only for a mail without a Message-ID."""
     h = hashlib.sha256()
-    for piece in [mail.message_id or "", mail.body_text] + [hashlib.sha256(a.data).hexdigest() for a in mail.attachments]:
+    text = [] if mail.message_id else [mail.body_text]
+    for piece in [mail.message_id or "", *text] + [hashlib.sha256(a.data).hexdigest() for a in mail.attachments]:
         data = piece.encode("utf-8", "surrogatepass")
         h.update(len(data).to_bytes(8, "big") + data)  # length-prefixed: pieces cannot run together
     return h.hexdigest()
@@ -115,22 +119,14 @@ def html_to_text(markup: str) -> str:
 _GENERIC_TYPES = {"application/octet-stream", "application/octetstream", "application/x-download", "binary/octet-stream",
                   "application/force-download", "application/download", "application/binary", "application/unknown"}  # fmt: skip
 _SIGNATURE_TYPES = {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
-_TNEF_TYPES = {"application/ms-tnef", "application/vnd.ms-tnef"}  # Outlook's winmail.dat
 _HEADER_SCAN = 1024 * 1024  # where a header block must have ended
-_DOCUMENT_EXTS = {".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".odt", ".ods", ".odp", ".epub"}  # zips, not archives
-_TYPES_BY_EXT = {  # explicit first: the system's mime.types differs between machines
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document", ".doc": "application/msword",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xls": "application/vnd.ms-excel",
-    ".pdf": "application/pdf", ".rtf": "application/rtf", ".odt": "application/vnd.oasis.opendocument.text",
-    ".zip": "application/zip", ".rar": "application/vnd.rar", ".7z": "application/x-7z-compressed", ".txt": "text/plain",
-}
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _MEDIA_TYPE = re.compile(r"^[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+$")
 
 
 def guess_type(name: str) -> str:
-    ext = os.path.splitext(name)[1].lower()
-    return _TYPES_BY_EXT.get(ext) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
+    # The formats intake knows first: the system's mime.types differs between machines.
+    return formats.media_type(name) or mimetypes.guess_type(name, strict=False)[0] or "application/octet-stream"
 
 
 # A client's full path ("C:\\Users\\...", "/home/...", "../x"): only the last part names the file.
@@ -156,7 +152,7 @@ def clean_filename(name: str, n: int) -> str:
     return name if len(name) <= 200 else stem[: 200 - len(ext)] + ext if len(ext) <= 20 else name[:200]
 
 
-def _payload_bytes(part: Message, cte: str) -> bytes:
+def _payload_bytes(part: Message, cte: str, path: str, flags: list[Flag]) -> bytes:
     # The stored payload, not get_payload(): for 8-bit bodies that already decodes the bytes (with
     # "replace") by the declared charset, and the bytes are needed to decode them properly.
     payload = getattr(part, "_payload", None)
@@ -172,7 +168,11 @@ def _payload_bytes(part: Message, cte: str) -> bytes:
     if "quoted" in cte or cte == "qp":
         return binascii.a2b_qp(raw)
     if cte in ("xuuencode", "uuencode", "uue", "xuue"):
-        return _guard([], "uudecode", lambda: part.get_payload(decode=True), raw) or raw
+        files = split_uuencoded(raw.decode("latin-1"))[1]  # latin-1: one character per byte
+        for uu in files[:1]:
+            if uu.problem:
+                flags.append(Flag(MailFlag.MIME_DEFECT, f"{path}: uuencoded {uu.name!r}: {uu.problem}"))
+        return files[0].data if files else raw
     return raw
 
 
@@ -200,11 +200,7 @@ class _Walker:
             self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: nested deeper than {self.limits.max_mime_depth} levels "
                                    "(INTAKE_MAX_MIME_DEPTH), skipped"))
             return
-        self.budget[0] += 1
-        if self.budget[0] > self.limits.max_mime_parts:
-            if self.budget[0] == self.limits.max_mime_parts + 1:  # one flag, not one per skipped part
-                self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: more than {self.limits.max_mime_parts} parts "
-                                       "(INTAKE_MAX_MIME_PARTS), the rest skipped"))
+        if not self.count_part(path):
             return
         h = Headers(part)
         ctype, ct_params = split_params(to_text(h.get("content-type") or "", self.hint))
@@ -218,6 +214,16 @@ class _Walker:
             self.multipart(ctype, part.get_payload(), path, nesting)
         else:
             self.leaf(part, h, ctype, ct_params, _join(path, 1) if root else path)
+
+    def count_part(self, path: str) -> bool:
+        """Count one more part of the mail; False (flagged once) past INTAKE_MAX_MIME_PARTS."""
+        self.budget[0] += 1
+        if self.budget[0] > self.limits.max_mime_parts:
+            if self.budget[0] == self.limits.max_mime_parts + 1:  # one flag, not one per skipped part
+                self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: more than {self.limits.max_mime_parts} parts "
+                                       "(INTAKE_MAX_MIME_PARTS), the rest skipped"))
+            return False
+        return True
 
     def multipart(self, ctype: str, children: list, path: str, nesting: int) -> None:
         options = []
@@ -258,7 +264,7 @@ class _Walker:
         self.attach(part, h, ctype, filename or "", path)
 
     def body(self, part: Message, h: Headers, ctype: str, ct_params: list, path: str) -> None:
-        data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
+        data = _payload_bytes(part, h.get("content-transfer-encoding") or "", path, self.flags)
         charset = get_param(ct_params, "charset", self.flags)
         if not charset and ctype == "text/html":
             m = re.search(rb"<meta[^>]+charset\s*=\s*[\"']?\s*([A-Za-z0-9_:.-]+)", data[:4096], re.I)
@@ -266,30 +272,45 @@ class _Walker:
         text, problem = decode_bytes(data, charset)
         if problem:
             self.flags.append(Flag(problem, f"{path}: body charset {charset!r}"))
+        if ctype == "text/plain":
+            text, files = split_uuencoded(text)
+            for n, uu in enumerate(files, 1):
+                self.uuencoded(uu, f"{path}/uu{n}")
         text = html_to_text(text) if ctype == "text/html" else text
         if text.strip():
             (self.html if ctype == "text/html" else self.plain).append(text)
 
     def attach(self, part: Message, h: Headers, ctype: str, filename: str, path: str) -> None:
-        data = _payload_bytes(part, h.get("content-transfer-encoding") or "")
+        data = _payload_bytes(part, h.get("content-transfer-encoding") or "", path, self.flags)
         name = clean_filename(filename, len(self.attachments) + 1)
-        ctype = guess_type(name) if ctype in _GENERIC_TYPES else ctype
-        kind = None if os.path.splitext(name)[1].lower() in _DOCUMENT_EXTS else archives.archive_format(data)
-        if kind is None:
-            if ctype in _TNEF_TYPES or name.lower() == "winmail.dat":  # else the files it should hold vanish unsaid
-                self.flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{name}: {'empty' if not data else 'no TNEF signature'}, "
-                                       "so the files Outlook wrapped in it cannot be read"))
-            self.attachments.append(Attachment(name, ctype, data, path, Origin.MIME))
+        self.add_file(name, guess_type(name) if ctype in _GENERIC_TYPES else ctype, data, path, Origin.MIME)
+
+    def uuencoded(self, uu: UuFile, path: str) -> None:
+        if not self.count_part(path):
+            return
+        name = clean_filename(uu.name, len(self.attachments) + 1)
+        if uu.problem:
+            self.flags.append(Flag(MailFlag.MIME_DEFECT, f"{path}: uuencoded {name!r}: {uu.problem}"))
+        self.add_file(name, guess_type(name), uu.data, path, Origin.UUENCODE)
+
+    def add_file(self, name: str, ctype: str, data: bytes, path: str, origin: Origin) -> None:
+        fmt = formats.sniff(data, name)
+        if not fmt.archive:
+            claimed = formats.by_filename(name) or formats.by_media_type(ctype)
+            if claimed is not None and claimed.archive:  # else the files it should hold vanish unsaid
+                problem = "empty" if not data else f"no {claimed.label} signature"
+                self.flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{name}: {problem}, so the files in it cannot be read"))
+            self.attachments.append(Attachment(name, ctype, data, path, origin))
             return
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.
-        self.attachments.append(Attachment(name, archives.MEDIA_TYPES[kind], data, path, Origin.MIME))
+        self.attachments.append(Attachment(name, fmt.media_type, data, path, origin))
         if len(data) > self.limits.max_attachment_bytes:
             self.flags.append(Flag(FlagKind.TOO_LARGE, f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
                                    "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))
             return
         members, flags = archives.expand(data, name)
         self.flags += flags
-        origin = Origin.TNEF if kind == "tnef" else Origin.ZIP  # the outer container: a zip inside winmail.dat is "tnef"
+        origin = Origin.TNEF if fmt is formats.TNEF else Origin.ZIP  # the outer container: a zip inside winmail.dat is "tnef"
         for member, content in members:
             base = clean_filename(member.rsplit("/", 1)[-1], len(self.attachments) + 1)
             self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", origin))
@@ -342,9 +363,33 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
     return mail
 
 
+def _unfolded_boundary(boundary: str, raw: bytes) -> str:
+    """A boundary folded inside its quotes (`boundary="----=_Part\\r\\n\\t123"`), unfolded the way
+    its delimiter lines in `raw` write it: without the line break, or without the fold altogether."""
+    candidates = [re.sub(r"\r?\n|\r", "", boundary), re.sub(r"(?:\r?\n|\r)[ \t]*", "", boundary)]
+    for candidate in candidates:
+        if re.search(rb"(?m)^--" + re.escape(candidate.encode("utf-8", "surrogateescape")), raw):
+            return candidate
+    return candidates[0]
+
+
+def _message_factory(raw: bytes) -> Callable[..., Message]:
+    """The parser's Message class for `raw`, with folded boundaries unfolded (compat32 keeps the line
+    break inside a quoted boundary, finds no delimiter, and the whole MIME tree becomes the body)."""
+
+    class _Message(Message):
+        def get_boundary(self, failobj=None):
+            boundary = super().get_boundary(failobj)
+            if isinstance(boundary, str) and ("\n" in boundary or "\r" in boundary):
+                return _unfolded_boundary(boundary, raw)
+            return boundary
+
+    return _Message
+
+
 def parse_mail(raw: bytes) -> ParsedMail:
     """Parse one RFC 5322 message. Never raises: problems become `flags`."""
-    raw = bytes(raw or b"").removeprefix(b"\xef\xbb\xbf")  # a BOM from a Windows editor would hide the first header
+    raw = skip_preamble(bytes(raw or b""))  # a BOM or blank lines would hide the first header
     limit = safe_limits().max_mail_bytes
     if len(raw) > limit:  # the parser would hold several copies of it: the headers still tell who and when
         mb = 1024 * 1024
@@ -352,7 +397,7 @@ def parse_mail(raw: bytes) -> ParsedMail:
                                                     f"({limit / mb:.3g}): stored whole, only its headers read; raise "
                                                     "the limit and run `intake reprocess` to open it"))
     try:
-        return _parse_message(message_from_bytes(raw, policy=compat32), "", 0)
+        return _parse_message(message_from_bytes(raw, _message_factory(raw), policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
         return _headers_only(raw, Flag(MailFlag.MIME_ERROR, f"{type(exc).__name__}: {exc}"[:300]))
 

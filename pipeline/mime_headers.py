@@ -38,7 +38,7 @@ def _codec(charset: str | None) -> str | None:
     for candidate in (name, name[2:] if name.startswith("x-") else ""):
         try:
             info = codecs.lookup(candidate) if candidate else None
-        except LookupError:
+        except (LookupError, UnicodeError):  # UnicodeError: raw 8-bit bytes in the name
             continue
         if info and info._is_text_encoding and info.name not in _NOT_CHARSETS:
             return info.name
@@ -77,9 +77,13 @@ def decode_bytes(data: bytes, charset: str | None) -> tuple[str, str | None]:
         return (text if good > bad else data.decode("latin-1")), problem or MailFlag.CHARSET_UNKNOWN
 
 
-def to_text(value: str, hint: str | None = None) -> str:
-    """A header value as parsed from bytes (8-bit bytes kept as surrogates) -> real text."""
-    if not any("\udc80" <= c <= "\udcff" for c in value):
+def _has_8bit(value: str) -> bool:
+    return any("\udc80" <= c <= "\udcff" for c in value)
+
+
+def _decode_8bit(value: str, hint: str | None) -> str:
+    """Raw 8-bit bytes (kept as surrogates) -> text: UTF-8, else the hinted charset, else a fallback."""
+    if not _has_8bit(value):
         return value
     data = value.encode("utf-8", "surrogateescape")
     for codec in ("utf-8", _codec(hint)):
@@ -90,9 +94,38 @@ def to_text(value: str, hint: str | None = None) -> str:
     return decode_bytes(data, None)[0]
 
 
+_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+
+
+def to_text(value: str, hint: str | None = None) -> str:
+    """A header value as parsed from bytes (8-bit bytes kept as surrogates) -> real text.
+
+    Encoded-words are left as they are, raw bytes and all: `decode_words` decodes them by their
+    own charset. Decoding their raw bytes here as well would decode them twice
+    ("=?iso-8859-1?Q?Fr\\xf6sche?=" read as "FrÃ¶sche").
+    """
+    if not _has_8bit(value):
+        return value
+    pieces, pos = [], 0
+    for m in _ENCODED_WORD.finditer(value):
+        pieces += [_decode_8bit(value[pos : m.start()], hint), m.group(0)]
+        pos = m.end()
+    return "".join(pieces) + _decode_8bit(value[pos:], hint)
+
+
 # --- headers and parameters -----------------------------------------------------------------------
 
-_ENCODED_WORD = re.compile(r"=\?([^?\s]+)\?([bBqQ])\?([^?]*)\?=")
+# "Name: value" (RFC 5322 field name: printable ASCII but ":")
+HEADER_LINE = re.compile(rb"[\x21-\x39\x3b-\x7e]+[ \t]*:")
+_BLANK_LINES = re.compile(rb"(?:[ \t]*\r?\n)+")
+
+
+def skip_preamble(raw: bytes) -> bytes:
+    """The message from its first header line on: without the BOM a Windows editor writes, nor
+    the lines of only spaces (or nothing) some tools write before the headers."""
+    raw = raw.removeprefix(b"\xef\xbb\xbf")
+    blank = _BLANK_LINES.match(raw)
+    return raw[blank.end():] if blank and HEADER_LINE.match(raw, blank.end()) else raw
 
 
 def b64decode_lenient(data: bytes) -> bytes:
@@ -133,7 +166,7 @@ def decode_words(text: str, flags: list[Flag] | None = None) -> str:
             pending.append(binascii.a2b_qp(raw, header=True) if m.group(2) in "qQ" else b64decode_lenient(raw))
         except (binascii.Error, ValueError):
             flush()
-            out.append(m.group(0))
+            out.append(_decode_8bit(m.group(0), None))
     flush()
     return "".join(out) + text[pos:]
 

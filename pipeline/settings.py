@@ -146,7 +146,8 @@ class Settings:
     smtp_from: str | None = setting("INTAKE_SMTP_FROM", None, "the office's address alerts come from, e.g. "
                                     "`Văn phòng <vanphong@…>`")
     staff: tuple[str, ...] = setting("INTAKE_STAFF", (), "comma-separated staff addresses, for campaigns without "
-                                     "`staff:`")
+                                     "`staff:`; without either, the digest and late-arrival notices go to "
+                                     "`INTAKE_SMTP_FROM`")
     alerts_per_hour: int = setting(
         "INTAKE_ALERTS_PER_HOUR", 10, "most alerts to one recipient per hour; the excess waits for a later run "
         "(`0`: no limit)", unit="alerts", minimum=0)
@@ -193,8 +194,8 @@ class Settings:
                                 "`too_large`; entities are never expanded)", unit="MB", positive=True)
     max_xml_elements: int = setting("INTAKE_MAX_XML_ELEMENTS", 2_000_000, "one XML part of a .docx: most tags "
                                     "(flag `too_large`)", unit="tags", positive=True)
-    max_pdf_pages: int = setting("INTAKE_MAX_PDF_PAGES", 300, "only the first N pages of a PDF are read (flag "
-                                 "`truncated`)", unit="pages", positive=True)
+    max_pdf_pages: int = setting("INTAKE_MAX_PDF_PAGES", 300, "only the first N pages of a PDF (or of a "
+                                 "multi-page TIFF scan) are read (flag `truncated`)", unit="pages", positive=True)
     max_seconds_per_file: float = setting("INTAKE_MAX_SECONDS_PER_FILE", 120.0, "wall-clock budget for one PDF, "
                                           "checked between pages (flag `timeout`)", unit="seconds", positive=True)
     max_mail_mb: float = setting("INTAKE_MAX_MAIL_MB", 100.0, "a bigger mail is stored whole but only its headers "

@@ -20,8 +20,8 @@ from typing import BinaryIO, Protocol
 
 import sqlite_utils
 
-# What the first lines of a message look like: "Name: value" or a folded continuation.
-_HEADER_LINE = re.compile(rb"^[\x21-\x39\x3b-\x7e]+[ \t]*:")
+from pipeline.mime_headers import HEADER_LINE, skip_preamble
+
 _KNOWN_HEADERS = {
     b"from", b"to", b"cc", b"subject", b"date", b"received", b"message-id", b"mime-version", b"return-path",
     b"delivered-to", b"content-type", b"reply-to", b"sender", b"x-mailer", b"user-agent", b"dkim-signature",
@@ -136,9 +136,10 @@ def looks_like_mail(head: bytes) -> bool:
 
     The first line must be a header, and the header lines before the first blank or non-header
     line must include one that every mail has, so a PNG or a text note is not a mail. A body that
-    starts without the blank line (seen in real mail) still counts.
+    starts without the blank line (seen in real mail) still counts, and so do a BOM and lines of
+    only spaces before the first header, which the parser skips too.
     """
-    head = head.removeprefix(b"\xef\xbb\xbf")
+    head = skip_preamble(head)
     lines = re.split(rb"\r?\n", head)
     if len(head) >= _SNIFF_BYTES and len(lines) > 1:
         lines = lines[:-1]  # the last line may be cut off
@@ -148,7 +149,7 @@ def looks_like_mail(head: bytes) -> bool:
             break
         if line[:1] in (b" ", b"\t") and i > 0:
             continue
-        if not _HEADER_LINE.match(line):
+        if not HEADER_LINE.match(line):
             break
         known = known or line.split(b":", 1)[0].strip().lower() in _KNOWN_HEADERS
     return known

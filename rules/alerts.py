@@ -10,11 +10,14 @@ the caller reads from its log. Kinds:
   one digest (unit None, key ("overdue_digest", campaign)) to staff listing every unit missing or
   incomplete at the moment it is sent.
 - late_arrival: to staff, once per mail carrying the campaign's report received at or after the
-  deadline (duplicate deliveries count once).
+  deadline.
 - acknowledgement: to the sender of every counted mail that carries at least one document of the
   campaign (the report or a recognized attachment); says what was found and what is still missing
   once this mail arrived. A mail forwarded by the office, or sent from a staff or the office's own
   address, is acknowledged to the unit's registered addresses instead.
+
+Both are per submission, not per delivery: the deliveries of one mail (same content key: same
+Message-ID and files) get one, from the first of them.
 
 Never to auto-replies or list mail without files (those are not counted), nor to no-reply
 addresses. Alerts about a mail (acknowledgement, late_arrival) are only due within `max_age` of its
@@ -95,6 +98,12 @@ def _new(kind: str, campaign: Campaign, unit: str | None, recipients, rendered, 
     return Alert(kind, campaign.id, unit, tuple(todo), subject, key, text, html, **extra)
 
 
+def mail_alert_key(kind: str, campaign_id: str, content_key: str) -> AlertKey:
+    """Identity of an alert about one submission (acknowledgement, late_arrival): its content key,
+    shared by every delivery of the same mail."""
+    return (kind, campaign_id, content_key)
+
+
 def _first_deliveries(receipts: list[Receipt]) -> list[Receipt]:
     seen: dict[str, Receipt] = {}
     for r in sorted(receipts, key=lambda r: (r.mail.received_at, r.mail.id)):
@@ -131,12 +140,12 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
             to = list(unit.emails) if unit else []
         rendered = texts.acknowledgement(campaign, name, r.subject, m.received_at, m.documents, r.after)
         alerts.append(_new(AlertKind.ACKNOWLEDGEMENT, campaign, m.unit if unit else None, to, rendered,
-                           (AlertKind.ACKNOWLEDGEMENT, campaign.id, m.content_key), sent,
+                           mail_alert_key(AlertKind.ACKNOWLEDGEMENT, campaign.id, m.content_key), sent,
                            message=m.id, in_reply_to=r.message_id))
         if m.received_at >= campaign.deadline and any(d.kind == "report" for d in m.documents):
             rendered = texts.late_arrival(campaign, name, r.sender, r.subject, m.received_at, m.documents)
             alerts.append(_new(AlertKind.LATE_ARRIVAL, campaign, m.unit if unit else None, staff, rendered,
-                               (AlertKind.LATE_ARRIVAL, campaign.id, m.content_key), sent, message=m.id))
+                               mail_alert_key(AlertKind.LATE_ARRIVAL, campaign.id, m.content_key), sent, message=m.id))
 
     by_unit = {s.unit: s for s in statuses if s.unit is not None}
     reminder_from = campaign.deadline - timedelta(days=campaign.reminder_days)

@@ -93,6 +93,7 @@ class Origin(Term):
     ZIP = "zip", "Trong tệp nén"
     TNEF = "tnef", "Trong winmail.dat của Outlook"
     FORWARDED = "forwarded", "Trong thư được chuyển tiếp"
+    UUENCODE = "uuencode", "Mã hóa uuencode trong nội dung thư"
 
 
 class AlertKind(Term):

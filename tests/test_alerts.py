@@ -300,3 +300,117 @@ def test_closed_campaign_gets_no_alerts(campaign):
         receipts = [_receipt(campaign, "a@b.vn", when=now.isoformat())]
         assert due_alerts(campaign, [], receipts, set(), now, staff=[STAFF]) != []
         assert due_alerts(closed, [], receipts, set(), now, staff=[STAFF]) == []
+
+
+# ---- one acknowledgement per submission, however often it is delivered ---------------------------------
+
+def _noi_vu_copies() -> dict[str, bytes]:
+    """so-noi-vu's mail delivered three times: directly, again by the relay (other Received only),
+    and through the office's group address, which adds its headers, a subject tag and a footer."""
+    from tests.fixtures.make_sample_inbox import NOI_VU_ID, REPORTS, SUBJECT, quy_che_docx, quyet_dinh_bcd_docx
+    from tests.fixtures.mail import VN, build_mail
+
+    files = [("Báo cáo sơ kết NQ03.docx", REPORTS["so-noi-vu"].docx()),
+             ("Quy chế dân chủ.docx", quy_che_docx("Sở Nội vụ")),
+             ("QĐ thành lập BCĐ.docx", quyet_dinh_bcd_docx("Sở Nội vụ"))]
+    body = "Kính gửi Văn phòng Đảng ủy Khối.\nĐảng ủy Sở Nội vụ gửi báo cáo sơ kết kèm các tài liệu."
+
+    def copy(minute: int, subject: str, text: str, headers: dict | None = None) -> bytes:
+        return build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng bộ Sở Nội vụ", subject=subject,
+                          received=datetime(2022, 6, 10, 9, minute, tzinfo=VN),
+                          date=datetime(2022, 6, 10, 9, 12, tzinfo=VN), message_id=NOI_VU_ID, body=text,
+                          attachments=files, extra_headers=headers)
+
+    footer = "\n--\nThư gửi tới nhóm vanphong@dangbokhoi.example.vn."
+    return {"1-direct.eml": copy(15, SUBJECT, body), "2-again.eml": copy(47, SUBJECT, body),
+            "3-group.eml": copy(16, f"[VP-ĐUK] {SUBJECT}", body + footer,
+                                {"List-Id": "<vanphong.dangbokhoi.example.vn>", "Precedence": "list"})}
+
+
+def test_one_acknowledgement_per_submission_not_per_delivery(run_cli, smtp_server, tmp_path, monkeypatch):
+    for key, value in smtp_server.env().items():
+        monkeypatch.setenv(key, value)
+    copies = _noi_vu_copies()
+    (tmp_path / "1-direct.eml").write_bytes(copies.pop("1-direct.eml"))
+    assert run_cli("ingest", str(tmp_path / "1-direct.eml")).exit_code == 0
+
+    def send(now: str) -> list[dict]:
+        result = run_cli("alerts", "--json", "--send", "--now", now)
+        assert result.exit_code == 0, result.output
+        return [a for a in json.loads(result.stdout) if a["kind"] == "acknowledgement"]
+
+    assert [a["recipients"] for a in send("2022-06-10T09:30:00+07:00")] == [["dangbo@snv.example.vn"]]
+    for name, raw in copies.items():  # the other two deliveries arrive after the acknowledgement
+        (tmp_path / name).write_bytes(raw)
+        assert run_cli("ingest", str(tmp_path / name)).exit_code == 0
+    assert send("2022-06-10T10:00:00+07:00") == []
+    status = json.loads(run_cli("status", "--json", "--now", "2022-06-10T10:00:00+07:00").stdout)
+    noi_vu = next(s for s in status if s["unit"] == "so-noi-vu")
+    assert len(noi_vu["messages"]) == 1 and "resubmitted" not in noi_vu["flags"]
+    # A better extractor changes content keys on `intake reprocess`: still answered once.
+    with sqlite3.connect(tmp_path / "intake.db") as conn:
+        conn.execute("update messages set content_key = 'v2:' || content_key")
+    assert send("2022-06-10T10:30:00+07:00") == []
+    assert len(smtp_server.envelopes) == 1
+
+
+def test_deliveries_arriving_together_are_acknowledged_once(run_cli, smtp_server, tmp_path, monkeypatch):
+    for key, value in smtp_server.env().items():
+        monkeypatch.setenv(key, value)
+    for name, raw in _noi_vu_copies().items():
+        (tmp_path / name).write_bytes(raw)
+    assert run_cli("ingest", str(tmp_path)).exit_code == 0
+    listed = json.loads(run_cli("alerts", "--json", "--now", "2022-06-10T10:00:00+07:00").stdout)
+    assert [(a["kind"], a["recipients"]) for a in listed] == [("acknowledgement", ["dangbo@snv.example.vn"])]
+    assert run_cli("alerts", "--send", "--now", "2022-06-10T10:00:00+07:00").exit_code == 0
+    (ack,) = smtp_server.messages
+    assert ack["In-Reply-To"] == "<b8e1f0a2-60bc-dangbo@snv.example.vn>"
+
+
+# ---- where late-arrival notices and the digest go -------------------------------------------------------
+
+BOSS = "truongphong@dangbokhoi.example.vn"
+
+
+@pytest.fixture
+def without_staff(tmp_path, monkeypatch):
+    """The sample campaign with its `staff:` line removed, as INTAKE_RULES."""
+    text = CAMPAIGN_FILE.read_text(encoding="utf-8")
+    assert "\nstaff: [vanphong@dangbokhoi.example.vn]\n" in text
+    path = tmp_path / "nq03-khong-staff.yml"
+    path.write_text(text.replace("\nstaff: [vanphong@dangbokhoi.example.vn]\n", "\n"), encoding="utf-8")
+    monkeypatch.setenv("INTAKE_RULES", str(path))
+    return path
+
+
+@pytest.mark.parametrize("intake_staff, expected, source", [
+    (None, STAFF, "INTAKE_SMTP_FROM, the office's own address: the campaign has no staff: and INTAKE_STAFF is not set"),
+    (f"{BOSS.upper()}, ", BOSS, "INTAKE_STAFF"),
+])
+def test_without_staff_in_the_campaign_notices_go_to_intake_staff_else_the_office(
+        alerts_cli, smtp_server, run_cli, without_staff, monkeypatch, intake_staff, expected, source):
+    if intake_staff:
+        monkeypatch.setenv("INTAKE_STAFF", intake_staff)
+    check = run_cli("campaign", "check", str(without_staff))
+    assert check.exit_code == 0
+    assert check.stdout.splitlines()[-1] == f"  late arrivals and the digest go to: {expected} ({source})"
+    sent = alerts_cli("--now", AFTER_LATE_REPORT, "--send")
+    to_staff = sorted((a["kind"], a["unit"], a["outcomes"]) for a in sent if a["kind"] != "acknowledgement"
+                      and a["unit"] in (None, "so-cong-thuong") and expected in a["outcomes"])
+    assert to_staff == [("late_arrival", "so-cong-thuong", {expected: "sent"}), ("overdue", None, {expected: "sent"})]
+    digest = next(m for m in smtp_server.messages if m["To"] == expected and m["X-Intake-Alert"] == "overdue")
+    assert "đơn vị" in digest.get_body(("plain",)).get_content()
+
+
+def test_campaign_check_says_where_notices_go(run_cli, without_staff, monkeypatch):
+    def last_line(path) -> str:
+        result = run_cli("campaign", "check", str(path))
+        assert result.exit_code == 0, result.output
+        return result.stdout.splitlines()[-1]
+
+    assert last_line(CAMPAIGN_FILE) == f"  late arrivals and the digest go to: {STAFF} (staff: in the campaign file)"
+    assert last_line(without_staff) == ("  late arrivals and the digest go to: - (nobody: set staff: in the campaign "
+                                        "file, INTAKE_STAFF or INTAKE_SMTP_FROM)")
+    monkeypatch.setenv("INTAKE_SMTP_PORT", "many")
+    result = run_cli("campaign", "check", str(without_staff))
+    assert result.exit_code == 2 and "INTAKE_SMTP_PORT must be a number" in result.output

@@ -33,7 +33,7 @@ def test_every_corpus_mail_parses(path):
     for att in mail.attachments:
         assert att.filename and "/" not in att.filename and "\\" not in att.filename
         assert unicodedata.is_normalized("NFC", att.filename) and len(att.filename) <= 200
-        assert att.origin in ("mime", "zip", "tnef", "forwarded") and att.content_type == att.content_type.lower()
+        assert att.origin in ("mime", "zip", "tnef", "forwarded", "uuencode") and att.content_type == att.content_type.lower()
 
 
 @pytest.mark.parametrize("path", OTHER_FILES, ids=lambda p: p.name)
@@ -47,6 +47,14 @@ def test_raw_8bit_utf8_filename():
     assert [a.filename for a in mail.attachments] == ["ciële.txt"]
     assert mail.attachments[0].data.startswith(b"Hi there.")
     assert mail.from_addr == "foo@example.com" and mail.body_text == "This is the first part."
+
+
+def test_raw_latin1_byte_inside_an_encoded_word_subject():
+    # Eudora: "Subject: =?iso-8859-1?Q?Die_Hasen_und_die_Fr\xf6sche?=", the ö written raw.
+    mail = load("eml/hunny_legacy_026_uuencode_8bit_name.eml")
+    assert mail.subject == "Die Hasen und die Frösche"
+    assert [a.filename for a in mail.attachments] == ["HasenundFrösche.txt", "farmerandstork.txt"]
+    assert mail.attachments[0].data.startswith(b"Die Hasen und die Fr\xf6sche")  # x-uuencode part
 
 
 def test_rfc2231_name_with_byte_invalid_in_its_charset():

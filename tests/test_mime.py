@@ -457,7 +457,7 @@ def test_decode_words_keeps_plain_text_between_words():
 # --- identity and robustness ----------------------------------------------------------------------
 
 
-def test_content_key_ignores_delivery_headers():
+def test_content_key_ignores_what_deliveries_add():
     body = multipart(HEAD, TEXT, file_part("application/pdf", b"%PDF", 'attachment; filename="a.pdf"'))
     first = parse_mail(b"Received: from a by b; Sun, 15 Jun 2025 08:00:00 +0700\r\n" + body)
     second = parse_mail(b"Received: from c by d; Mon, 16 Jun 2025 09:00:00 +0700\r\nX-Spam: no\r\n" + body)
@@ -465,6 +465,16 @@ def test_content_key_ignores_delivery_headers():
     assert content_key(first) == content_key(second) == first.content_key()
     other = parse_mail(multipart(HEAD, TEXT, file_part("application/pdf", b"%PDF2", 'attachment; filename="a.pdf"')))
     assert content_key(other) != content_key(first)
+    # Through a group address: its headers, a subject tag and a footer; still the same submission.
+    footer = part("Content-Type: text/plain; charset=utf-8", "Kính gửi Văn phòng Tỉnh ủy.\n--\nThư gửi tới nhóm vp.")
+    via_group = multipart(HEAD.replace("Subject: ", "Subject: [vp] ") + "\nList-Id: <vp.example.vn>", footer,
+                          file_part("application/pdf", b"%PDF", 'attachment; filename="a.pdf"'))
+    assert content_key(parse_mail(via_group)) == content_key(first)
+    # Without a Message-ID the text tells mails apart.
+    anonymous = [parse_mail(multipart(HEAD.replace("Message-ID: <m1@example.vn>", ""), text,
+                                      file_part("application/pdf", b"%PDF", 'attachment; filename="a.pdf"')))
+                 for text in (TEXT, footer)]
+    assert anonymous[0].message_id is None and content_key(anonymous[0]) != content_key(anonymous[1])
 
 
 def test_utf8_bom_before_the_headers():

@@ -14,7 +14,8 @@ from reportlab.pdfgen import canvas
 
 from extractors.docx_reader import read_docx
 from extractors.model import Document
-from extractors.readers import read_document, sniff_format
+from extractors import formats
+from extractors.readers import read_document
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
@@ -72,7 +73,7 @@ def test_magic_bytes_beat_the_file_name():
     assert read_document(docx_bytes("Nội dung"), "bao-cao.pdf").format == "docx"
     assert read_document(pdf_bytes(), "bao-cao.docx").format == "pdf"
     assert [b.text for b in read_document(docx_bytes("Nội dung"), "").blocks] == ["Nội dung"]
-    assert sniff_format(b"   junk %PDF-1.7 ...", "x") == "pdf"  # junk before the header
+    assert formats.sniff(b"   junk %PDF-1.7 ...", "x") is formats.PDF  # junk before the header
 
 
 def test_password_protected_docx_is_flagged_encrypted():
@@ -88,7 +89,7 @@ def test_word_97_doc_and_rtf_without_libreoffice_are_flagged(settings_env):
     assert doc.format == "doc" and doc.error == "LibreOffice is not installed: Word 97-2003 .doc not read"
     assert [f.kind for f in doc.flags] == ["converter_missing"]
     sheet = read_document(cfb(["Workbook"]), "bang-tinh.xls")  # OLE2, but not Word
-    assert sheet.format == "unknown" and sheet.flags[0].kind == "unsupported_format"
+    assert sheet.format == "xls" and sheet.flags[0].kind == "unsupported_format"
     rtf = read_document(b"{\\rtf1\\ansi\\ansicpg1252 Xin ch\\u224?o}", "phieu-trinh.doc")
     assert rtf.format == "rtf" and rtf.flags[0].kind == "converter_missing" and "RTF not read" in rtf.error
 
@@ -111,7 +112,8 @@ def test_unknown_and_empty_files():
     with zipfile.ZipFile(other_zip, "w") as zf:
         zf.writestr("xl/workbook.xml", "<workbook/>")
     sheet = read_document(other_zip.getvalue(), "bang.xlsx")
-    assert sheet.format == "unknown" and sheet.flags[0].kind == "unsupported_format"
+    assert sheet.format == "xlsx" and sheet.flags[0].kind == "unsupported_format"
+    assert sheet.error == "bang.xlsx: Excel workbook (.xlsx), not read"
 
 
 def test_broken_files_named_like_documents_are_unreadable_not_raised():

@@ -15,7 +15,8 @@ from email.message import EmailMessage
 import pytest
 from tnefparse.tnef import TNEF
 
-from extractors.archives import MEDIA_TYPES, archive_format, expand, is_archive
+from extractors import formats
+from extractors.archives import archive_format, expand, is_archive
 from pipeline.mime import parse_mail
 from tests.conftest import shared_path
 from tests.fixtures._docx_util import zip_bytes
@@ -68,7 +69,7 @@ def test_builder_output_is_what_tnefparse_reads():
 def test_tnef_is_recognized_by_its_signature():
     stream = build_tnef([("a.txt", b"x")])
     assert archive_format(stream) == "tnef" and is_archive(stream)
-    assert MEDIA_TYPES["tnef"] == "application/vnd.ms-tnef"
+    assert formats.TNEF.media_type == "application/vnd.ms-tnef"
     assert archive_format(b"winmail.dat is not a signature") is None
 
 
