@@ -32,7 +32,7 @@ class IntakeGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (registry.SettingError, SchemaError) as exc:
+        except registry.SettingError as exc:
             raise ConfigError(str(exc)) from None
 
 

@@ -301,10 +301,15 @@ def _check_shape(conn: sqlite3.Connection) -> None:
 
 # ---- writing rows
 
-def _check_columns(table: Table, row: Mapping[str, Any]) -> None:
-    unknown = set(row) - set(table.columns)
-    if unknown:
-        raise KeyError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+def _values(table: Table, rows: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
+    """Each row's values in the declared column order; a column the table lacks is a KeyError."""
+    values = []
+    for row in rows:
+        unknown = set(row) - set(table.columns)
+        if unknown:
+            raise KeyError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+        values.append([row.get(c) for c in table.columns])
+    return values
 
 
 def insert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]], ignore: bool = False) -> None:
@@ -314,11 +319,7 @@ def insert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]
     columns = list(table.columns)
     sql = (f"INSERT {'OR IGNORE ' if ignore else ''}INTO [{name}] ({', '.join(f'[{c}]' for c in columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
-    values = []
-    for row in rows:
-        _check_columns(table, row)
-        values.append([row.get(c) for c in columns])
-    conn.executemany(sql, values)
+    conn.executemany(sql, _values(table, rows))
 
 
 def upsert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]]) -> None:
@@ -333,8 +334,4 @@ def upsert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]
            + ", ".join(f"[{c}] = excluded.[{c}]" for c in others)
            + f" WHERE ({', '.join(f'[{name}].[{c}]' for c in others)}) IS NOT "
              f"({', '.join(f'excluded.[{c}]' for c in others)})")
-    values = []
-    for row in rows:
-        _check_columns(table, row)
-        values.append([row.get(c) for c in columns])
-    conn.executemany(sql, values)
+    conn.executemany(sql, _values(table, rows))
