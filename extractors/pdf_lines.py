@@ -245,16 +245,24 @@ def _drop_marks(runs: list[Run]) -> tuple[list[Run], set[int]]:
 
 # a note's text starting with its mark at full size: "1 Nghị quyết số ...", "(2) Theo ...", "* Số liệu ..."
 _NOTE_START = re.compile(r"^(?:\d{1,3}|\(\d{1,3}\)|\*{1,3})\s*[^\W\d_]\S*\s+\S")
-_NOTE_SIZE = 0.85  # notes are set at most this size of the text above them
+_NOTE_SIZE = 0.85  # notes are set at most this size of the document's text
 _NOTE_AREA = 0.5  # notes start in the lower part of the page: a chart's labels or a form's small print do not
 
 
 def mark_notes(page_lines: list[list[Line]], heights: list[float]) -> None:
-    """Footnotes: the lines at the foot of a page set smaller than the text above them, from the first
-    one that starts with a mark (in the lower half of the page) down to the running footer. Marked
-    `origin = "note"`, like the .docx notes part."""
+    """Footnotes: the lines at the foot of a page set clearly smaller than the document's text, from
+    the first one that opens a note in the lower half of the page down to the running footer.
+    Marked `origin = "note"`, like the .docx notes part."""
+    small = _NOTE_SIZE * _text_size(page_lines, heights)
     for lines, height in zip(page_lines, heights):
-        foot = _foot(lines)
+        foot: list[Line] = []
+        for line in reversed(lines):
+            if line.origin != "body":
+                continue  # the running footer below the notes
+            if len(line.segs) != 1 or line.segs[0].size > small:
+                break
+            foot.append(line)
+        foot.reverse()
         start = next((k for k, line in enumerate(foot) if line.top >= _NOTE_AREA * height and _opens_note(line)), None)
         if start is None:
             continue
@@ -263,23 +271,18 @@ def mark_notes(page_lines: list[list[Line]], heights: list[float]) -> None:
             line.note_mark = _opens_note(line)
 
 
+def _text_size(page_lines: list[list[Line]], heights: list[float]) -> float:
+    """The size most of the document's text is set in, from the upper half of its pages (a page's notes
+    are at its foot, and a page can hold more notes than text)."""
+    sizes: dict[float, int] = {}
+    for lines, height in zip(page_lines, heights):
+        for line in lines:
+            if line.origin == "body" and line.top < _NOTE_AREA * height:
+                for seg in line.segs:
+                    sizes[seg.size] = sizes.get(seg.size, 0) + seg.chars
+    return max(sizes, key=sizes.get) if sizes else 0.0
+
+
 def _opens_note(line: Line) -> bool:
     """A note's first line: after a superscript mark, or its mark and two words at full size."""
     return line.note_mark or _NOTE_START.match(line.segs[0].text) is not None
-
-
-def _foot(lines: list[Line]) -> list[Line]:
-    """The page's last body lines when they are set clearly smaller than the text above them, top down."""
-    foot: list[Line] = []
-    size = 0.0
-    for line in reversed(lines):
-        if line.origin != "body":
-            continue  # the running footer below the notes
-        line_size = max(seg.size for seg in line.segs)
-        if len(line.segs) == 1 and (not foot or line_size <= 1.05 * size):
-            foot.append(line)
-            size = max(size, line_size)
-            continue
-        # the text the notes are under
-        return foot[::-1] if foot and _NOTE_SIZE * line_size >= size else []
-    return []

@@ -63,9 +63,20 @@ def test_footnotes_at_the_page_foot_are_notes():
     assert [b.text for b in blocks if b.origin == "note"] == ["Kế hoạch số 12-KH/ĐU, ngày 02/3/2022.", long_note]
 
 
-def test_small_type_at_the_page_foot_without_a_mark_stays_body():
+def test_small_type_without_a_mark_and_text_starting_with_a_number_stay_body():
+    """Only type clearly smaller than the document's text can be notes: not body lines under a bigger
+    title, even one starting with a number; not small type that opens with no mark."""
     st = px.styles()
-    small = ParagraphStyle("small", parent=st["body"], fontSize=9, leading=11)
-    blob = px.build_pdf([px.para("Kết quả thực hiện trong năm như sau.", st["body"]), Spacer(1, 500),
-                         px.para("Ghi chú: số liệu tính đến ngày 31/5/2022.", small)])
-    assert _body(blob)[-1] == "Ghi chú: số liệu tính đến ngày 31/5/2022."
+    flush = ParagraphStyle("flush", parent=st["body"], firstLineIndent=0)
+    small = ParagraphStyle("small", parent=flush, fontSize=9, leading=11)
+    filler = "Cấp ủy thường xuyên lãnh đạo, chỉ đạo việc thực hiện quy chế dân chủ trong cơ quan."
+    numbered = "15 đồng chí được khen thưởng, 02 đồng chí được biểu dương trong năm."
+
+    big = ParagraphStyle("big", parent=st["title"], fontSize=16, leading=20)
+
+    def page(*last):  # a big title, then text down to the foot of the page
+        return px.build_pdf([px.para("BÁO CÁO", big)] + [px.para(filler, flush) for _ in range(14)] + list(last))
+
+    assert _body(page(px.para(numbered, flush), px.para(filler, flush)))[-2:] == [numbered, filler]
+    note = "Ghi chú: số liệu tính đến ngày 31/5/2022."
+    assert _body(page(px.para(note, small)))[-1] == note
