@@ -356,8 +356,8 @@ def message_tree(raw: bytes, headers_only: bool = False) -> tuple[Message, list[
     label = "Outlook .msg"
     reader, flags = _open(raw, label)
     if reader is not None and not reader.is_message():
-        reader, flags = None, [Flag(FlagKind.UNREADABLE, f"{label}: a compound file without message properties "
-                                                  "(an Office document?), not a mail")]
+        reader, flags = None, [Flag(FlagKind.UNREADABLE, f"{label}: a compound file without Outlook "
+                                                             "message properties, not a mail")]
     if reader is None:
         return Message(), flags
     try:
@@ -367,12 +367,11 @@ def message_tree(raw: bytes, headers_only: bool = False) -> tuple[Message, list[
 
 
 def attached_message(data: bytes, name: str) -> tuple[Message | None, list[Flag]]:
-    """An attached Outlook item as a message tree; (None, []) for any other file. A file named
-    .msg that cannot be opened stays a plain attachment, flagged."""
-    named = name.lower().endswith(".msg")
+    """An attached Outlook item as a message tree; (None, []) for any other file. A compound file
+    named .msg that cannot be opened stays a plain attachment, flagged."""
     if data[:8] != OLE_MAGIC:
-        return None, ([Flag(FlagKind.UNREADABLE, f"{name}: not an Outlook message (no compound file signature)")]
-                      if named and data else [])
+        return None, []
+    named = name.lower().endswith(".msg")
     reader, flags = _open(data, name)
     if reader is None or not reader.is_message():
         return None, flags if named else []

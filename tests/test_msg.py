@@ -324,7 +324,7 @@ def _broken_fat() -> bytes:
     (lambda raw: raw[:8], "not a readable compound file"),
     (lambda raw: _broken_fat(), "Outlook .msg: "),
     (lambda raw: _oversized_stream(), "more than the file holds"),
-    (lambda raw: build_cfb({"WordDocument": b"\x00" * 600}), "without message properties"),
+    (lambda raw: build_cfb({"WordDocument": b"\x00" * 600}), "without Outlook message properties"),
 ], ids=["truncated-half", "truncated-header", "signature-only", "broken-fat", "oversized-stream", "not-a-message"])
 def test_a_damaged_msg_is_flagged_and_kept(run_cli, tmp_path, damage, detail):
     raw = damage(build_msg(report_item()))
