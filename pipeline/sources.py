@@ -1,4 +1,4 @@
-"""Mail from files on disk: single .eml files, folders of them, Maildirs and mbox files.
+"""Mail from files on disk: single .eml and Outlook .msg files, folders of them, Maildirs and mbox files.
 
 Every message comes out as its exact stored bytes plus a stable source identity, so the raw store
 can tell "already have it" without parsing. Anything that cannot be read becomes a `SourceError`
@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Iterable, Iterator
 
+from extractors.docx_reader import OLE_MAGIC
 from pipeline.mime_headers import HEADER_LINE, skip_preamble
+from pipeline.msg import is_outlook_message
 
 _KNOWN_HEADERS = {
     b"from", b"to", b"cc", b"subject", b"date", b"received", b"message-id", b"mime-version", b"return-path",
@@ -131,7 +133,8 @@ def _reason(exc: OSError) -> str:
 
 
 def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
-    """One file: an mbox (starts with "From "), a single message, or not a mail at all.
+    """One file: an mbox (starts with "From "), a single message (RFC 5322 or an Outlook .msg), or
+    not a mail at all. A compound file named .msg is kept even when damaged: the parser flags it.
 
     With `quiet`, a file that is not a mail is skipped instead of reported.
     """
@@ -142,11 +145,15 @@ def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
                 f.seek(0)
                 yield from _read_mbox(path, f)
                 return
-            if not looks_like_mail(head):
+            outlook = not quiet and head.startswith(OLE_MAGIC)  # a .msg: a compound file, judged whole below
+            if not outlook and not looks_like_mail(head):
                 if not quiet:
                     yield SourceError(f"file:{path}", "not a mail file")
                 return
             raw = head + f.read()
+            if outlook and not (path.lower().endswith(".msg") or is_outlook_message(raw)):
+                yield SourceError(f"file:{path}", "not a mail file")  # a .doc or .xls, not an Outlook item
+                return
     except OSError as exc:
         yield SourceError(f"file:{path}", _reason(exc))
         return
