@@ -381,6 +381,8 @@ class _Reader:
                 if branch is not None:
                     # a run-level AlternateContent holds drawings (text boxes) or run content
                     self._run_like(branch, parts, boxes)
+            elif tag == n.footnoteReference or tag == n.endnoteReference:
+                return  # a note's mark, and the custom mark ("*") that may follow it in the run: not text
             # w:instrText (field codes), w:delText (deleted text), w:fldChar: never text
         if not parts:
             return

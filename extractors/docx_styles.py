@@ -31,7 +31,7 @@ _TAGS = (
     "txbxContent pPr rPr pStyle rStyle numPr ilvl numId outlineLvl b i caps smallCaps sz rFonts ind "
     "jc vanish style name basedOn docDefaults rPrDefault pPrDefault sectPr headerReference "
     "footerReference footnote endnote body abstractNum abstractNumId num lvl start numFmt lvlText "
-    "lvlRestart isLgl lvlOverride startOverride numStyleLink styleLink trPr tblPr"
+    "lvlRestart isLgl lvlOverride startOverride numStyleLink styleLink trPr tblPr footnoteReference endnoteReference"
 ).split()
 _ATTRS = "val ascii hAnsi asciiTheme hAnsiTheme left start type styleId default char ilvl numId abstractNumId".split()
 

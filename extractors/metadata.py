@@ -8,7 +8,7 @@ import re
 from datetime import date
 
 from extractors.model import Block, Metadata
-from extractors.outline import is_tail
+from extractors.outline import SIGNER_TITLES as _TITLE_WORDS, is_tail
 from extractors.text import fold
 
 DOC_TYPES = (
@@ -25,8 +25,6 @@ _SHORT_DATE = re.compile(r"(?:(?P<place>[^\n,;]{2,40}),\s*)?ngày\s+(?P<d>\d{1,2
 # Superior bodies printed above the issuer in a letterhead; the issuer is the line below them.
 _MOTTOS = ("dang cong san viet nam", "cong hoa xa hoi chu nghia viet nam", "doc lap tu do hanh phuc")
 _SIGN_ROLES = ("t m ", "k t ", "t l ", "tm ", "kt ", "tl ", "thay mat", "ky thay", "thua lenh", "q ")
-_TITLE_WORDS = ("bi thu", "pho bi thu", "giam doc", "pho giam doc", "chu tich", "pho chu tich", "truong ban",
-                "pho truong ban", "chanh van phong", "thu truong", "truong phong", "uy vien")
 
 
 def letterhead_lines(blocks: list[Block]) -> tuple[list[str], list[str]]:

@@ -21,11 +21,24 @@ _LABEL = re.compile(
 )
 
 
+_DIGIT_GROUPS = re.compile(r"\d+")
+# How deep each kind sits in a document's numbering, outermost first: "Phần I"/"I." 0, then "1." 1,
+# "1.1." 2, "1.1.1." 3 (one per digit group), then "a)", then "-", "+".
+_LETTER_RANK, _BULLET_RANK = 10, 20
+
+
 @dataclass(frozen=True)
 class Number:
     kind: str  # roman | arabic | letter | bullet | part
     value: int  # 0 for bullets
     label: str  # as written, e.g. "II."
+
+    @property
+    def rank(self) -> int:
+        """Depth in the document's numbering: "I." 0, "2." 1, "2.1." 2, "2.1.1." 3, "a)" 10, "-" 20."""
+        if self.kind == "arabic":
+            return len(_DIGIT_GROUPS.findall(self.label))
+        return {"letter": _LETTER_RANK, "bullet": _BULLET_RANK}.get(self.kind, 0)
 
 
 def roman_value(text: str) -> int | None:

@@ -14,6 +14,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, replace
 
+from extractors.abbreviations import expand
 from extractors.model import Block, OutlineNode, Section
 from extractors.numbering import Number, key_number, split_number
 from extractors.text import fold, tokens
@@ -21,10 +22,23 @@ from extractors.text import fold, tokens
 MIN_SCORE = 0.5  # below this a block is not taken as a node's heading
 LOW_CONFIDENCE = 0.65  # sections found with less than this are flagged for staff to check
 _MAX_HEADING_TOKENS = 40
+_WORDING_MIN = 0.3  # below this similarity a line is not worded like the node's title
 
 # The closing part of a Vietnamese administrative document, by folded prefix.
 _TAIL_PREFIXES = ("tren day la", "noi nhan", "t m ", "k t ", "t l ", "tm ", "kt ", "tl ", "thay mat ")
 _TAIL_RAW = re.compile(r"^\s*(T/M|K/T|T/L|TM\.|KT\.|TL\.)\s", re.IGNORECASE)
+# What a signer signs as, on a line of its own in the signature block (folded).
+SIGNER_TITLES = ("bi thu", "pho bi thu", "giam doc", "pho giam doc", "chu tich", "pho chu tich", "truong ban",
+                 "pho truong ban", "chanh van phong", "thu truong", "truong phong", "uy vien")
+# The text of a document ends with "./." (Nghị định 30/2020/NĐ-CP, Phụ lục I).
+_END_MARK = re.compile(r"\.\s*/\s*\.?\s*$")
+# A closing sentence by its form: the issuer reports to the recipient ("UBND tỉnh ... báo cáo Bộ Nội vụ
+# ./.", "... kính báo cáo./."), on folded words with abbreviations written out; "để báo cáo Bộ" asks
+# someone else to.
+_REPORTS_TO = re.compile(
+    r"\b(?:kinh|tran trong|xin) bao cao\b|(?<!\bde )\bbao cao (?:bo|ban|uy ban|hoi dong|dang uy|tinh uy|thanh uy"
+    r"|huyen uy|thuong truc|chu tich|cap tren|lanh dao|dong chi|van phong|thu tuong|chinh phu|trung uong)\b")
+_CLOSING_MAX_WORDS = 60
 
 
 @dataclass
@@ -39,7 +53,29 @@ class Candidate:
 def is_tail(block: Block) -> bool:
     """Closing sentence, "Nơi nhận" or a signature line: the end of the document's body."""
     key = fold(block.text)
-    return key.startswith(_TAIL_PREFIXES) or bool(_TAIL_RAW.match(block.text))
+    return key.startswith(_TAIL_PREFIXES) or bool(_TAIL_RAW.match(block.text)) or _reports_to(block.text)
+
+
+def _reports_to(text: str) -> bool:
+    """ "Sở Nội vụ kính báo cáo Ủy ban nhân dân tỉnh./.": the sentence that sends the report, not
+    one about reporting ("... hướng dẫn chế độ báo cáo định kỳ./.")."""
+    if not _END_MARK.search(text) or len(text.split()) > _CLOSING_MAX_WORDS:
+        return False
+    return bool(_REPORTS_TO.search(" ".join(words(text))))
+
+
+def _signer_title(block: Block) -> bool:
+    """ "GIÁM ĐỐC" alone on its line, in capitals: a signature block without T/M or K/T."""
+    return block.caps and fold(block.text) in SIGNER_TITLES
+
+
+def _closing_starts(blocks: list[Block], after: int) -> int:
+    """Where the closing part starts: the first tail line after block `after`, or a signer's title,
+    or the block after the one whose text ends the document with "./."."""
+    for j in range(after + 1, len(blocks)):
+        if is_tail(blocks[j]) or _signer_title(blocks[j]) or _END_MARK.search(blocks[j - 1].text):
+            return j
+    return len(blocks)
 
 
 def _split_inline(text: str, n_title: int) -> tuple[str, str]:
@@ -51,6 +87,11 @@ def _split_inline(text: str, n_title: int) -> tuple[str, str]:
         if 0 < idx and len(text[:idx].split()) <= n_title + 6 and text[idx + len(sep):].strip():
             return text[:idx].strip(), text[idx + len(sep):].strip()
     return text, ""
+
+
+def words(text: str) -> list[str]:
+    """Folded words of a heading or a title, abbreviations written out, for comparing the two."""
+    return expand(tokens(text))
 
 
 def candidate(block: Block, n_title_max: int) -> Candidate:
@@ -67,7 +108,7 @@ def candidate(block: Block, n_title_max: int) -> Candidate:
         signals += 0.3
     if len(heading.split()) <= _MAX_HEADING_TOKENS:
         signals += 0.1
-    return Candidate(number, tokens(heading), inline, f"{number.label} {heading}".strip() if number else heading,
+    return Candidate(number, words(heading), inline, f"{number.label} {heading}".strip() if number else heading,
                      min(signals, 1.0))
 
 
@@ -97,7 +138,7 @@ def score(cand: Candidate, node: OutlineNode, title_tokens: list[str]) -> float:
     elif node.level == 0 and expected.kind == "roman":
         num = -0.05
     total = 0.65 * sim + num + 0.2 * cand.signals
-    if sim < 0.3:  # numbering and bold alone do not make a heading of this node
+    if sim < _WORDING_MIN:  # numbering and bold alone do not make a heading of this node
         total = min(total, 0.3 + 0.4 * sim)
     return max(0.0, min(1.0, total))
 
@@ -124,7 +165,7 @@ def join_wrapped(blocks: list[Block], outline: list[OutlineNode]) -> list[Block]
     after it are joined when the joined text comes closer to the title of the node the first line
     is closest to (so "2. Việc lãnh đạo, ... 03-NQ/ĐUK," + "ngày 17/6/2021 của ..." is one heading, and a
     complete heading never swallows the paragraph under it)."""
-    titles = [tokens(n.title) for n in outline]
+    titles = [words(n.title) for n in outline]
     n_title_max = max((len(t) for t in titles), default=8)
     out: list[Block] = []
     j = 0
@@ -151,38 +192,93 @@ _CONFIDENT = 0.8  # matches trusted to show how the document writes its headings
 
 
 def _emphasized(block: Block) -> bool:
-    return block.bold or block.outline_level is not None or bool(block.number_label) or \
+    return block.bold or block.italic or block.outline_level is not None or bool(block.number_label) or \
         (block.style or "").lower().startswith(("heading", "title"))
 
 
-def learned_emphasis(blocks: list[Block], pairs: list[tuple[int, int, float]],
-                     outline: list[OutlineNode]) -> dict[int, bool]:
-    """Per outline level: does this document emphasize its headings (bold, heading style, Word
-    numbering)? Learned from the confident matches, so a plain numbered list item worded like a missing
-    heading is not taken for it in a bold-headed report, while a report with no bold at all is read
-    by its numbers alone."""
-    seen: dict[int, list[bool]] = {}
+@dataclass(frozen=True)
+class Conventions:
+    """How one document writes the headings of each outline level, learned from a first alignment.
+
+    `emphasis`: the level's headings are emphasized (bold, italic, heading style, Word numbering), so
+    a plain numbered list item worded like a missing heading is not taken for it in a bold-headed
+    report, while a report with no bold at all is read by its numbers alone. `ranks`: how deep the
+    level's numbers are ("2." 1, "2.1." 2, see `Number.rank`): a deeper number ("2.1." under "2.",
+    "a)") is a sub-heading of the section, never the outline's next heading."""
+
+    emphasis: dict[int, bool]
+    ranks: dict[int, int]
+
+
+def learned_conventions(blocks: list[Block], cands: list[Candidate], pairs: list[tuple[int, int, float]],
+                        outline: list[OutlineNode]) -> Conventions:
+    """Emphasis from the confident matches; numbering ranks from every numbered match (the most common
+    rank of the level, the deeper one on a tie), a level without numbered matches one deeper than its parent."""
+    marks: dict[int, list[bool]] = {}
+    ranks: dict[int, Counter] = {}
     for i, j, s in pairs:
+        level = outline[i].level
         if s >= _CONFIDENT:
-            seen.setdefault(outline[i].level, []).append(_emphasized(blocks[j]))
-    return {level: len(marks) >= 2 and sum(marks) >= 0.8 * len(marks) for level, marks in seen.items()}
+            marks.setdefault(level, []).append(_emphasized(blocks[j]))
+        if cands[j].number:
+            ranks.setdefault(level, Counter())[cands[j].number.rank] += 1
+    emphasis = {level: len(m) >= 2 and sum(m) >= 0.8 * len(m) for level, m in marks.items()}
+    learned = {level: max(c, key=lambda r: (c[r], r)) for level, c in ranks.items()}
+    for level in sorted({n.level for n in outline}):
+        if level not in learned and level - 1 in learned:
+            learned[level] = learned[level - 1] + 1
+    return Conventions(emphasis, learned)
 
 
-def align(blocks: list[Block], outline: list[OutlineNode], emphasis: dict[int, bool] | None = None
-          ) -> tuple[list[tuple[int, int, float]], list[Candidate]]:
+def _fits(blocks: list[Block], j: int, cand: Candidate, node: OutlineNode, title: list[str]) -> bool:
+    """A heading of this node whatever its look: the expected number (kind and value), worded like the
+    title, shaped like a heading (short, not ending like a list item "...;"), and not the next item
+    of a plain numbered list ("2. ...;" then "3. ...")."""
+    number = cand.number
+    if number is None or cand.heading.rstrip()[-1:] in ".;,":
+        return False
+    expected = key_number(node.key)
+    if ("roman" if number.kind == "part" else number.kind) != expected.kind or number.value != expected.value:
+        return False
+    if len(cand.heading_tokens) > len(title) + 6 or _similarity(cand.heading_tokens, title) < _WORDING_MIN:
+        return False
+    if j and not _emphasized(blocks[j - 1]):
+        before, _ = split_number(blocks[j - 1].full_text)
+        if before is not None and before.kind == number.kind and before.value == number.value - 1:
+            return False
+    return True
+
+
+def align(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[tuple[int, int, float]], list[Candidate]]:
     """Best monotone assignment [(node index, block index, score)], nodes may be left out; and the
-    heading candidates of every block. `emphasis` (from `learned_emphasis`) marks the levels whose
-    headings this document emphasizes; plain lines score lower for them."""
-    titles = [tokens(n.title) for n in outline]
+    heading candidates of every block. Two passes: the second knows the document's conventions (from
+    the first), so numbers deeper than a level's are never its headings, and plain lines score lower
+    for levels whose headings this document emphasizes, unless their number and wording fit the node."""
+    titles = [words(n.title) for n in outline]
     n_title_max = max((len(t) for t in titles), default=8)
     cands = [candidate(b, n_title_max) for b in blocks]
-    K, M = len(outline), len(blocks)
-    gain = [[score(cands[j], outline[i], titles[i]) for j in range(M)] for i in range(K)]
+    gain = [[score(c, node, title) for c in cands] for node, title in zip(outline, titles)]
+    pairs = _best_path(gain)
+    conventions = learned_conventions(blocks, cands, pairs, outline)
+    changed = False
     for i, node in enumerate(outline):
-        if (emphasis or {}).get(node.level):
-            for j in range(M):
-                if not _emphasized(blocks[j]):
-                    gain[i][j] = max(0.0, gain[i][j] - _UNLIKE_PENALTY)
+        limit = conventions.ranks.get(node.level)
+        emphasized = conventions.emphasis.get(node.level, False)
+        row = gain[i]
+        for j, g in enumerate(row):
+            if not g:
+                continue
+            number = cands[j].number
+            if limit is not None and number is not None and number.rank > limit:
+                row[j], changed = 0.0, True
+            elif emphasized and not _emphasized(blocks[j]) and not _fits(blocks, j, cands[j], node, titles[i]):
+                row[j], changed = max(0.0, g - _UNLIKE_PENALTY), True
+    return (_best_path(gain) if changed else pairs), cands
+
+
+def _best_path(gain: list[list[float]]) -> list[tuple[int, int, float]]:
+    """The monotone assignment of nodes (rows) to blocks (columns) with the highest total gain."""
+    K, M = len(gain), len(gain[0]) if gain else 0
     # best[i][j]: best total using nodes < i and blocks < j.
     best = [[0.0] * (M + 1) for _ in range(K + 1)]
     choice = [[0] * (M + 1) for _ in range(K + 1)]  # 0 skip node, 1 skip block, 2 match
@@ -204,7 +300,7 @@ def align(blocks: list[Block], outline: list[OutlineNode], emphasis: dict[int, b
             i -= 1
         else:
             j -= 1
-    return pairs[::-1], cands
+    return pairs[::-1]
 
 
 @dataclass(frozen=True)
@@ -258,14 +354,10 @@ def sections(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[Sect
         return [], []
     blocks = join_wrapped(blocks, outline)
     pairs, cands = align(blocks, outline)
-    emphasis = learned_emphasis(blocks, pairs, outline)
-    if any(emphasis.values()):  # second pass, knowing how this document writes its headings
-        pairs, cands = align(blocks, outline, emphasis)
     starts = {j: (i, s) for i, j, s in pairs}
     first = min(starts) if starts else len(blocks)
-    # The closing part starts at the first tail line after the last matched heading.
     last_start = max(starts, default=first)
-    tail = next((j for j in range(last_start + 1, len(blocks)) if is_tail(blocks[j])), len(blocks))
+    tail = _closing_starts(blocks, last_start)
     # Extra headings of the document's top-level form close the section before them.
     extras = []
     form = _top_level_form(blocks, cands, pairs, outline)

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from .model import Block
-from .pdf_lines import Line, Run, Seg, build_lines, mark_running
+from .pdf_lines import Line, Run, Seg, build_lines, mark_notes, mark_running
 from .text import repair
 
 
@@ -34,7 +34,9 @@ _ENDS_SENTENCE = re.compile(r"[.:;!?]$")
 def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
     """Blocks in reading order for pages given as (width, height, runs)."""
     page_lines = [build_lines(runs) for _, _, runs in pages]
-    mark_running(page_lines, [h for _, h, _ in pages])
+    heights = [h for _, h, _ in pages]
+    mark_running(page_lines, heights)
+    mark_notes(page_lines, heights)
     pitch = _pitches(page_lines)
     margins = _margins(page_lines, [w for w, _, _ in pages])
     indent = _first_line_indent(page_lines, margins)
@@ -44,8 +46,13 @@ def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
         left, right = margins[number - 1]
         edges = (left, right, indent)
         for unit in _units(lines, left, right):
-            if isinstance(unit, Line):  # running header/footer line
-                paras.append(Para([s for s in unit.segs], number, unit.origin, margins=edges))
+            if isinstance(unit, Line):  # running header/footer line, footnote line
+                last = paras[-1] if paras else None
+                if (unit.origin == "note" and not unit.note_mark and last is not None and last.origin == "note"
+                        and last.page == number):
+                    last.segs.extend(unit.segs)  # the note goes on over this line
+                else:
+                    paras.append(Para(list(unit.segs), number, unit.origin, margins=edges))
             elif unit[0] == "body":
                 paras.extend(_paragraphs(unit[1], number, None, edges, pitch))
             else:
@@ -218,7 +225,7 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
     """Is `seg` the next line of the paragraph (same font, no gap, no new indent or item)?"""
     last = para.segs[-1]
     size = max(seg.size, last.size)
-    if seg.style != last.style or abs(seg.size - last.size) > 0.6:
+    if (seg.style != last.style and not _runs_on(last, seg)) or abs(seg.size - last.size) > 0.6:
         return False
     if _SEPARATOR.match(seg.text) or _SEPARATOR.match(last.text) or _STARTS_ITEM.match(seg.text):
         return False
@@ -244,6 +251,13 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
         # as Word lays out numbered headings and list items.
         return item is not None and seg.x0 <= last.x0 + _prefix_width(last, item.end()) + 1.5 * size
     return abs(seg.x0 - last.x0) <= 0.8 * size
+
+
+def _runs_on(last: Seg, seg: Seg) -> bool:
+    """The type a line ends in goes on at the start of the next: a bold heading wrapped over two lines
+    that runs on into its text ("2. Việc lãnh đạo ... các cơ quan" / "tỉnh: Ngay sau khi ...")."""
+    end, start = last.runs[-1], seg.runs[0]
+    return (end.bold, end.italic, end.font) == (start.bold, start.italic, start.font)
 
 
 def _prefix_width(seg: Seg, chars: int) -> float:

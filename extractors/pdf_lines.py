@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from statistics import median
 
@@ -51,6 +52,7 @@ class Line:
     top: float
     bottom: float
     origin: str = "body"
+    note_mark: bool = False  # begins with a footnote's mark (a superscript number the text hangs on)
 
     @property
     def text(self) -> str:
@@ -66,8 +68,10 @@ _MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Sect
 
 # ---- lines ------------------------------------------------------------------------------------
 def build_lines(runs: list[Run]) -> list[Line]:
-    """One page's runs grouped by baseline, top to bottom, each line cut at its layout gaps."""
+    """One page's runs grouped by baseline, top to bottom, each line cut at its layout gaps.
+    Footnote marks (superscripts) are left out."""
     runs = sorted(runs, key=lambda r: (r.base, r.x0))
+    runs, marked = _drop_marks(runs)
     groups: list[list[Run]] = []
     ref = size = 0.0
     for run in runs:
@@ -82,11 +86,12 @@ def build_lines(runs: list[Run]) -> list[Line]:
     for group in groups:
         if len(group) == 1:  # most lines of generated PDFs are one text object
             run = group[0]
-            lines.append(Line([_segment(group)], run.base, run.top, run.bottom))
+            lines.append(Line([_segment(group)], run.base, run.top, run.bottom, note_mark=id(run) in marked))
             continue
         group.sort(key=lambda r: r.x0)
         segs = [_segment(part) for part in _split_gaps(_dedupe(group))]
-        lines.append(Line(segs, min(s.base for s in segs), min(r.top for r in group), max(r.bottom for r in group)))
+        lines.append(Line(segs, min(s.base for s in segs), min(r.top for r in group), max(r.bottom for r in group),
+                          note_mark=id(group[0]) in marked))
     return lines
 
 
@@ -188,3 +193,96 @@ def mark_running(page_lines: list[list[Line]], heights: list[float]) -> None:
         if _PAGE_NUMBER.match(line.text) or (len(page_lines) >= 2 and len(same_place) >= enough):
             line.origin = band
 
+
+# ---- footnotes --------------------------------------------------------------------------------
+# What a footnote mark says: "1", "12", "*", "(3)", "1,2"
+_MARK_TEXT = re.compile(r"^\(?(?:\d{1,3}(?:,\d{1,3})*|\*{1,3}|[†‡])\)?$")
+# a superscript after a unit is a power, not a mark: "m2", "km2", "m3"
+_UNIT_END = re.compile(r"(?:^|[\s\d])[kcdh]?m$")
+
+
+def _drop_marks(runs: list[Run]) -> tuple[list[Run], set[int]]:
+    """Runs without the footnote marks, and the ids of the runs that follow a mark opening a note.
+
+    A mark is a short number (or asterisk) set smaller than the text it is glued to and raised above
+    its baseline: after a word in the text ("03-NQ/ĐUK¹"), before the note's own text at the page foot.
+    `runs` are sorted by baseline."""
+    biggest = max((r.size for r in runs), default=0.0)
+    marks = [r for r in runs if r.size <= 0.87 * biggest and len(r.text) <= 8 and _MARK_TEXT.match(r.text.strip())]
+    if not marks:
+        return runs, set()
+    bases = [r.base for r in runs]
+    dropped: set[int] = set()
+    opening: set[int] = set()
+    powers = False
+    for mark in marks:
+        # the text it hangs on: bigger, its baseline below the mark's by 0.12 to 0.75 of its size
+        lo = bisect_left(bases, mark.base + 0.12 * mark.size)
+        hi = bisect_right(bases, mark.base + 0.75 * 3 * mark.size)
+        before = after = None
+        for host in runs[lo:hi]:
+            if host.size < 1.15 * mark.size or not 0.12 * host.size <= host.base - mark.base <= 0.75 * host.size:
+                continue
+            glue = 0.4 * host.size
+            if -0.5 <= mark.x0 - host.x1 <= glue:
+                before = host
+            elif -0.5 <= host.x0 - mark.x1 <= glue:
+                after = host
+        if before is not None and _UNIT_END.search(before.text.rstrip()):
+            mark.base = before.base  # a power ("m²"): text of the line it is raised above
+            powers = True
+        elif before is not None:  # after a word of the text
+            dropped.add(id(mark))
+            before.x1 = max(before.x1, mark.x1)  # "viên¹, đạt" reads "viên, đạt", not "viên , đạt"
+        elif after is not None:  # before the note it opens
+            dropped.add(id(mark))
+            opening.add(id(after))
+    kept = [r for r in runs if id(r) not in dropped] if dropped else runs
+    if powers:
+        kept.sort(key=lambda r: (r.base, r.x0))
+    return kept, opening
+
+
+# a note's text starting with its mark at full size: "1 Nghị quyết số ...", "(2) Theo ...", "* Số liệu ..."
+_NOTE_START = re.compile(r"^(?:\d{1,3}|\(\d{1,3}\)|\*{1,3})\s*[^\W\d_]\S*\s+\S")
+_NOTE_SIZE = 0.85  # notes are set at most this size of the document's text
+_NOTE_AREA = 0.5  # notes start in the lower part of the page: a chart's labels or a form's small print do not
+
+
+def mark_notes(page_lines: list[list[Line]], heights: list[float]) -> None:
+    """Footnotes: the lines at the foot of a page set clearly smaller than the document's text, from
+    the first one that opens a note in the lower half of the page down to the running footer.
+    Marked `origin = "note"`, like the .docx notes part."""
+    small = _NOTE_SIZE * _text_size(page_lines, heights)
+    for lines, height in zip(page_lines, heights):
+        foot: list[Line] = []
+        for line in reversed(lines):
+            if line.origin != "body":
+                continue  # the running footer below the notes
+            if len(line.segs) != 1 or line.segs[0].size > small:
+                break
+            foot.append(line)
+        foot.reverse()
+        start = next((k for k, line in enumerate(foot) if line.top >= _NOTE_AREA * height and _opens_note(line)), None)
+        if start is None:
+            continue
+        for line in foot[start:]:
+            line.origin = "note"
+            line.note_mark = _opens_note(line)
+
+
+def _text_size(page_lines: list[list[Line]], heights: list[float]) -> float:
+    """The size most of the document's text is set in, from the upper half of its pages (a page's notes
+    are at its foot, and a page can hold more notes than text)."""
+    sizes: dict[float, int] = {}
+    for lines, height in zip(page_lines, heights):
+        for line in lines:
+            if line.origin == "body" and line.top < _NOTE_AREA * height:
+                for seg in line.segs:
+                    sizes[seg.size] = sizes.get(seg.size, 0) + seg.chars
+    return max(sizes, key=sizes.get) if sizes else 0.0
+
+
+def _opens_note(line: Line) -> bool:
+    """A note's first line: after a superscript mark, or its mark and two words at full size."""
+    return line.note_mark or _NOTE_START.match(line.segs[0].text) is not None

@@ -142,7 +142,7 @@ def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
 
     \b
     Typical use:
-      intake ingest mail/             # store and read .eml files, Maildir or mbox
+      intake ingest mail/             # store and read .eml/.msg files, Maildir or mbox
       intake status                   # who sent, who is late, what is missing
       intake serve                    # browse everything in Datasette
     """
@@ -201,7 +201,7 @@ def _progress(label: str, as_json: bool):
 @json_option
 @workers_option
 def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool, workers: int | None) -> None:
-    """Store and process mail from .eml files, folders of them, Maildir folders or mbox files.
+    """Store and process mail from .eml and Outlook .msg files, folders of them, Maildir folders or mbox files.
 
     Every message is kept byte for byte, once; running the command again changes nothing.
     Exit status 1 when some source could not be read (each is named with the reason).

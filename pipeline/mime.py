@@ -23,6 +23,7 @@ from email.policy import compat32
 from typing import Callable, TypeVar
 
 from extractors import archives, formats
+from extractors.docx_reader import OLE_MAGIC
 from extractors.limits import safe_limits
 from extractors.model import Flag, FlagKind
 from extractors.text import repair
@@ -30,6 +31,7 @@ from pipeline.mime_headers import (
     Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
     parse_date, skip_preamble, split_params, to_text,
 )
+from pipeline.msg import attached_message, message_tree
 from rules.vocabulary import MailFlag, Origin
 from pipeline.uuencode import UuFile, split_uuencoded
 
@@ -294,6 +296,10 @@ class _Walker:
         self.add_file(name, guess_type(name), uu.data, path, Origin.UUENCODE)
 
     def add_file(self, name: str, ctype: str, data: bytes, path: str, origin: Origin) -> None:
+        item, problems = attached_message(data, name)
+        self.flags += problems
+        if item is not None:  # a saved Outlook item (.msg) attached as a file: a forwarded mail
+            return self.forward([item], path)
         fmt = formats.sniff(data, name)
         if not fmt.archive:
             claimed = formats.by_filename(name) or formats.by_media_type(ctype)
@@ -397,13 +403,28 @@ def parse_mail(raw: bytes) -> ParsedMail:
                                                     f"({limit / mb:.3g}): stored whole, only its headers read; raise "
                                                     "the limit and run `intake reprocess` to open it"))
     try:
+        if raw.startswith(OLE_MAGIC):  # an Outlook .msg: its properties, as the tree of a MIME mail
+            return _outlook(raw, headers_only=False)
         return _parse_message(message_from_bytes(raw, _message_factory(raw), policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
         return _headers_only(raw, Flag(MailFlag.MIME_ERROR, f"{type(exc).__name__}: {exc}"[:300]))
 
 
+def _outlook(raw: bytes, headers_only: bool, first: Flag | None = None) -> ParsedMail:
+    """An Outlook .msg, read as the message tree pipeline.msg makes of it; `first` goes before its flags."""
+    tree, flags = message_tree(raw, headers_only)
+    mail = _parse_message(tree, "", 0)
+    mail.flags[:0] = ([first] if first else []) + flags
+    return mail
+
+
 def _headers_only(raw: bytes, error: Flag) -> ParsedMail:
     """Sender, subject and dates from the header block alone, with the flag that says why."""
+    if raw.startswith(OLE_MAGIC):  # an Outlook .msg: its headers and recipients alone
+        try:
+            return _outlook(raw, headers_only=True, first=error)
+        except Exception:  # noqa: BLE001
+            return ParsedMail(flags=[error])
     end = min((i for i in (raw.find(b"\r\n\r\n", 0, _HEADER_SCAN), raw.find(b"\n\n", 0, _HEADER_SCAN)) if i >= 0),
               default=_HEADER_SCAN)
     try:

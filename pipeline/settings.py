@@ -180,7 +180,8 @@ class Settings:
                                  "the page flagged", unit="seconds", positive=True)
 
     max_attachment_mb: float = setting("INTAKE_MAX_ATTACHMENT_MB", 50.0, "bigger attachments are stored raw but "
-                                       "not read (flag `too_large`)", unit="MB", positive=True)
+                                       "not read (flag `too_large`); an attached .msg is not opened, a .msg's RTF "
+                                       "body not decompressed", unit="MB", positive=True)
     max_archive_mb: float = setting("INTAKE_MAX_ARCHIVE_MB", 200.0, "one archive (zip, 7z, winmail.dat), nested "
                                     "ones included: most uncompressed MB (flag `archive_limit`)",
                                     unit="MB", positive=True)
@@ -201,10 +202,11 @@ class Settings:
     max_mail_mb: float = setting("INTAKE_MAX_MAIL_MB", 100.0, "a bigger mail is stored whole but only its headers "
                                  "are read (flag `too_large`; raise it and run `intake reprocess` to open the "
                                  "mail)", unit="MB", positive=True)
-    max_mime_parts: int = setting("INTAKE_MAX_MIME_PARTS", 500, "parts of one mail, forwarded ones included "
-                                  "(flag `mime_limit`)", unit="parts", positive=True)
-    max_mime_depth: int = setting("INTAKE_MAX_MIME_DEPTH", 30, "multipart nesting (flag `mime_limit`)",
-                                  unit="levels", positive=True)
+    max_mime_parts: int = setting("INTAKE_MAX_MIME_PARTS", 500, "parts of one mail, forwarded ones included; a "
+                                  ".msg's recipients, attachments and attached items too (flag `mime_limit`)",
+                                  unit="parts", positive=True)
+    max_mime_depth: int = setting("INTAKE_MAX_MIME_DEPTH", 30, "multipart nesting, and Outlook items nested in a "
+                                  ".msg (flag `mime_limit`)", unit="levels", positive=True)
 
     def limits(self) -> Limits:
         """The limits on hostile input, in the units the readers count in."""

@@ -1,5 +1,5 @@
-"""Where mail comes from: files on disk (.eml files, folders of them, Maildirs, mbox files) and the
-interface of live sources (a mailbox read by `intake poll`; pipeline/imap.py is one).
+"""Where mail comes from: files on disk (.eml and Outlook .msg files, folders of them, Maildirs, mbox
+files) and the interface of live sources (a mailbox read by `intake poll`; pipeline/imap.py is one).
 
 Every message comes out as its exact stored bytes plus a stable source identity, so the raw store
 can tell "already have it" without parsing. Anything that cannot be read becomes a `SourceError`
@@ -20,7 +20,9 @@ from typing import BinaryIO, Protocol
 
 import sqlite_utils
 
+from extractors.docx_reader import OLE_MAGIC
 from pipeline.mime_headers import HEADER_LINE, skip_preamble
+from pipeline.msg import is_outlook_message
 
 _KNOWN_HEADERS = {
     b"from", b"to", b"cc", b"subject", b"date", b"received", b"message-id", b"mime-version", b"return-path",
@@ -223,7 +225,8 @@ def _reason(exc: OSError) -> str:
 
 
 def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
-    """One file: an mbox (starts with "From "), a single message, or not a mail at all.
+    """One file: an mbox (starts with "From "), a single message (RFC 5322 or an Outlook .msg), or
+    not a mail at all. A compound file named .msg is kept even when damaged: the parser flags it.
 
     With `quiet`, a file that is not a mail is skipped instead of reported.
     """
@@ -234,11 +237,15 @@ def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
                 f.seek(0)
                 yield from _read_mbox(path, f)
                 return
-            if not looks_like_mail(head):
+            outlook = not quiet and head.startswith(OLE_MAGIC)  # a .msg: a compound file, judged whole below
+            if not outlook and not looks_like_mail(head):
                 if not quiet:
                     yield SourceError(f"file:{path}", "not a mail file")
                 return
             raw = head + f.read()
+            if outlook and not (path.lower().endswith(".msg") or is_outlook_message(raw)):
+                yield SourceError(f"file:{path}", "not a mail file")  # a .doc or .xls, not an Outlook item
+                return
     except OSError as exc:
         yield SourceError(f"file:{path}", _reason(exc))
         return

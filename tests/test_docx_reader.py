@@ -16,6 +16,7 @@ from docx.shared import Pt
 
 from extractors.docx_reader import read_docx
 from extractors.model import Document
+from tests.fixtures import _footnotes as fn
 
 W = nsdecls("w")
 V = 'xmlns:v="urn:schemas-microsoft-com:vml"'
@@ -352,6 +353,31 @@ def test_headers_and_footers_come_after_the_body():
         ("body", "ô"),
         ("header", "ĐẢNG BỘ KHỐI CÁC CƠ QUAN TỈNH"),
         ("footer", "Trang chân"),
+    ]
+
+
+def test_footnotes_and_endnotes_are_notes_and_their_marks_leave_no_text():
+    """The notes parts are read as "note" blocks after the body, never inlined into it; a reference
+    mark (w:footnoteReference, and a custom mark "*" following it in its run) leaves nothing in the text."""
+    d = docx.Document()
+    para = d.add_paragraph()
+    fn.add_marked_runs(para, "Thực hiện Nghị quyết số 03-NQ/ĐUK[^1], cấp ủy đã ban hành kế hoạch[^2].")
+    custom = d.add_paragraph("Số liệu tính đến ngày 31/5/2022")
+    append_xml(custom, f'<w:r {W}><w:footnoteReference w:customMarkFollows="1" w:id="3"/><w:t>*</w:t></w:r>')
+    append_xml(custom, f'<w:r {W}><w:endnoteReference w:id="1"/></w:r>')
+    d.add_paragraph("Đoạn cuối.")
+    fn.add_footnotes_part(d, {1: "Nghị quyết ngày 17/6/2021.", 2: "Kế hoạch số 12-KH/ĐU.", 3: "Theo Văn phòng."})
+    fn.add_footnotes_part(d, {1: "Chú thích cuối văn bản."}, endnotes=True)
+
+    blocks = read_docx(save(d)).blocks
+    assert [(b.origin, b.text) for b in blocks] == [
+        ("body", "Thực hiện Nghị quyết số 03-NQ/ĐUK, cấp ủy đã ban hành kế hoạch."),
+        ("body", "Số liệu tính đến ngày 31/5/2022"),
+        ("body", "Đoạn cuối."),
+        ("note", "Nghị quyết ngày 17/6/2021."),
+        ("note", "Kế hoạch số 12-KH/ĐU."),
+        ("note", "Theo Văn phòng."),
+        ("note", "Chú thích cuối văn bản."),
     ]
 
 

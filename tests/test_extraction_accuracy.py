@@ -12,9 +12,11 @@ import pytest
 
 from extractors.analyze import extract
 from extractors.text import normalize_tones
-from tests.fixtures.corpus import converted_corpus, corpus
+from tests.fixtures.corpus import Item, converted_corpus, corpus
+from tests.fixtures.quirks import libreoffice_quirk_items, quirk_items
 
 SECTION_BAR, KIND_BAR, METADATA_BAR = 0.98, 1.0, 0.95
+QUIRK_SECTION_BAR = 0.99
 
 
 def _words(text: str) -> list[str]:
@@ -33,11 +35,12 @@ def token_f1(got: str, want: str) -> float:
 
 
 def score(items: list, profile) -> dict:
-    """Section, kind and metadata accuracy of `intake extract` on labelled items."""
+    """Section, kind and metadata accuracy of `intake extract` on labelled items (each for its own
+    campaign's profile when it has one, else for `profile`)."""
     sections_ok = sections_n = kinds_ok = meta_ok = meta_n = 0
     wrong: list[str] = []
     for item in items:
-        result = extract(item.data, item.name, profile)
+        result = extract(item.data, item.name, item.profile or profile)
         if result.kind == item.kind:
             kinds_ok += 1
         else:
@@ -109,3 +112,19 @@ def test_doc_and_scanned_reports(campaign, tmp_path):
     assert result["kinds"] >= KIND_BAR, "\n".join(result["wrong"])
     assert result["sections"] >= SECTION_BAR, "\n".join(result["wrong"])
     assert result["metadata"] >= METADATA_BAR, "\n".join(result["wrong"])
+
+
+def test_real_reports_quirks(campaign):
+    """Footnotes, deeper numbering, abbreviations, headings unlike their siblings, inline headings over
+    two PDF lines, closings by their form (tests.fixtures.quirks), as .docx and reportlab PDF."""
+    result = score([Item(*fields) for fields in quirk_items()], campaign.profile())
+    assert result["kinds"] == KIND_BAR, "\n".join(result["wrong"])
+    assert result["sections"] >= QUIRK_SECTION_BAR, "\n".join(result["wrong"])
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice is needed to save the .docx as PDF")
+def test_real_reports_quirks_saved_as_pdf_by_libreoffice(campaign, tmp_path):
+    """The same quirk reports as LibreOffice prints them: real footnote areas and superscript marks."""
+    result = score([Item(*fields) for fields in libreoffice_quirk_items(tmp_path)], campaign.profile())
+    assert result["kinds"] == KIND_BAR, "\n".join(result["wrong"])
+    assert result["sections"] >= QUIRK_SECTION_BAR, "\n".join(result["wrong"])

@@ -60,7 +60,7 @@ def ingest(files: list[Path], db: Path) -> dict:
     assert result.exit_code in (0, 1), result.output[-2000:]
     report = json.loads(result.stdout)
     assert report["processing_errors"] == 0, "a mail could not be derived: see the processing_error flags"
-    # Only files that are no RFC 5322 mail (Outlook .msg) may be refused, each with its reason.
+    # Only files that are no mail at all may be refused, each with its reason (Outlook .msg files are mail).
     assert all(e["reason"] == "not a mail file" for e in report["errors"]), report["errors"]
     return report
 

@@ -1,8 +1,10 @@
 """Outline alignment on blocks built by hand: the format-free part of extraction."""
 
+from extractors.abbreviations import expand
 from extractors.metadata import extract_metadata
-from extractors.model import Block
+from extractors.model import Block, OutlineNode
 from extractors.outline import sections
+from extractors.text import tokens
 from pipeline.settings import default_rules
 from rules.campaign import load_campaign
 
@@ -200,3 +202,110 @@ def test_plain_list_item_worded_like_a_missing_heading_is_not_taken_for_it():
     found, missing = by_key(blocks)
     assert "II.3" not in found and missing == ["II.3"]
     assert found["II.2"].text.endswith("Nguyên nhân của hạn chế là do công việc nhiều.")
+
+
+# ---- real reports' quirks (issue 13)
+
+
+def test_abbreviations_are_written_out_on_folded_words():
+    assert expand(tokens("4. UBND các địa phương:")) == tokens("4. Ủy ban nhân dân các địa phương")
+    assert expand(tokens("Phát triển KT-XH, bồi dưỡng CB, ĐV")) == tokens("Phát triển kinh tế - xã hội, bồi dưỡng "
+                                                                       "cán bộ, đảng viên")
+    assert expand(tokens("Hoạt động của BCĐ CCHC")) == tokens("Hoạt động của Ban Chỉ đạo cải cách hành chính")
+    # a folded abbreviation that is also a syllable ("ĐU" / "dự") is never expanded
+    assert expand(tokens("ĐU dự thảo")) == ["du", "du", "thao"]
+
+
+_STATE_OUTLINE = [OutlineNode("I", "KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ CẢI CÁCH HÀNH CHÍNH", 0),
+                  OutlineNode("I.1", "Các sở, ban, ngành cấp tỉnh", 1, "I"),
+                  OutlineNode("I.2", "Cải cách thể chế", 1, "I"),
+                  OutlineNode("I.3", "Cải cách thủ tục hành chính", 1, "I"),
+                  OutlineNode("I.4", "Ủy ban nhân dân các xã, phường, đặc khu", 1, "I"),
+                  OutlineNode("I.5", "Đào tạo, bồi dưỡng cán bộ, đảng viên", 1, "I"),
+                  OutlineNode("II", "ĐỀ XUẤT, KIẾN NGHỊ", 0)]
+
+
+def test_heading_in_abbreviations_and_plain_among_bold_siblings_is_found():
+    """ "4. UBND các địa phương:" for "Ủy ban nhân dân các xã, phường, đặc khu", in plain type where
+    every other heading is bold: its number and wording fit, so the second pass keeps it."""
+    blocks = [h("I. KẾT QUẢ THỰC HIỆN CÁC NHIỆM VỤ CCHC"), h("1. Các sở, ban, ngành cấp tỉnh"),
+              p("Các sở rà soát, cắt giảm thời gian giải quyết thủ tục hành chính."),
+              h("2. Cải cách thể chế"), p("Ban hành 27 quyết định quy phạm pháp luật."),
+              h("3. Cải cách TTHC"), p("Công bố 312 thủ tục hành chính."),
+              p("4. UBND các địa phương:"), p("Các xã, phường đưa bộ phận một cửa vào hoạt động."),
+              h("5. Đào tạo, bồi dưỡng CB, ĐV"), p("Tổ chức 14 lớp bồi dưỡng."),
+              h("II. ĐỀ XUẤT, KIẾN NGHỊ"), p("Đề nghị Bộ Nội vụ sớm ban hành hướng dẫn.")]
+    found, missing = sections(blocks, _STATE_OUTLINE)
+    texts = {s.key: s.text for s in found}
+    assert missing == [] and texts["I.4"] == "Các xã, phường đưa bộ phận một cửa vào hoạt động."
+    assert texts["I.3"] == "Công bố 312 thủ tục hành chính." and texts["I.5"] == "Tổ chức 14 lớp bồi dưỡng."
+
+
+def test_headings_styled_unlike_their_siblings_are_kept():
+    """Reworded headings, one plain and one italic with only its number bold, in a bold-headed report."""
+    blocks = standard()
+    for i, b in enumerate(blocks):
+        if b.text == "3. Kết quả triển khai thực hiện":
+            blocks[i] = Block("3. Kết quả đạt được", italic=True)
+        elif b.text == "2. Hạn chế, bất cập":
+            blocks[i] = p("2. Những hạn chế")
+    found, missing = by_key(blocks)
+    assert missing == []
+    assert found["I.3"].text == "Nội dung của mục I.3." and found["II.2"].text == "Nội dung của mục II.2."
+    assert found["I.2"].text == "Nội dung của mục I.2." and found["II.1"].text == "Nội dung của mục II.1."
+
+
+def test_deeper_numbers_are_text_of_their_section():
+    """ "2.1." under "2." and "a)" under "1." are sub-headings, even worded like the next heading and in
+    bold like it: the next heading is the unit's own, reworded "3." and "2."."""
+    blocks = standard({"I.3": "Tình hình tổ chức và kết quả đạt được", "II.2": "Những tồn tại, hạn chế"})
+    at = next(i for i, b in enumerate(blocks) if b.text == "Nội dung của mục I.2.") + 1
+    blocks[at:at] = [h("2.1. Kết quả triển khai thực hiện việc cụ thể hóa Nghị quyết"), p("Ban hành 01 kế hoạch."),
+                     h("2.1.1. Kết quả triển khai thực hiện ở các chi bộ"), p("Các chi bộ đều có kế hoạch.")]
+    at = next(i for i, b in enumerate(blocks) if b.text == "Nội dung của mục II.1.") + 1
+    blocks[at:at] = [h("a) Hạn chế, bất cập đã được khắc phục"), p("Việc công khai chậm đã được khắc phục.")]
+    found, missing = by_key(blocks)
+    assert missing == []
+    assert found["I.3"].heading == "3. Tình hình tổ chức và kết quả đạt được"
+    assert found["I.2"].text.splitlines()[1:] == ["2.1. Kết quả triển khai thực hiện việc cụ thể hóa Nghị quyết",
+                                                  "Ban hành 01 kế hoạch.",
+                                                  "2.1.1. Kết quả triển khai thực hiện ở các chi bộ",
+                                                  "Các chi bộ đều có kế hoạch."]
+    assert found["II.2"].heading == "2. Những tồn tại, hạn chế"
+    assert found["II.1"].text.endswith("Việc công khai chậm đã được khắc phục.")
+
+
+def test_a_document_numbering_its_second_level_1_1_is_read_by_its_own_depth():
+    """ "1. TÌNH HÌNH" over "1.1. Đặc điểm tình hình": "1.1." is that document's second level."""
+    numbering = {"I": "1.", "I.1": "1.1.", "I.2": "1.2.", "I.3": "1.3.", "II": "2.", "II.1": "2.1.", "II.2": "2.2.",
+                 "II.3": "2.3.", "III": "3."}
+    blocks = [h("BÁO CÁO"), p("Thực hiện Công văn số 125-CV/ĐUK ...")]
+    for node in OUTLINE:
+        blocks += [h(f"{numbering[node.key]} {node.title}"), p(f"Nội dung của mục {node.key}.")]
+    blocks.append(p("Trên đây là báo cáo của Đảng ủy."))
+    found, missing = by_key(blocks)
+    assert missing == [] and found["II.3"].text == "Nội dung của mục II.3."
+
+
+def test_closing_found_by_its_form():
+    def last_text(closing):
+        blocks = standard()
+        end = next(i for i, b in enumerate(blocks) if b.text.startswith("Trên đây"))
+        blocks[end:] = closing
+        return by_key(blocks)[0]["III"].text
+
+    content = "Nội dung của mục III."
+    # the issuer reports to the recipient, then the signature
+    assert last_text([p("UBND tỉnh Thanh Hóa báo cáo Bộ Nội vụ tổng hợp, theo dõi./."), h("TM. ỦY BAN NHÂN DÂN"),
+                      h("KT. CHỦ TỊCH"), p("Lê Đức Giang")]) == content
+    assert last_text([p("Chi bộ Sở Ngoại vụ trân trọng báo cáo./."), p("Nơi nhận:")]) == content
+    # a director signing in his own name, right after the text
+    assert last_text([Block("GIÁM ĐỐC", bold=True, caps=True), p("Nguyễn Văn Hùng"), p("Nơi nhận:")]) == content
+    # "./." ends the text: what follows is not section text, whatever it is
+    ends = "Đề nghị Đảng ủy Khối hướng dẫn chế độ báo cáo định kỳ./."
+    assert last_text([p(ends), p("NGƯỜI LẬP BÁO CÁO"), p("Phạm Thu Trang")]) == f"{content}\n{ends}"
+    # reporting as a subject of the text is not a closing
+    told = "Định kỳ hằng quý, chi bộ báo cáo Ban Thường vụ Đảng ủy Khối kết quả thực hiện."
+    assert last_text([p(told), p("Nơi nhận:")]) == f"{content}\n{told}"
+    asked = "Đề nghị Sở Nội vụ tổng hợp để báo cáo Bộ Nội vụ./."
+    assert last_text([p(asked), p("T/M ĐẢNG ỦY")]) == f"{content}\n{asked}"

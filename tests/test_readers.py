@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -16,6 +15,7 @@ from extractors.docx_reader import read_docx
 from extractors.model import Document
 from extractors import formats
 from extractors.readers import read_document
+from tests.fixtures.cfb import build_cfb
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 CORPUS = SHARED / "corpus"
@@ -40,32 +40,8 @@ def pdf_bytes(text: str = "Hello") -> bytes:
 
 
 def cfb(streams: list[str]) -> bytes:
-    """A minimal but valid OLE2 compound file holding empty streams with these names."""
-    end, free, fat_sector = 0xFFFFFFFE, 0xFFFFFFFF, 0xFFFFFFFD
-    header = bytearray(512)
-    header[0:8] = bytes.fromhex("D0CF11E0A1B11AE1")
-    struct.pack_into("<HHHHH", header, 24, 0x3E, 3, 0xFFFE, 9, 6)
-    struct.pack_into("<IIIIIIIII", header, 40, 0, 1, 1, 0, 4096, end, 0, end, 0)
-    struct.pack_into("<I", header, 76, 0)  # DIFAT[0]: the FAT is sector 0
-    for i in range(1, 109):
-        struct.pack_into("<I", header, 76 + 4 * i, free)
-    fat = struct.pack("<II", fat_sector, end) + struct.pack("<I", free) * 126
-
-    def entry(name: str, kind: int, child: int = free, right: int = free) -> bytes:
-        raw = name.encode("utf-16-le") + b"\0\0"
-        out = bytearray(128)
-        out[0:len(raw)] = raw
-        struct.pack_into("<HBB", out, 64, len(raw), kind, 1)
-        struct.pack_into("<III", out, 68, free, right, child)
-        struct.pack_into("<IQ", out, 116, end, 0)
-        return bytes(out)
-
-    names = list(streams)
-    directory = entry("Root Entry", 5, child=1 if names else free)
-    for i, name in enumerate(names, start=1):
-        directory += entry(name, 2, right=i + 1 if i < len(names) else free)
-    directory += bytes(128) * (4 - len(names) - 1)
-    return bytes(header) + fat + directory
+    """A valid OLE2 compound file holding empty streams with these names."""
+    return build_cfb(dict.fromkeys(streams, b""))
 
 
 # ---- sniffing ---------------------------------------------------------------------------------

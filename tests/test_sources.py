@@ -59,7 +59,8 @@ def test_folder_is_recursive_sorted_and_skips_hidden(tmp_path):
     (tmp_path / "README.md").write_bytes("# Hộp thư mẫu\n".encode())
     (tmp_path / "note.txt").write_bytes("Ghi chú: không phải thư\nmà là một ghi chú.\n".encode())
     (tmp_path / "empty.eml").write_bytes(b"")
-    (tmp_path / "outlook.msg").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100)
+    outlook = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 100
+    (tmp_path / "outlook.msg").write_bytes(outlook)  # a compound file named .msg: kept, the parser flags it
     (tmp_path / "inbox").write_bytes(PNG)  # no extension, as mbox files often are
     items = list(iter_mail([str(tmp_path)]))
     got = [(type(i).__name__, i.source.rsplit("/", 1)[1]) for i in items]
@@ -68,11 +69,11 @@ def test_folder_is_recursive_sorted_and_skips_hidden(tmp_path):
         ("RawMail", "b.eml"),
         ("SourceError", "empty.eml"),
         ("SourceError", "inbox"),
-        ("SourceError", "outlook.msg"),
+        ("RawMail", "outlook.msg"),
         ("RawMail", "c.txt"),
     ]
     assert {i.reason for i in items if isinstance(i, SourceError)} == {"not a mail file"}
-    assert [i.raw for i in items if isinstance(i, RawMail)] == [eml("A"), eml("B"), eml("C")]
+    assert [i.raw for i in items if isinstance(i, RawMail)] == [eml("A"), eml("B"), outlook, eml("C")]
     assert list(iter_mail([str(tmp_path)])) == items  # deterministic
 
 

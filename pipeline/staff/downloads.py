@@ -1,4 +1,4 @@
-"""Files as downloads, never shown inline: an attachment's original bytes, a mail's raw .eml, and
+"""Files as downloads, never shown inline: an attachment's original bytes, a mail's raw .eml (or .msg), and
 the exports (Word, Excel). Content-Disposition: attachment with the exact UTF-8 name (RFC 6266 /
 5987), nosniff, no caching."""
 
@@ -8,6 +8,8 @@ import re
 from urllib.parse import quote
 
 from datasette.utils.asgi import NotFound, Response
+
+from extractors.docx_reader import OLE_MAGIC
 
 DOWNLOAD_ROUTE = "/-/tai-ve"
 _UNSAFE_ASCII = re.compile(r'[^A-Za-z0-9._ ()\-]+')
@@ -57,7 +59,8 @@ async def raw_mail(datasette, request) -> Response:
     row = (await db.execute("select raw from raw_messages where sha256 = ?", [ident])).first()
     if row is None:
         raise NotFound("Không tìm thấy thư")
-    return download(row["raw"], f"thu-{ident[:12]}.eml")
+    extension = ".msg" if row["raw"][:8] == OLE_MAGIC else ".eml"  # an Outlook .msg is stored as it came
+    return download(row["raw"], f"thu-{ident[:12]}{extension}")
 
 
 ROUTES = [
