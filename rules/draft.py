@@ -97,17 +97,18 @@ def draft(text: str, timezone: str = "Asia/Ho_Chi_Minh", units: list[dict] | Non
     letter = _lines(text)
     start = outline_start(letter)
     body = letter[:start] if start is not None else letter  # the letter itself, without its đề cương
-    outline_lines = _lines(outline_text) if outline_text is not None else letter
     if outline_text is not None:
+        outline_lines = _lines(outline_text)
         region = outline_region(outline_lines, outline_start(outline_lines))
     else:
+        outline_lines = letter
         region = outline_region(letter, start) if start is not None else []
     doubts: dict[str, str] = {}
     outline = outline_nodes(region, scanned, doubtful)
     if not outline:
         doubts["outline"] = _no_outline(body) if outline_text is None and start is None else \
             "không tìm thấy mục nào có đánh số trong đề cương: điền các mục"
-    deadline = _deadline(body, letter + (outline_lines if outline_text is not None else []), tz, doubtful, doubts)
+    deadline = _deadline(body, letter if outline_text is None else letter + outline_lines, tz, doubtful, doubts)
     short, keywords = _resolution(text)
     year = deadline.year if deadline else datetime.now(tz).year
     attachments = asked_attachments(flat(body))

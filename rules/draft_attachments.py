@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from extractors.text import fold
-from rules.draft_text import clauses
+from rules.draft_text import SENDING, clauses
 
 DOC_TYPES = ("quyết định", "quy chế", "kế hoạch", "báo cáo", "danh sách", "danh mục", "biên bản", "nghị quyết",
              "quy định", "văn bản", "phụ lục", "biểu mẫu", "bảng tổng hợp", "tài liệu", "chương trình")
@@ -34,7 +34,7 @@ def attachments(text: str) -> list[dict]:
     result: dict[str, dict] = {}
     for clause in clauses(text):
         key = fold(clause)
-        sends_report = "bao cao" in key and re.search(r"\b(?:gui|nop)\b", key)
+        sends_report = "bao cao" in key and SENDING.search(key)
         patterns = _REQUESTS + ([_WITH_THE_REPORT] if sends_report else [])
         for pattern in patterns:
             for m in pattern.finditer(clause):

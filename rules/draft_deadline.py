@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from extractors.text import fold
-from rules.draft_text import clauses
+from rules.draft_text import SENDING, clauses
 
 _DATE = r"(\d{1,2})\s*(?:/|-|\.|\s+tháng\s+)(\d{1,2})\s*(?:/|-|\.|\s+năm\s+)(\d{4})"
 _TIME = r"(\d{1,2})\s*(?:giờ|h|g)\s*(\d{2})?(?:\s*phút)?'?"
@@ -26,7 +26,6 @@ _PHRASES = [
     (re.compile(rf"{_LATEST}(?: ngày)?\s+{_DATE}", re.I), "end_of_day"),
     (re.compile(rf"(?:{_BEFORE}|hạn chót)\s+ngày\s+{_DATE}", re.I), "start_of_day"),
 ]
-_SENDS = re.compile(r"\b(?:gui|nop)\b")
 # what a date in such a clause is for, when it is not the report: evidence, software, meetings
 _OTHER_BUSINESS = re.compile(r"\b(?:minh chung|kiem chung|phan mem|cap nhat|tai len|dang ky|du hop|hoi nghi|"
                              r"tap huan|cuoc hop|lam viec voi)\b")
@@ -73,7 +72,7 @@ def _score(before: str, own: str) -> int:
     """Sending the report said before the date in its clause; other business said since the date before it
     ("báo cáo gửi về … trước ngày 30/11, đồng thời cập nhật lên phần mềm trước ngày 05/12")."""
     key = fold(before)
-    score = 2 * ("bao cao" in key) + bool(_SENDS.search(key))
+    score = 2 * ("bao cao" in key) + bool(SENDING.search(key))
     return score - 3 if _OTHER_BUSINESS.search(fold(own)) else score
 
 

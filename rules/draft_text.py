@@ -7,6 +7,7 @@ from collections.abc import Collection
 
 from extractors.text import fold
 
+SENDING = re.compile(r"\b(?:gui|nop)\b")  # "gửi", "nộp" in a folded text: sending (the report)
 _OCR_EDGE = re.compile(r"^[|¦_~¬`]+\s*|\s*[|¦_~¬`]+$")  # a table rule or the scan's edge read as text
 _STOP = re.compile(r"[.;?!]\s+")
 _ABBREVIATION = re.compile(r"(?:^|\s)[A-ZĐ]{1,3}$")  # "TP. Hà Nội", "KT. Bộ trưởng"

@@ -144,18 +144,11 @@ def _report(fmt: str, figures: dict) -> str:
             f"{figures['missed']}, deadline {figures['deadlines']}/{figures['letters']}")
 
 
-def test_docx_letters(drafts):
-    figures = score(drafts["docx"])
-    print(_report("docx", figures))
-    assert figures["keys"] == figures["letters"] and figures["titles"] == figures["n_titles"], figures["wrong"]
-    assert figures["invented"] == figures["missed"] == 0 and figures["deadlines"] == figures["letters"], \
-        figures["wrong"]
-
-
-@pytest.mark.skipif(SOFFICE is None, reason="LibreOffice is not installed: no PDF letters")
-def test_pdf_letters(drafts):
-    figures = score(drafts["pdf"])
-    print(_report("pdf", figures))
+@pytest.mark.parametrize("fmt", ["docx", pytest.param("pdf", marks=pytest.mark.skipif(
+    SOFFICE is None, reason="LibreOffice is not installed: no PDF letters"))])
+def test_typed_letters(drafts, fmt):
+    figures = score(drafts[fmt])
+    print(_report(fmt, figures))
     assert figures["keys"] == figures["letters"] and figures["titles"] == figures["n_titles"], figures["wrong"]
     assert figures["invented"] == figures["missed"] == 0 and figures["deadlines"] == figures["letters"], \
         figures["wrong"]
