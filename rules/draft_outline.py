@@ -1,6 +1,6 @@
 """The đề cương of a call letter → outline nodes, numbered and nested the way administrative writing does.
 
-Levels, highest first: "Phần thứ nhất" / "Phần I" (keyed I, II …), "I.", "1.", "1.1.", "1.1.1.", "a)".
+Levels, highest first: "Phần thứ nhất" / "Phần I" (keyed I, II …), "I.", "1.", "1.1.", "1.1.1.", "a)", "1)".
 A node hangs under the nearest open node of a higher level, so a đề cương that skips one ("Phần II"
 then "1.") keeps its own nesting; "-" and "+" are guidance under a heading, never nodes. The letterhead
 ("V/v …", "Số: …", "Kính gửi: …"), dates and document numbers ("03-NQ/ĐUK") are never labels.
@@ -28,7 +28,7 @@ _DOCUMENT_SYMBOL = re.compile(r"^[A-ZĐ]{1,8}(?:-[A-ZĐ]+)*/")  # "03-NQ/ĐUK": 
 # How OCR reads bold numbers: "II." as "H.", "„." or "II", "III." as "HI." or "HIL", "I." as "1.", "9." as "9,".
 _OCR_ROMAN = re.compile(r"^\s*([IVXHLl1|!„‚\"']{1,5})\s*[.,:]?\s+(?=\S)")
 _OCR_ARABIC = re.compile(r"^\s*(\d{1,2}(?:\.\d{1,2})*)\s*,\s*(?=[^\W\d_])")
-_RANK = {"part": 0, "roman": 1, "letter": 9}  # arabic: 1 + its depth ("1." 2, "1.1." 3 …)
+_RANK = {"part": 0, "roman": 1, "letter": 9, "list": 10}  # arabic: 1 + its depth ("1." 2, "1.1." 3 …), "1)" list
 _TITLE_TAIL = " .,;:/-–"
 
 
@@ -59,6 +59,8 @@ def parse_label(line: str, scanned: bool = False) -> tuple[Label | None, str]:
     if number.kind == "arabic":
         if number.label[-1:] in "-/" and _DOCUMENT_SYMBOL.match(rest):
             return None, line
+        if number.label.endswith(")"):  # "1)": a list under the numbered headings, not one of them
+            return Label("arabic", number.value, _RANK["list"], number.label), rest
         depth = number.label.rstrip(".:-–/) ").count(".") + 1
         return Label("arabic", number.value, 1 + depth, number.label), rest
     if number.kind == "roman" and scanned and _roman(number.value) != number.label.rstrip(".:-–/) "):

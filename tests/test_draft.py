@@ -151,6 +151,11 @@ def test_parts_are_a_level_above_roman_numbers_and_take_the_next_line_as_title()
         ("II.1.a", "Chỉ tiêu chủ yếu"), ("III", "KIẾN NGHỊ")]
 
 
+def test_a_list_numbered_1_under_a_heading_nests_below_it():
+    text = "ĐỀ CƯƠNG\n1. Về kinh tế\n1) Tăng trưởng\n2) Thu ngân sách\n2. Về xã hội\na) Giáo dục\n1) Số trường"
+    assert [key for key, _ in _keys_titles(draft(text))] == ["1", "1.1", "1.2", "2", "2.a", "2.a.1"]
+
+
 def test_titles_are_heading_clauses_joined_over_wrapped_lines():
     text = ("ĐỀ CƯƠNG\nI. CÔNG TÁC CHỈ ĐẠO, ĐIỀU HÀNH CẢI CÁCH\n|\nHÀNH CHÍNH\n"
             "1. Kết quả giải quyết hồ sơ thủ tục hành chính: Tỷ lệ hồ sơ được giải quyết đúng hạn, trước hạn.\n"

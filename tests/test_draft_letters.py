@@ -93,8 +93,8 @@ def score(drafts: dict[str, tuple[dict, str, str]]) -> dict:
 @pytest.fixture(scope="session")
 def letter_files(tmp_path_factory) -> dict[str, dict[str, tuple[Path, Path | None]]]:
     """{format: {letter: (letter file, đề cương file or None)}}: .docx always; "pdf" (one LibreOffice
-    run for every file, its own profile) and "scan" (those PDFs rasterized, skewed and speckled)
-    when LibreOffice is installed."""
+    run for every file, its own profile) and "scan" (those PDFs rasterized at 200 or 150 dpi, skewed
+    and speckled) when LibreOffice is installed."""
     work = tmp_path_factory.mktemp("letters")
     files: dict[str, dict[str, tuple[Path, Path | None]]] = {"docx": {}}
     for letter in LETTERS:
@@ -113,13 +113,14 @@ def letter_files(tmp_path_factory) -> dict[str, dict[str, tuple[Path, Path | Non
                    check=True, capture_output=True, timeout=300)
     files["pdf"] = {name: tuple(p and p.with_suffix(".pdf") for p in pair) for name, pair in files["docx"].items()}
     files["scan"] = {}
-    for name, pair in files["pdf"].items():
+    for i, (name, pair) in enumerate(files["pdf"].items()):
+        dpi = (200, 150)[i % 2]  # offices scan at both; at 150 dpi the report settings lose most headings
         scans = []
         for pdf in pair:
-            if pdf:
-                target = pdf.with_name(f"{pdf.stem}-scan.pdf")
-                target.write_bytes(scan(pdf.read_bytes(), seed=zlib.crc32(pdf.stem.encode())))
-            scans.append(target if pdf else None)
+            target = pdf and pdf.with_name(f"{pdf.stem}-scan.pdf")
+            if target:
+                target.write_bytes(scan(pdf.read_bytes(), seed=zlib.crc32(pdf.stem.encode()), dpi=dpi))
+            scans.append(target)
         files["scan"][name] = tuple(scans)
     return files
 
