@@ -28,9 +28,11 @@ TESSERACT = shutil.which("tesseract")
 
 
 def _draft(letter: Path, outline: Path | None = None) -> tuple[dict, str, str]:
-    """`intake campaign draft LETTER [OUTLINE]`: the campaign as YAML data, the YAML, and stderr."""
+    """`intake campaign draft LETTER [OUTLINE]`: the campaign as YAML data, the YAML, and stderr
+    (without the developer's INTAKE_* settings: the session's drafts are made before any test runs)."""
     args = ["campaign", "draft", str(letter), *([str(outline)] if outline else [])]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    unset = {key: None for key in os.environ if key.startswith("INTAKE_")}
+    result = CliRunner().invoke(cli, args, env=unset, catch_exceptions=False)
     assert result.exit_code == 0, result.output + result.stderr
     return yaml.safe_load(result.stdout), result.stdout, result.stderr
 
