@@ -61,10 +61,10 @@ def _title(outline_lines: list[str], letter: list[str], resolution: str | None) 
     after = outline_lines[start + 1:start + 3] if start is not None else []
     named = [line for line in letter if fold(line).startswith(("so ket", "tong ket", "bao cao ket qua"))]
     for line in after + named:
-        if not line.startswith("(") and not parse_label(line)[0] and any(c.isalpha() for c in line):
-            return heading_title(re.split(r",\s*ngày\b", line)[0])
-    subject = _subject(letter)
-    return subject or resolution or "Đợt báo cáo"
+        title = "" if line.startswith("(") or parse_label(line)[0] else heading_title(re.split(r",\s*ngày\b", line)[0])
+        if any(c.isalpha() for c in title):
+            return title
+    return _subject(letter) or resolution or "Đợt báo cáo"
 
 
 def _subject(lines: list[str]) -> str | None:

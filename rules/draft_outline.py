@@ -99,7 +99,10 @@ def _read_labels(lines: list[str], scanned: bool) -> list[tuple[str, Label | Non
 def is_de_cuong_title(line: str) -> bool:
     """The title line the đề cương starts after: "ĐỀ CƯƠNG BÁO CÁO", "Đề cương", not a sentence about it."""
     key = fold(line)
-    return key.startswith("de cuong") and (is_caps(line) or len(key.split()) <= 6) and not line.endswith(".")
+    if not key.startswith("de cuong") or line.endswith("."):
+        return False
+    # in small letters, only a short title: not "đề cương gửi kèm theo …" wrapped onto a line of its own
+    return is_caps(line) or (len(key.split()) <= 6 and not re.search(r"\b(?:kem|theo|tai)\b", key))
 
 
 def _ends_outline(line: str) -> bool:
@@ -129,6 +132,7 @@ def outline_nodes(lines: list[str], scanned: bool = False, doubtful: Collection[
     roots: list[dict] = []
     stack: list[tuple[int, dict]] = []
     last_value: dict[tuple[str, int], int] = {}  # (parent key, rank) → value of the last node there
+    used: set[str] = set()  # keys given: a campaign's keys are unique
     headings: list[tuple[dict, Label, list[str]]] = []  # each node, its label, the lines of its heading
     reading: list[str] | None = None  # the heading that may go on onto the next line
     for line, label, rest in _read_labels(lines, scanned):  # a stray "|" line is no line: it ends nothing
@@ -145,14 +149,15 @@ def outline_nodes(lines: list[str], scanned: bool = False, doubtful: Collection[
             stack.pop()
         parent = stack[-1][1] if stack else None
         slot = (parent["key"] if parent else "", label.rank)
-        expected = last_value.get(slot, 0) + 1
-        node: dict = {"key": "", "title": "", "children": []}
-        value = label.value
-        if value < expected:  # unreadable, or read as the number before it ("III." as "II.")
-            node["check"] = f"số mục đọc là «{label.text}», lấy {_key(label.kind, expected)} theo thứ tự"
-            value = expected
+        # unreadable, or read as the number before it ("III." as "II."): the next in order
+        value = max(label.value, last_value.get(slot, 0) + 1)
+        while (key := f"{parent['key']}.{_key(label.kind, value)}" if parent else _key(label.kind, value)) in used:
+            value += 1  # another kind of number under the same heading has it ("1.1." before any "1.")
+        node: dict = {"key": key, "title": "", "children": []}
+        if value != label.value:
+            node["check"] = f"số mục đọc là «{label.text}», lấy {_key(label.kind, value)} theo thứ tự"
         last_value[slot] = value
-        node["key"] = f"{parent['key']}.{_key(label.kind, value)}" if parent else _key(label.kind, value)
+        used.add(key)
         (parent["children"] if parent else roots).append(node)
         stack.append((label.rank, node))
         reading = [rest] if rest else []
@@ -200,20 +205,20 @@ def heading_end(text: str) -> int | None:
 def heading_title(text: str) -> str:
     """The heading clause of a numbered paragraph, without bracketed guidance or closing "./."."""
     end = heading_end(text)
-    title = (text[:end] if end is not None else text).strip(_TITLE_TAIL)
-    while True:
-        if title.endswith(")") and "(" in title:
-            depth, cut = 0, None
+    title = text[:end] if end is not None else text
+    while True:  # guidance in brackets at the end: "(nêu rõ …)", "(nếu có)", or one left open
+        title = title.strip(_TITLE_TAIL)
+        if title.endswith(")"):
+            depth = 0
             for i in range(len(title) - 1, -1, -1):
                 depth += {")": 1, "(": -1}.get(title[i], 0)
                 if depth == 0:
-                    cut = i
                     break
-            if cut is None:
-                break
-            title = title[:cut].rstrip(_TITLE_TAIL)
-        elif title.count("(") > title.count(")"):  # guidance whose bracket closes on a later line
-            title = title[:title.rindex("(")].rstrip(_TITLE_TAIL)
+            if depth:
+                return title  # a ")" without its "(": not guidance
+            title = title[:i]
+        elif title.count("(") > title.count(")"):
+            title = title[:title.rindex("(")]
         else:
             return title
 

@@ -7,10 +7,13 @@ import io
 import docx
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rules.campaign import load_campaign, parse_campaign
 from rules.draft import CHECK, draft, to_yaml
 from tests.conftest import CAMPAIGN_FILE, shared_path
+from tests.fixtures.letters import outline_pairs
 
 
 def _campaign(text: str, **kw):
@@ -120,14 +123,7 @@ def test_campaign_check(run_cli, tmp_path):
 # --- call letters as ministries, People's Committees and departments write them (issue 20) ---------------
 
 def _keys_titles(d) -> list[tuple[str, str]]:
-    out = []
-
-    def walk(nodes):
-        for node in nodes:
-            out.append((node["key"], node["title"]))
-            walk(node["children"])
-    walk(d.outline)
-    return out
+    return outline_pairs(d.outline)
 
 
 def test_letterhead_dates_and_document_numbers_are_not_labels():
@@ -137,6 +133,10 @@ def test_letterhead_dates_and_document_numbers_are_not_labels():
                  "17/6/2021 của Đảng ủy Khối", "03-NQ/ĐUK ngày 17/6/2021", "15.6.2022 là hạn nộp"):
         assert parse_label(line) == (None, line), line
     assert parse_label("V. KIẾN NGHỊ")[0].value == 5
+    from rules.draft_outline import is_de_cuong_title
+
+    assert is_de_cuong_title("ĐỀ CƯƠNG BÁO CÁO") and is_de_cuong_title("Đề cương gợi ý báo cáo")
+    assert not is_de_cuong_title("đề cương gửi kèm theo Công văn này")  # a sentence wrapped onto the line
     assert parse_label("PHẦN THỨ HAI: PHƯƠNG HƯỚNG")[0].kind == "part"
 
 
@@ -252,3 +252,19 @@ def test_the_letter_and_its_outline_among_a_mail_files():
     assert pick_letter_and_outline([("CV.pdf", "\n".join(letter))]) == (0, None)
     whole = "\n".join(letter + outline)  # the letter carries its own đề cương: the other file is something else
     assert pick_letter_and_outline([("CV.pdf", whole), ("de cuong cu.docx", "\n".join(outline))]) == (0, None)
+
+
+_PIECES = ["I.", "II.", "H.", "HIL", "1.", "1.1.", "a)", "1)", "-", "Phần thứ nhất", "PHẦN II", "V/v", "Số:", "9,", "|",
+           "(", ")", "./.", ":", "KẾT QUẢ", "Đánh giá", "trước ngày 15/6/2022", "chậm nhất ngày 31/6/2022",
+           "trước 25 giờ ngày 1/1/2023", "kèm theo", "danh sách", "(nếu có)", "để tổng hợp", "ĐỀ CƯƠNG", "Phụ lục 2",
+           "báo cáo gửi về", "17/6/2021", "03-NQ/ĐUK", ".", "và"]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.lists(st.sampled_from(_PIECES), max_size=6).map(" ".join), max_size=25), st.booleans())
+def test_any_letter_gives_a_draft_with_unique_keys(lines, scanned):
+    """Whatever the letter says: no exception, YAML that loads, no outline key twice."""
+    text = "\n".join(lines)
+    data = yaml.safe_load(to_yaml(draft(text, scanned=scanned, doubtful=lines[:3], outline_text=text)))
+    keys = [key for key, _ in outline_pairs(data["outline"])]
+    assert len(keys) == len(set(keys)) and isinstance(data["title"], str) and data["title"]

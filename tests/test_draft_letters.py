@@ -20,7 +20,7 @@ from click.testing import CliRunner
 
 from extractors.text import fold
 from pipeline.cli import cli
-from tests.fixtures.letters import LETTERS, MINISTRY_SEPARATE_OUTLINE, scan
+from tests.fixtures.letters import LETTERS, MINISTRY_SEPARATE_OUTLINE, outline_pairs, scan
 from tests.fixtures.mail import build_mail
 
 SOFFICE = shutil.which("soffice")
@@ -46,14 +46,6 @@ def _draft_process(letter: Path, outline: Path | None = None) -> tuple[dict, str
     return yaml.safe_load(done.stdout), done.stdout, done.stderr
 
 
-def _nodes(nodes: list[dict] | None) -> list[tuple[str, str]]:
-    out = []
-    for node in nodes or []:
-        out.append((str(node["key"]), node["title"]))
-        out.extend(_nodes(node.get("children")))
-    return out
-
-
 def score(drafts: dict[str, tuple[dict, str, str]]) -> dict:
     """Figures over the letters: keys exactly right, titles right (and right but for OCR's diacritics,
     and wrong but marked "# kiểm tra:"), attachments invented and missed, deadlines right."""
@@ -64,7 +56,7 @@ def score(drafts: dict[str, tuple[dict, str, str]]) -> dict:
         data, text, _ = drafts[letter.name]
         checked = set(re.findall(r"- key: (\S+)\s+# kiểm tra:", text))
         figures["letters"] += 1
-        got = dict(_nodes(data["outline"]))
+        got = dict(outline_pairs(data["outline"]))
         if list(got) == [key for key, _ in letter.outline]:
             figures["keys"] += 1
         else:
@@ -184,7 +176,7 @@ def test_letter_and_outline_from_one_mail(letter_files, tmp_path):
                                 attachments=[("6034-BGDDT.docx", letter.read_bytes()),
                                              ("Phu luc 1.docx", outline.read_bytes())]))
     data, _, said = _draft(mail)
-    assert _nodes(data["outline"]) == list(MINISTRY_SEPARATE_OUTLINE.outline)
+    assert outline_pairs(data["outline"]) == list(MINISTRY_SEPARATE_OUTLINE.outline)
     assert data["deadline"] == datetime.fromisoformat(MINISTRY_SEPARATE_OUTLINE.deadline)
     assert "6034-BGDDT.docx" in said and "Phu luc 1.docx" in said
 
