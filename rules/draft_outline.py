@@ -16,12 +16,11 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from extractors.numbering import roman_value, split_number
+from extractors.numbering import split_number
 from extractors.text import fold
 from rules.draft_text import clean_line, doubtful_line, is_caps
 
-_ORDINALS = {"nhat": 1, "mot": 1, "hai": 2, "ba": 3, "tu": 4, "bon": 4, "nam": 5, "sau": 6, "bay": 7, "tam": 8,
-             "chin": 9, "muoi": 10}
+# "Phần thứ nhất", "PHẦN THỨ HAI", "Phần Thứ ba", "Phần II", "Phần 1" (numbering.py knows the ordinals)
 _PART = re.compile(r"^\s*phần\s+(?:thứ\s+)?([IVXL]+|\d{1,2}|[^\W\d_]+)(?![\w/])\s*[.:\-–)]?\s*", re.I)
 _NOT_A_LABEL = re.compile(r"^\s*(?:[IVXL]\s*/\s*v\b|số\b|kính gửi\b|nơi nhận\b)", re.I)
 _DOCUMENT_SYMBOL = re.compile(r"^[A-ZĐ]{1,8}(?:-[A-ZĐ]+)*/")  # "03-NQ/ĐUK": a number, not "3." + title
@@ -46,11 +45,9 @@ def parse_label(line: str, scanned: bool = False) -> tuple[Label | None, str]:
     if _NOT_A_LABEL.match(line):
         return None, line
     part = _PART.match(line)
-    if part:
-        value = roman_value(part.group(1)) or (int(part.group(1)) if part.group(1).isdigit()
-                                               else _ORDINALS.get(fold(part.group(1))))
-        if value:
-            return Label("part", value, _RANK["part"], part.group(0).strip()), line[part.end():].strip()
+    number = part and split_number(f"Phần {part.group(1)}")[0]
+    if number:
+        return Label("part", number.value, _RANK["part"], part.group(0).strip()), line[part.end():].strip()
     number, rest = split_number(line)
     if number is None or number.kind == "part":  # "Phần mở đầu", "Mục tiêu …"
         return _ocr_label(line) if scanned else (None, line)
