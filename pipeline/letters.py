@@ -9,7 +9,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from extractors import archives
+from extractors import formats
+from extractors.model import FlagKind
 from extractors.ocr import letter_ocr
 from extractors.readers import read_document
 from pipeline.mime import parse_mail
@@ -17,7 +18,7 @@ from pipeline.sources import looks_like_mail
 from rules.draft import pick_letter_and_outline
 
 LOW_CONFIDENCE = 85  # a line with a word OCR read with less confidence than this is quoted to staff
-_NOT_READ = ("converter_missing", "unreadable", "needs_ocr")  # flags saying why a file gave no text, clearest first
+_NOT_READ = (FlagKind.CONVERTER_MISSING, FlagKind.UNREADABLE, FlagKind.NEEDS_OCR)  # flags saying why a file gave no text, clearest first
 
 
 class LetterError(Exception):
@@ -63,7 +64,7 @@ def _read(data: bytes, name: str) -> tuple[str, bool]:
         reason = doc.error or next((f.detail for kind in _NOT_READ for f in doc.flags if f.kind == kind),
                                    "no text in it")
         raise LetterError(f"{name}: {reason}")
-    return text, any(f.kind == "ocr" for f in doc.flags)
+    return text, any(f.kind == FlagKind.OCR for f in doc.flags)
 
 
 def _mail_files(raw: bytes, path: str) -> list[tuple[str, str, bool]]:
@@ -71,7 +72,7 @@ def _mail_files(raw: bytes, path: str) -> list[tuple[str, str, bool]]:
     mail = parse_mail(raw)
     files, unread = [], []
     for att in mail.attachments:
-        if att.content_type in archives.MEDIA_TYPES.values():
+        if formats.sniff(att.data, att.filename).archive:
             continue  # its members are attachments of their own
         try:
             files.append((att.filename, *_read(att.data, att.filename)))
