@@ -13,6 +13,10 @@ import os
 import re
 import signal
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from functools import lru_cache
 from statistics import median
 
@@ -34,6 +38,41 @@ _WCONF = re.compile(r"x_wconf (\d+)")
 
 class OcrUnavailable(Exception):
     """tesseract or its Vietnamese language data is missing."""
+
+
+@dataclass(frozen=True)
+class OcrLine:
+    """One line as tesseract read it, with the confidence of its least sure word (0-100)."""
+
+    text: str
+    confidence: float
+
+
+@dataclass(frozen=True)
+class _Settings:
+    own_resolution: bool = False  # a scanned PDF page rendered at its image's resolution, not INTAKE_OCR_DPI
+    psm: str | None = None  # page segmentation mode; None: INTAKE_OCR_PSM or 6
+    lines: list[OcrLine] | None = None  # where every line read is collected, with its confidence
+
+
+_SETTINGS: ContextVar[_Settings] = ContextVar("intake_ocr_settings", default=_Settings())
+
+
+@contextmanager
+def letter_ocr() -> Iterator[list[OcrLine]]:
+    """OCR as a call letter needs it, for the readers called inside the block; yields the lines read.
+
+    A scanned page is rendered at its own resolution (not upsampled to INTAKE_OCR_DPI) and read with
+    page segmentation 4 (one column of text in several sizes: titles, bold headings, italic notes).
+    On the test letters scanned at 150 dpi, the report settings (300 dpi, psm 6) lost or misread most
+    bold headings (no outline right of 6); these kept them (5 of 6). Reports are read as before.
+    """
+    lines: list[OcrLine] = []
+    token = _SETTINGS.set(_Settings(own_resolution=True, psm="4", lines=lines))
+    try:
+        yield lines
+    finally:
+        _SETTINGS.reset(token)
 
 
 def tesseract_path() -> str | None:
@@ -67,8 +106,9 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[lis
     reason = unavailable_reason()
     if binary is None or reason:
         raise OcrUnavailable(reason or "tesseract is not installed")
+    settings = _SETTINGS.get()
     # psm 6 by default (one uniform block) keeps a report's lines whole; layout gaps are split below
-    cmd = [binary, "-", "-", "-l", "vie", "--psm", current().ocr_psm, "hocr"]
+    cmd = [binary, "-", "-", "-l", "vie", "--psm", settings.psm or current().ocr_psm, "hocr"]
     with ocr_slot():  # at most INTAKE_OCR_JOBS at once, across a worker pool
         # one thread: tesseract's OpenMP threads spin when cores are busy (measured 3 s -> 13 s a page
         # on a loaded 2-core machine); parallelism belongs to the caller
@@ -83,11 +123,12 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[lis
             raise RuntimeError(f"tesseract timed out after {timeout:g} s") from None
     if proc.returncode != 0:
         raise RuntimeError(f"tesseract exited with {proc.returncode}: {err.decode(errors='replace')[-200:]}")
-    return parse_hocr(out, scale)
+    return parse_hocr(out, scale, settings.lines)
 
 
-def parse_hocr(hocr: bytes, scale: float) -> tuple[list[Run], list[float]]:
-    """hOCR lines -> runs in points; a line is cut where words are far apart (table columns)."""
+def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = None) -> tuple[list[Run], list[float]]:
+    """hOCR lines -> runs in points; a line is cut where words are far apart (table columns).
+    Each line, with its least sure word's confidence, is appended to `lines_read` when given."""
     root = etree.fromstring(hocr, etree.XMLParser(resolve_entities=False, no_network=True, recover=True))
     if root is None:
         return [], []
@@ -105,7 +146,7 @@ def parse_hocr(hocr: bytes, scale: float) -> tuple[list[Run], list[float]]:
         baseline = ly1 + float(base.group(2)) if base else ly1 - 0.2 * (ly1 - ly0)
         xsize = _XSIZE.search(title)
         height = float(xsize.group(1)) if xsize else float(ly1 - ly0)
-        words = []
+        words, word_confs = [], []
         for w in el.iter():
             if (w.get("class") or "") != "ocrx_word":
                 continue
@@ -117,8 +158,11 @@ def parse_hocr(hocr: bytes, scale: float) -> tuple[list[Run], list[float]]:
             if conf:
                 confs.append(float(conf.group(1)))
             words.append((text, *map(int, wbox.groups())))
+            word_confs.append(confs[-1] if conf else 0.0)
         if words:
             lines.append((words, ly0, ly1, baseline, height))
+            if lines_read is not None:
+                lines_read.append(OcrLine(" ".join(w[0] for w in words), min(word_confs)))
     if not lines:
         return [], confs
     # One report has one or two text sizes; OCR line heights jitter, which would split paragraphs.
@@ -147,11 +191,23 @@ def _run(words: list, top: int, bottom: int, baseline: float, size: float, scale
 
 def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
     """OCR a pypdfium2 page: rendered at INTAKE_OCR_DPI (300) in grey, coordinates in points from its top-left."""
-    scale = current().ocr_dpi / 72.0
+    scale = ((_SETTINGS.get().own_resolution and _image_dpi(page)) or current().ocr_dpi) / 72.0
     image = page.render(scale=scale, grayscale=True).to_pil()
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return ocr_png(buffer.getvalue(), scale)
+
+
+def _image_dpi(page) -> float | None:
+    """The resolution of the page's largest image (the scan), within 150-600 dpi; None without one."""
+    import pypdfium2 as pdfium
+
+    best = None
+    for obj in page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,)):
+        meta = obj.get_metadata()
+        if meta.horizontal_dpi > 0 and (best is None or meta.width * meta.height > best.width * best.height):
+            best = meta
+    return max(150.0, min(600.0, best.horizontal_dpi)) if best else None
 
 
 def confidence_flag(confs: list[float], pages: int) -> Flag:
@@ -194,4 +250,4 @@ def read_image(data: bytes) -> Document:
 
 
 __all__ = ["ocr_png", "ocr_pdf_page", "parse_hocr", "read_image", "unavailable_reason", "tesseract_path",
-           "confidence_flag", "OcrUnavailable", "OCR_FONT"]
+           "confidence_flag", "letter_ocr", "OcrLine", "OcrUnavailable", "OCR_FONT"]

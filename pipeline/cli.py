@@ -411,28 +411,36 @@ def campaign() -> None:
 
 @campaign.command("draft")
 @click.argument("letter", type=click.Path(exists=True, dir_okay=False))
+@click.argument("outline_file", required=False, type=click.Path(exists=True, dir_okay=False))
 @click.option("--units", "units_file", type=click.Path(exists=True, dir_okay=False),
               help="Units as CSV (id,name,emails) or YAML")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the YAML here (default: stdout)")
 @click.option("--timezone", default="Asia/Ho_Chi_Minh", show_default=True)
-def campaign_draft(letter: str, units_file: str | None, output: str | None, timezone: str) -> None:
-    """Draft a campaign file from the call letter (.docx, .pdf, .doc or .txt).
+def campaign_draft(letter: str, outline_file: str | None, units_file: str | None, output: str | None,
+                   timezone: str) -> None:
+    """Draft a campaign file from the call letter (.docx, .pdf, .doc, .txt, a scan, or the .eml it came in).
 
-    The outline, deadline, attachments and keywords are read from the letter; what staff should
-    check is marked "# kiểm tra:".
+    The outline is read from the đề cương: after the letter's "ĐỀ CƯƠNG" line, from OUTLINE_FILE, or
+    from the second file of the mail. The deadline, attachments and keywords are read from the
+    letter; what staff should check is marked "# kiểm tra:".
     """
-    from extractors.readers import read_document
+    from pipeline.letters import LetterError, read_letter
     from rules.draft import draft, load_units, to_yaml
 
-    doc = read_document(Path(letter).read_bytes(), os.path.basename(letter))
-    if doc.error:
-        click.echo(f"cannot read {letter}: {doc.error}", err=True)
+    try:
+        source = read_letter(letter, outline_file)
+    except LetterError as exc:
+        click.echo(f"cannot read {exc}", err=True)
         sys.exit(1)
     try:
         units = load_units(units_file) if units_file else []
     except (OSError, ValueError, KeyError) as exc:
         raise ConfigError(f"{units_file}: cannot read units: {exc}") from None
-    text = to_yaml(draft("\n".join(b.text for b in doc.body), timezone, units))
+    if source.letter_name != os.path.basename(letter) or (source.outline_name and not outline_file):
+        click.echo(f"letter: {source.letter_name}; đề cương: {source.outline_name or '(inside the letter or none)'}",
+                   err=True)
+    text = to_yaml(draft(source.letter, timezone, units, outline_text=source.outline, scanned=source.scanned,
+                         doubtful=source.doubtful))
     if output:
         Path(output).write_text(text, encoding="utf-8")
         if not _run().quiet:

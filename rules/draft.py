@@ -2,35 +2,32 @@
 
 The letter already says everything ("theo đề cương gửi kèm", "trước ngày 15/6/2022", "kèm theo quy
 chế dân chủ ... và quyết định thành lập ban chỉ đạo (nếu có)"); staff should only check the draft.
-Anything guessed is marked with a "# kiểm tra:" comment in the YAML.
+Anything guessed is marked with a "# kiểm tra:" comment in the YAML. The outline is read in
+`draft_outline`, the deadline in `draft_deadline`, the attachments in `draft_attachments`.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import yaml
 
-from extractors.numbering import split_number
 from extractors.text import fold, repair
+from rules.draft_attachments import attachments as asked_attachments
+from rules.draft_deadline import candidates, choose
+from rules.draft_outline import heading_title, outline_nodes, outline_region, outline_start, parse_label
+from rules.draft_text import doubtful_line, flat, is_caps
 
 CHECK = "# kiểm tra:"
-_DATE = r"(\d{1,2})\s*(?:/|-|\.|\s+tháng\s+)(\d{1,2})\s*(?:/|-|\.|\s+năm\s+)(\d{4})"
-_TIME = r"(\d{1,2})\s*(?:giờ|h|g)\s*(\d{2})?(?:\s*phút)?"
-# Deadline phrases, most specific first: (pattern, what the date means).
-_DEADLINES = [
-    (re.compile(rf"(?:trước|chậm nhất(?: là)?(?: vào)?|hạn chót)\s+(?:lúc\s+)?{_TIME}[\s,]*(?:ngày|,)?\s*{_DATE}",
-                re.I), "time"),
-    (re.compile(rf"chậm nhất(?: là)?(?: vào)?(?: ngày)?\s+{_DATE}", re.I), "end_of_day"),
-    (re.compile(rf"(?:trước|hạn chót)\s+ngày\s+{_DATE}", re.I), "start_of_day"),
-]
-_DOC_TYPES = ("quyết định", "quy chế", "kế hoạch", "báo cáo", "danh sách", "biên bản", "nghị quyết", "quy định")
-_VERBS = ("thanh lap", "ban hanh", "phe duyet", "kien toan", "thuc hien")
 _RESOLUTION = re.compile(r"(Nghị quyết|Chỉ thị|Kết luận|Quy định|Kế hoạch)\s+số\s+(\d+)[-–](\w+)/([\wĐđ]+)", re.I)
 _INITIALS = {"nghi quyet": "nq", "chi thi": "ct", "ket luan": "kl", "quy dinh": "qd", "ke hoach": "kh"}
+_SUBJECT = re.compile(r"^\s*V/v\s+", re.I)  # "V/v báo cáo …": the letter's subject (về việc)
+# where the letter points at a đề cương it does not carry: "theo đề cương chi tiết tại Phụ lục 1 gửi kèm theo"
+_OUTLINE_ELSEWHERE = re.compile(r"(?:theo|tại)\s+(?:đề cương|phụ lục|mẫu)[^.;]*", re.I)
 
 
 @dataclass
@@ -40,134 +37,10 @@ class Draft:
     deadline: datetime | None
     timezone: str
     keywords: list[str]
-    outline: list[dict]
+    outline: list[dict]  # {"key", "title", "children"}, and "check" where staff should look
     attachments: list[dict]
     units: list[dict] = field(default_factory=list)
     doubts: dict[str, str] = field(default_factory=dict)  # field → what staff should check
-
-
-def _deadline(text: str, tz: ZoneInfo) -> tuple[datetime | None, str | None]:
-    flat = " ".join(text.split())
-    for pattern, meaning in _DEADLINES:
-        m = pattern.search(flat)
-        if not m:
-            continue
-        groups = [g for g in m.groups()]
-        if meaning == "time":
-            hour, minute, day, month, year = groups
-            moment = datetime(int(year), int(month), int(day), int(hour), int(minute or 0), tzinfo=tz)
-        else:
-            day, month, year = groups
-            moment = datetime(int(year), int(month), int(day), tzinfo=tz)
-            if meaning == "end_of_day":  # "chậm nhất ngày 15/6": the 15th still counts
-                moment += timedelta(days=1)
-        return moment, m.group(0)
-    return None, None
-
-
-def _outline(lines: list[str]) -> tuple[list[dict], bool]:
-    """Numbered headings after "ĐỀ CƯƠNG" (or anywhere, if the letter has no such line) → nodes."""
-    start = next((i + 1 for i, line in enumerate(lines) if fold(line).startswith("de cuong")), 0)
-    nodes: list[dict] = []
-    path: list[dict] = []  # current node per level
-    kinds: list[str] = []  # numbering kind per level, in order of first appearance
-    last: dict | None = None
-    for line in lines[start:]:
-        number, rest = split_number(line)
-        if number is None or number.kind == "bullet":
-            # A heading wrapped onto the next line: "... ngày" / "17/6/2021 của Đảng ủy Khối ..."
-            if last is not None and number is None and not re.search(r"[.:;)]$", last["title"]) \
-                    and (line[:1].islower() or line[:1].isdigit()):
-                last["title"] = f"{last['title']} {line}"
-            last = None
-            continue
-        kind = "roman" if number.kind == "part" else number.kind
-        if kind not in kinds:
-            if len(kinds) == 3:
-                continue
-            kinds.append(kind)
-        level = kinds.index(kind)
-        if level > len(path):
-            continue  # "a)" with no "1." above it: a list, not the outline
-        key = _key(kind, number.value)
-        node = {"key": key if level == 0 else f"{path[level - 1]['key']}.{key}", "title": rest, "children": []}
-        (path[level - 1]["children"] if level else nodes).append(node)
-        path[level:] = [node]
-        last = node
-    for node in _walk(nodes):
-        node["title"] = _clean_title(node["title"])
-    return nodes, bool(start)
-
-
-def _key(kind: str, value: int) -> str:
-    if kind == "roman":
-        return ["I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII"][value - 1] \
-            if value <= 12 else str(value)
-    if kind == "letter":
-        return chr(ord("a") + value - 1)
-    return str(value)
-
-
-def _walk(nodes: list[dict]):
-    for node in nodes:
-        yield node
-        yield from _walk(node["children"])
-
-
-def _clean_title(title: str) -> str:
-    """Guidance in brackets and the final full stop are not part of a heading."""
-    title = re.sub(r"\s*\([^)]*\)\s*$", "", title.strip())
-    return title.rstrip(" .;:")
-
-
-def _attachments(text: str) -> list[dict]:
-    flat = " ".join(text.split())
-    m = re.search(r"kèm theo\s+(.+?)(?:\s+để\b|\.\s|\.$|;)", flat, re.I)
-    if not m:
-        return []
-    result = []
-    for item in re.split(r"\s+và\s+(?=" + "|".join(_DOC_TYPES) + ")", m.group(1), flags=re.I):
-        item = item.strip(" ,")
-        optional = bool(re.search(r"\(\s*nếu có\s*\)", item, re.I))
-        title = re.sub(r"\s*\(\s*nếu có\s*\)", "", item, flags=re.I).strip(" ,")
-        if not title:
-            continue
-        entry = {"id": _attachment_id(title), "title": title[:1].upper() + title[1:],
-                 "required": "if_mentioned" if optional else True}
-        if optional:
-            entry["mentioned_by"] = [_mention_phrase(title)]
-        result.append(entry)
-    return result
-
-
-def _split_type(title: str) -> tuple[str, list[str]]:
-    words = fold(title).split()
-    for doc_type in _DOC_TYPES:
-        key = fold(doc_type).split()
-        if words[:len(key)] == key:
-            return "_".join(key), words[len(key):]
-    return "", words
-
-
-def _attachment_id(title: str) -> str:
-    """"quy chế dân chủ của cơ quan, đơn vị" → quy_che_dan_chu; "quyết định thành lập ban chỉ
-    đạo" → quyet_dinh_bcd: the type, then the object (initials when it is long)."""
-    doc_type, rest = _split_type(title.split(" của ")[0])
-    text = " ".join(rest)
-    for verb in _VERBS:
-        if text.startswith(verb + " "):
-            text = text[len(verb) + 1:]
-    obj = text.split()
-    tail = "".join(w[0] for w in obj) if len(obj) > 2 else "_".join(obj)
-    return "_".join(x for x in (doc_type, tail) if x) or "tai_lieu"
-
-
-def _mention_phrase(title: str) -> str:
-    """What a report says when the optional thing exists: the title without its document type."""
-    words = title.split()
-    doc_type, _ = _split_type(title)
-    n = len(doc_type.split("_")) if doc_type else 0
-    return " ".join(words[n:]) or title
 
 
 def _resolution(text: str) -> tuple[str | None, list[str]]:
@@ -181,41 +54,114 @@ def _resolution(text: str) -> tuple[str | None, list[str]]:
     return f"{initials}{number}", names
 
 
-def _title(lines: list[str], resolution: str | None) -> str:
-    after = next((i + 1 for i, line in enumerate(lines) if fold(line).startswith("de cuong")), None)
-    candidates = lines[after:after + 2] if after is not None else []
-    candidates += [line for line in lines if fold(line).startswith(("so ket", "tong ket", "bao cao ket qua"))]
-    for line in candidates:
-        if line and not split_number(line)[0]:
-            return re.split(r",\s*ngày\b", line)[0].strip(" .")
-    return resolution or "Đợt báo cáo"
+def _title(outline_lines: list[str], letter: list[str], resolution: str | None) -> str:
+    """The đề cương's subtitle ("Sơ kết 01 năm thực hiện …"), else a line naming the review, else the
+    letter's subject ("V/v báo cáo …"), else the resolution."""
+    start = outline_start(outline_lines)
+    after = outline_lines[start + 1:start + 3] if start is not None else []
+    named = [line for line in letter if fold(line).startswith(("so ket", "tong ket", "bao cao ket qua"))]
+    for line in after + named:
+        title = "" if line.startswith("(") or parse_label(line)[0] else heading_title(re.split(r",\s*ngày\b", line)[0])
+        if any(c.isalpha() for c in title):
+            return title
+    return _subject(letter) or resolution or "Đợt báo cáo"
 
 
-def draft(text: str, timezone: str = "Asia/Ho_Chi_Minh", units: list[dict] | None = None) -> Draft:
-    """A campaign drafted from the letter's text (already repaired)."""
+def _subject(lines: list[str]) -> str | None:
+    """The subject line "V/v …", joined over the lines the letterhead wrapped it onto."""
+    for i, line in enumerate(lines):
+        if _SUBJECT.match(line):
+            parts = [_SUBJECT.sub("", line)]
+            for nxt in lines[i + 1:i + 4]:
+                if is_caps(nxt) or re.search(r"\bngày\b.*\btháng\b|^(?:kính gửi|số)\b", nxt, re.I):
+                    break
+                parts.append(nxt)
+            subject = " ".join(parts).strip(" .")
+            return subject[:1].upper() + subject[1:]
+    return None
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in repair(text).split("\n") if line.strip()]
+
+
+def draft(text: str, timezone: str = "Asia/Ho_Chi_Minh", units: list[dict] | None = None,
+          outline_text: str | None = None, scanned: bool = False, doubtful: Collection[str] = ()) -> Draft:
+    """A campaign drafted from the letter's text (already repaired).
+
+    `outline_text`: the đề cương when it is a file of its own (else it is read after the letter's
+    "ĐỀ CƯƠNG" line); `scanned`: the text came from OCR (misread numbers are read from their order);
+    `doubtful`: the lines OCR read with low confidence, quoted where the draft used them.
+    """
     tz = ZoneInfo(timezone)
-    lines = [line.strip() for line in repair(text).split("\n") if line.strip()]
-    doubts: dict[str, str] = {}
-    deadline, phrase = _deadline(text, tz)
-    if deadline is None:
-        doubts["deadline"] = "không tìm thấy thời hạn trong công văn: điền hạn nộp"
+    letter = _lines(text)
+    start = outline_start(letter)
+    body = letter[:start] if start is not None else letter  # the letter itself, without its đề cương
+    if outline_text is not None:
+        outline_lines = _lines(outline_text)
+        region = outline_region(outline_lines, outline_start(outline_lines))
     else:
-        doubts["deadline"] = f"đọc từ «{phrase}»"
-    outline, from_de_cuong = _outline(lines)
+        outline_lines = letter
+        region = outline_region(letter, start) if start is not None else []
+    doubts: dict[str, str] = {}
+    outline = outline_nodes(region, scanned, doubtful)
     if not outline:
-        doubts["outline"] = "không tìm thấy đề cương: điền các mục"
-    elif not from_de_cuong:
-        doubts["outline"] = "công văn không có dòng «ĐỀ CƯƠNG»: các mục lấy từ những dòng có đánh số"
+        doubts["outline"] = _no_outline(body) if outline_text is None and start is None else \
+            "không tìm thấy mục nào có đánh số trong đề cương: điền các mục"
+    deadline = _deadline(body, letter if outline_text is None else letter + outline_lines, tz, doubtful, doubts)
     short, keywords = _resolution(text)
     year = deadline.year if deadline else datetime.now(tz).year
-    attachments = _attachments(text)
+    attachments = asked_attachments(flat(body))
     if attachments:
         doubts["attachments"] = "mã (id) và điều kiện bắt buộc được đoán từ câu «kèm theo»"
     if not units:
         doubts["units"] = "chưa có danh sách đơn vị: dùng --units hoặc điền tay"
-    return Draft(id=f"{short or 'dot-bao-cao'}-{year}", title=_title(lines, short), deadline=deadline,
-                 timezone=timezone, keywords=keywords, outline=outline, attachments=attachments,
-                 units=units or [], doubts=doubts)
+    return Draft(id=f"{short or 'dot-bao-cao'}-{year}", title=_title(outline_lines, letter, short),
+                 deadline=deadline, timezone=timezone, keywords=keywords, outline=outline,
+                 attachments=attachments, units=units or [], doubts=doubts)
+
+
+def pick_letter_and_outline(files: list[tuple[str, str]]) -> tuple[int, int | None]:
+    """Which of a mail's files (name, text) is the letter and which its đề cương (None: none, or the
+    letter carries its own). A đề cương is named so or starts with its title and greets nobody."""
+    def is_outline(name: str, text: str) -> bool:
+        lines = _lines(text)
+        return "de cuong" in fold(name) or (outline_start(lines[:15]) is not None
+                                            and not any(fold(line).startswith("kinh gui") for line in lines))
+
+    outlines = [i for i, (name, text) in enumerate(files) if is_outline(name, text)]
+    letters = [i for i in range(len(files)) if i not in outlines] or [0]
+    greeting = [i for i in letters if any(fold(line).startswith(("kinh gui", "v v ")) for line in _lines(files[i][1]))]
+    letter = (greeting or letters)[0]
+    outline = next((i for i in outlines if i != letter), None)
+    return letter, None if outline_start(_lines(files[letter][1])) is not None else outline
+
+
+def _no_outline(body: list[str]) -> str:
+    """Why there is no outline: the letter's own numbered paragraphs ("I. NỘI DUNG LÀM VIỆC …") are not one."""
+    where = _OUTLINE_ELSEWHERE.search(flat(body))
+    said = f" (công văn ghi «{where.group(0).strip(' ,')}»)" if where else ""
+    return (f"công văn không kèm đề cương{said}: chạy lại với tệp đề cương, intake campaign draft CÔNG_VĂN "
+            "ĐỀ_CƯƠNG, hoặc điền các mục")
+
+
+def _deadline(body: list[str], everything: list[str], tz: ZoneInfo, doubtful: Collection[str],
+              doubts: dict[str, str]) -> datetime | None:
+    """The report's deadline from the letter (its đề cương and appendices only when the letter has none)."""
+    best, others = choose(candidates(flat(body), tz) or candidates(flat(everything), tz))
+    if best is None:
+        doubts["deadline"] = "không tìm thấy thời hạn trong công văn: điền hạn nộp"
+        return None
+    notes = [f"đọc từ «{best.phrase}»"]
+    if best.score <= 0:
+        notes.append("câu này không nói đó là hạn gửi báo cáo")
+    if others:
+        notes.append("các thời hạn khác trong công văn: " + ", ".join(f"«{d.phrase}»" for d in others))
+    unsure = doubtful_line(best.phrase, doubtful, context=best.clause)
+    if unsure:
+        notes.append(f"OCR không chắc dòng «{unsure}»")
+    doubts["deadline"] = "; ".join(notes)
+    return best.moment
 
 
 def _flow(value) -> str:
@@ -229,7 +175,8 @@ def _outline_yaml(nodes: list[dict], indent: int) -> list[str]:
     out = []
     pad = " " * indent
     for node in nodes:
-        out.append(f"{pad}- key: {_flow(node['key'])}")
+        check = f"  {CHECK} {node['check']}" if node.get("check") else ""
+        out.append(f"{pad}- key: {_flow(node['key'])}{check}")
         out.append(f"{pad}  title: {_flow(node['title'])}")
         if node["children"]:
             out.append(f"{pad}  children:")
