@@ -1,4 +1,4 @@
-"""The measurements of `intake bench` that need no server: extraction against the libraries
+"""The measurements of the benchmark that need no server: extraction against the libraries
 underneath, ingest with 1 and 2 workers, peak memory over a big inbox, the status page's SQL."""
 
 from __future__ import annotations

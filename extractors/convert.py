@@ -9,20 +9,16 @@ produce no output. A timeout kills the whole process group (soffice forks oospla
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import subprocess
 import tempfile
-import threading
 from pathlib import Path
 
+from .config import current, program, soffice_slot
 from .limits import safe_limits
 from .model import Document, Flag, FlagKind
 
 DEFAULT_TIMEOUT = 120.0
-# LibreOffice is memory hungry and slow to start: at most INTAKE_SOFFICE_JOBS at once (pipeline/workers.py
-# swaps in a semaphore shared by the whole worker pool).
-_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("INTAKE_SOFFICE_JOBS", "2") or 2)))
 _NAMES = {"doc": "Word 97-2003 .doc", "rtf": "RTF"}
 
 
@@ -35,11 +31,8 @@ class ConversionFailed(Exception):
 
 
 def soffice_path() -> str | None:
-    """The soffice binary: INTAKE_SOFFICE when set (even if wrong: then nothing is found), else PATH."""
-    configured = os.environ.get("INTAKE_SOFFICE")
-    if configured:
-        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else None
-    return shutil.which("soffice") or shutil.which("libreoffice")
+    """The soffice binary: the configured one (INTAKE_SOFFICE; a wrong path means none), else PATH."""
+    return program(current().soffice, "soffice", "libreoffice")
 
 
 def _timeout() -> float:
@@ -63,7 +56,7 @@ def to_docx(data: bytes, source_format: str, timeout: float | None = None) -> by
                "--outdir", str(out_dir), str(source)]
         # HOME too: some builds still touch ~/.config before reading -env
         env = dict(os.environ, HOME=str(work), SAL_USE_VCLPLUGIN="svp")
-        with _SLOTS:
+        with soffice_slot():  # at most INTAKE_SOFFICE_JOBS at once, across a worker pool
             _run(cmd, env, timeout)
         result = out_dir / "input.docx"
         if not result.is_file() or result.stat().st_size == 0:

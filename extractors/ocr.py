@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 import os
 import re
-import shutil
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -24,6 +22,7 @@ from statistics import median
 
 from lxml import etree
 
+from .config import current, ocr_slot, program
 from .limits import safe_limits
 from .model import Document, Flag, FlagKind
 from .pdf_lines import Run
@@ -31,9 +30,6 @@ from .pdf_lines import Run
 DEFAULT_DPI = 300
 DEFAULT_TIMEOUT = 120.0
 OCR_FONT = "OCR"
-# OCR is CPU bound and tesseract already uses threads: at most INTAKE_OCR_JOBS at once (pipeline/workers.py
-# swaps in a semaphore shared by the whole worker pool).
-_SLOTS = threading.BoundedSemaphore(max(1, int(os.environ.get("INTAKE_OCR_JOBS", "1") or 1)))
 _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
 _BASELINE = re.compile(r"baseline (-?[\d.]+) (-?[\d.]+)")
 _XSIZE = re.compile(r"x_size ([\d.]+)")
@@ -80,11 +76,8 @@ def letter_ocr() -> Iterator[list[OcrLine]]:
 
 
 def tesseract_path() -> str | None:
-    """INTAKE_TESSERACT when set (a wrong path means "not installed"), else tesseract on PATH."""
-    configured = os.environ.get("INTAKE_TESSERACT")
-    if configured:
-        return configured if os.path.isfile(configured) and os.access(configured, os.X_OK) else None
-    return shutil.which("tesseract")
+    """The configured tesseract (INTAKE_TESSERACT; a wrong path means "not installed"), else PATH."""
+    return program(current().tesseract, "tesseract")
 
 
 @lru_cache(maxsize=8)
@@ -106,13 +99,6 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def _dpi() -> int:
-    try:
-        return max(72, min(600, int(os.environ.get("INTAKE_OCR_DPI", "") or DEFAULT_DPI)))
-    except ValueError:
-        return DEFAULT_DPI
-
-
 def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[list[Run], list[float]]:
     """OCR one page image (PNG bytes, `scale` pixels per point): its runs and its word confidences."""
     timeout = safe_limits().ocr_timeout if timeout is None else timeout  # INTAKE_OCR_TIMEOUT
@@ -121,12 +107,12 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[lis
     if binary is None or reason:
         raise OcrUnavailable(reason or "tesseract is not installed")
     settings = _SETTINGS.get()
-    # psm 6 (one uniform block) keeps a report's lines whole; layout gaps are split below
-    cmd = [binary, "-", "-", "-l", "vie", "--psm", settings.psm or os.environ.get("INTAKE_OCR_PSM", "6"), "hocr"]
-    with _SLOTS:
+    # psm 6 by default (one uniform block) keeps a report's lines whole; layout gaps are split below
+    cmd = [binary, "-", "-", "-l", "vie", "--psm", settings.psm or current().ocr_psm, "hocr"]
+    with ocr_slot():  # at most INTAKE_OCR_JOBS at once, across a worker pool
         # one thread: tesseract's OpenMP threads spin when cores are busy (measured 3 s -> 13 s a page
         # on a loaded 2-core machine); parallelism belongs to the caller
-        env = dict(os.environ, OMP_THREAD_LIMIT=os.environ.get("OMP_THREAD_LIMIT", "1"))
+        env = {"OMP_THREAD_LIMIT": "1", **os.environ}
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, start_new_session=True)
         try:
@@ -205,7 +191,7 @@ def _run(words: list, top: int, bottom: int, baseline: float, size: float, scale
 
 def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
     """OCR a pypdfium2 page: rendered at INTAKE_OCR_DPI (300) in grey, coordinates in points from its top-left."""
-    scale = ((_SETTINGS.get().own_resolution and _image_dpi(page)) or _dpi()) / 72.0
+    scale = ((_SETTINGS.get().own_resolution and _image_dpi(page)) or current().ocr_dpi) / 72.0
     image = page.render(scale=scale, grayscale=True).to_pil()
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")

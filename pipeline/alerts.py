@@ -21,9 +21,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
-import os
 import smtplib
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.charset import QP, Charset
@@ -32,12 +32,13 @@ from email.message import Message
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr, getaddresses, make_msgid
-from typing import Mapping
 
 import sqlite_utils
 
 from pipeline.flow import mail_facts
-from pipeline.settings import env_number
+from pipeline.secrets import SecretFileError, read_secret_file
+from pipeline.settings import SettingError, Settings
+from pipeline.settings import load as load_settings
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 from rules.alerts import Alert, Receipt, due_alerts, mail_alert_key
 from rules.campaign import Campaign
@@ -47,8 +48,6 @@ from rules.vocabulary import AlertKind, AlertOutcome
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # a recipient the server keeps refusing is given up after this many failed runs
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
 
 class SmtpUnavailable(Exception):
@@ -60,7 +59,7 @@ class SmtpUnavailable(Exception):
         self.results = results or []
 
 
-class AlertConfigError(ValueError):
+class AlertConfigError(SettingError):
     """SMTP settings that cannot work; the message names the variable."""
 
 
@@ -81,50 +80,45 @@ class AlertSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AlertSettings:
-        env = os.environ if env is None else env
+        """from_settings() of the INTAKE_* variables in `env` (default: this process's)."""
+        try:
+            settings = load_settings(env)
+        except SettingError as exc:
+            raise AlertConfigError(str(exc)) from None
+        return cls.from_settings(settings)
 
-        def number(name: str, default, kind=int):
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlertSettings:
+        """The INTAKE_SMTP_* and INTAKE_ALERTS* settings, checked together. The password file wins
+        over INTAKE_SMTP_PASSWORD, as for IMAP."""
+        password = settings.smtp_password
+        if settings.smtp_password_file:
             try:
-                return env_number(env, name, default, kind)
-            except ValueError as exc:
-                raise AlertConfigError(str(exc)) from None
-
-        password = env.get("INTAKE_SMTP_PASSWORD") or None
-        if not password and env.get("INTAKE_SMTP_PASSWORD_FILE"):
-            path = env["INTAKE_SMTP_PASSWORD_FILE"]
-            from pipeline.secrets import SecretFileError, read_secret_file
-
-            try:
-                password = read_secret_file(path, "INTAKE_SMTP_PASSWORD_FILE")
+                password = read_secret_file(settings.smtp_password_file, "INTAKE_SMTP_PASSWORD_FILE")
             except SecretFileError as exc:
                 raise AlertConfigError(str(exc)) from None
-        starttls = (env.get("INTAKE_SMTP_STARTTLS") or "").strip().lower() in _TRUE
-        ssl_text = (env.get("INTAKE_SMTP_SSL") or "").strip().lower()
-        if ssl_text and ssl_text not in _TRUE | _FALSE:
-            raise AlertConfigError(f"INTAKE_SMTP_SSL must be 1 (implicit TLS, usually port 465) or 0, not {ssl_text!r}; "
-                                   "for STARTTLS set INTAKE_SMTP_STARTTLS=1")
-        implicit = ssl_text in _TRUE if ssl_text else None
+        starttls, implicit = settings.smtp_starttls, settings.smtp_ssl
         if implicit and starttls:
             raise AlertConfigError("INTAKE_SMTP_SSL=1 (implicit TLS) and INTAKE_SMTP_STARTTLS=1 exclude each other: "
                                    "port 465 wants the first, 587 the second")
-        port = number("INTAKE_SMTP_PORT", 465 if implicit else 25)
+        port = settings.smtp_port or (465 if implicit else 25)
         if port == 465 and (starttls or implicit is False):  # the server would wait for a TLS handshake
             raise AlertConfigError("port 465 is SMTP over implicit TLS: set INTAKE_SMTP_SSL=1 (not STARTTLS), "
                                    "or use port 587 for STARTTLS")
         if implicit is None:  # unset: port 465 speaks implicit TLS, every other port plain SMTP first
             implicit = port == 465 and not starttls
         return cls(
-            smtp_host=env.get("INTAKE_SMTP_HOST") or None,
+            smtp_host=settings.smtp_host,
             smtp_port=port,
-            smtp_user=env.get("INTAKE_SMTP_USER") or None,
-            smtp_password=password,
+            smtp_user=settings.smtp_user,
+            smtp_password=password or None,
             smtp_starttls=starttls,
             smtp_ssl=implicit,
-            sender=env.get("INTAKE_SMTP_FROM") or None,
-            staff=[a.strip().lower() for a in (env.get("INTAKE_STAFF") or "").split(",") if a.strip()],
-            per_hour=number("INTAKE_ALERTS_PER_HOUR", 10),
-            max_age_days=number("INTAKE_ALERTS_MAX_AGE_DAYS", 7.0, float),
-            enabled=(env.get("INTAKE_ALERTS") or "1").strip().lower() in _TRUE,
+            sender=settings.smtp_from,
+            staff=[a.lower() for a in settings.staff],
+            per_hour=settings.alerts_per_hour,
+            max_age_days=settings.alerts_max_age_days,
+            enabled=settings.alerts,
         )
 
     @property

@@ -1,4 +1,5 @@
-"""The `intake` command line. Every setting is a flag or an environment variable (INTAKE_*)."""
+"""The `intake` command line. Every setting is a flag or an environment variable (INTAKE_*,
+declared in pipeline/settings.py and read once, here, when a command starts)."""
 
 from __future__ import annotations
 
@@ -6,12 +7,16 @@ import json
 import logging
 import os
 import sys
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import click
 
-from pipeline import settings
+from extractors import config as extractor_config
+from pipeline import settings as registry
+from pipeline.schema import SchemaError
 from rules.campaign import Campaign, CampaignError, load_campaigns
 
 
@@ -19,6 +24,35 @@ class ConfigError(click.ClickException):
     """A usage or configuration problem: exit status 2, one clear message, no traceback."""
 
     exit_code = 2
+
+
+class IntakeGroup(click.Group):
+    """Every bad setting, whichever command meets it, is one line and exit status 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except registry.SettingError as exc:
+            raise ConfigError(str(exc)) from None
+
+
+@dataclass
+class Run:
+    """What every command is handed: the settings, and how much to say."""
+
+    settings: registry.Settings
+    quiet: bool = False
+
+    def say(self, text: str) -> None:
+        """A summary line: printed unless -q."""
+        if not self.quiet:
+            click.echo(text)
+
+
+def _run() -> Run:
+    run = click.get_current_context().find_object(Run)
+    assert run is not None, "the group's callback sets it before any command runs"
+    return run
 
 
 def _campaigns(rules: str) -> list[Campaign]:
@@ -55,17 +89,39 @@ def _db(path: str):
 
     try:
         return open_db(path)
-    except Exception as exc:  # sqlite3 raises several kinds for a path that is no database
+    except SchemaError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - sqlite3 raises several kinds for a path that is no database
         raise ConfigError(f"cannot open database {path}: {exc}") from None
 
 
-db_option = click.option("--db", "db_path", envvar="INTAKE_DB", default=settings.DEFAULT_DB, show_default=True,
-                         help="SQLite database file [env INTAKE_DB]")
-rules_option = click.option("--rules", envvar="INTAKE_RULES", default=settings.default_rules, show_default="bundled rules/",
-                            help="A campaign file or a folder of them [env INTAKE_RULES]")
+def _workers(value: int | None) -> int:
+    from pipeline.workers import default_workers
+
+    if value is not None and value < 1:
+        raise ConfigError(f"--workers must be at least 1, not {value}")
+    return value or _run().settings.workers or default_workers()
+
+
+def _setting_option(*names: str, setting: str, **kwargs: Any):
+    """An option that overrides a setting: unset, the setting's value (its variable, else its default)."""
+    spec = registry.spec(setting)
+
+    def resolve(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+        return value if value is not None else getattr(_run().settings, setting)
+
+    default = spec.default_text.replace("`", "") or getattr(registry.Settings(), setting)
+    return click.option(*names, callback=resolve, help=f"{kwargs.pop('help', spec.help[0].upper() + spec.help[1:])} "
+                        f"[env {spec.var}; default {default}]", **kwargs)
+
+
+db_option = _setting_option("--db", "db_path", setting="db")
+rules_option = _setting_option("--rules", setting="rules")
 campaign_option = click.option("--campaign", "campaign_id", help="Campaign id, when several are loaded")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON")
 now_option = click.option("--now", help="Evaluate as of this ISO 8601 moment (default: now)")
+workers_option = click.option("--workers", type=int, help="Processes reading mails in parallel "
+                              "[env INTAKE_WORKERS; default: one per usable CPU]")
 
 
 def evaluation_options(command):
@@ -75,10 +131,13 @@ def evaluation_options(command):
     return command
 
 
-@click.group()
+@click.group(cls=IntakeGroup)
 @click.version_option(package_name="intake")
-@click.option("-v", "--verbose", is_flag=True, help="Log progress to stderr")
-def cli(verbose: bool) -> None:
+@click.option("-v", "--verbose", is_flag=True, help="Log one line per mail (source, id, campaign, unit, documents, "
+              "time) and each step, to stderr")
+@click.option("-q", "--quiet", is_flag=True, help="Print only errors")
+@click.pass_context
+def cli(ctx: click.Context, verbose: bool, quiet: bool) -> None:
     """intake: reports emailed by units, checked against the campaign and published to Datasette.
 
     \b
@@ -87,21 +146,52 @@ def cli(verbose: bool) -> None:
       intake status                   # who sent, who is late, what is missing
       intake serve                    # browse everything in Datasette
     """
-    setup_logging(verbose)
-    from extractors.limits import LimitsConfigError, limits
+    if verbose and quiet:
+        raise ConfigError("-v and -q exclude each other")
+    settings = registry.load()  # every variable checked, whatever the command: a bad one is exit 2
+    setup_logging(verbose, quiet, settings.secrets())
+    extractor_config.configure(settings.extractor_config())
+    ctx.obj = Run(settings, quiet)
 
-    try:  # a bad INTAKE_MAX_* is a configuration error (exit 2); readers never see it
-        limits()
-    except LimitsConfigError as exc:
-        raise ConfigError(str(exc)) from None
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever sys.stderr is when a record comes (a progress bar's proxy while one is
+    shown, so log lines print above the bar)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
 
 
-def setup_logging(verbose: bool = False) -> None:
-    """Log to stderr, with every configured password replaced by "***" (pipeline/secrets.py)."""
+def setup_logging(verbose: bool = False, quiet: bool = False, secrets: list[str] | None = None) -> None:
+    """Log to stderr (-v: INFO, -q: errors only, else warnings), with every secret replaced by "***"
+    (pipeline/secrets.py). Like logging.basicConfig, a logging set up by whoever runs intake in
+    process (a test runner) is left as it is, apart from the level and the redaction."""
     from pipeline.secrets import install_redaction
 
-    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(message)s")
-    install_redaction()
+    root = logging.getLogger()
+    level = logging.INFO if verbose else logging.ERROR if quiet else logging.WARNING
+    ours = [h for h in root.handlers if isinstance(h, _StderrHandler)]
+    for old in ours:
+        root.removeHandler(old)
+    if len(root.handlers) == 0:
+        handler = _StderrHandler()
+        handler.setLevel(level)
+        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        root.addHandler(handler)
+    if root.getEffectiveLevel() > level:  # never hides from other handlers what they asked for
+        root.setLevel(level)
+    install_redaction(secrets or [])
+
+
+def _progress(label: str, as_json: bool):
+    from pipeline.progress import mail_progress
+
+    return mail_progress(label, wanted=not as_json and not _run().quiet)
 
 
 @cli.command()
@@ -109,7 +199,7 @@ def setup_logging(verbose: bool = False) -> None:
 @db_option
 @rules_option
 @json_option
-@click.option("--workers", type=int, help="Processes reading mails in parallel [env INTAKE_WORKERS; default: one per CPU]")
+@workers_option
 def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool, workers: int | None) -> None:
     """Store and process mail from .eml and Outlook .msg files, folders of them, Maildir folders or mbox files.
 
@@ -117,18 +207,16 @@ def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool, wo
     Exit status 1 when some source could not be read (each is named with the reason).
     """
     from pipeline.flow import ingest as run_ingest
-    from pipeline.workers import WorkersError, resolve_workers
 
-    try:
-        workers = resolve_workers(workers)
-    except WorkersError as exc:
-        raise ConfigError(str(exc)) from None
+    count = _workers(workers)
     campaigns = _campaigns(rules)
-    report = run_ingest(_db(db_path), list(sources), campaigns, workers)
+    db = _db(db_path)
+    with _progress("ingest", as_json) as bar:
+        report = run_ingest(db, list(sources), campaigns, count, on_written=bar.written)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
-        click.echo(f"{report.seen} mails seen: {report.new} new, {report.known} already stored")
+        _run().say(f"{report.seen} mails seen: {report.new} new, {report.known} already stored")
     for err in report.errors:
         click.echo(f"cannot read {err.source}: {err.reason}", err=True)
     if report.processing_errors:
@@ -195,7 +283,7 @@ def _trust_roots():
     """INTAKE_TRUST_ROOTS, the office's PEM bundle of accepted CAs; unset: chains are not checked."""
     from extractors.certificates import TrustRoots, TrustRootsError
 
-    path = os.environ.get("INTAKE_TRUST_ROOTS", "").strip()
+    path = _run().settings.trust_roots
     if not path:
         return None
     try:
@@ -225,14 +313,19 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
 @db_option
 @rules_option
 @campaign_option
-def reprocess(db_path: str, rules: str, campaign_id: str | None) -> None:
+@workers_option
+def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | None) -> None:
     """Derive every stored mail again, after an extractor improved or a campaign file changed."""
     from pipeline.flow import reprocess as run_reprocess
 
+    count = _workers(workers)
     campaigns = _campaigns(rules)
     if campaign_id:
         _pick(campaigns, campaign_id)
-    click.echo(f"{run_reprocess(_db(db_path), campaigns, campaign_id)} mails processed again")
+    db = _db(db_path)
+    with _progress("reprocess", as_json=False) as bar:
+        done = run_reprocess(db, campaigns, campaign_id, count, on_written=bar.written, on_total=bar.total)
+    _run().say(f"{done} mails processed again")
 
 
 @cli.command()
@@ -253,7 +346,7 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
         campaigns = [_pick(campaigns, campaign_id)]
     unavailable = None
     try:
-        settings = AlertSettings.from_env()
+        settings = AlertSettings.from_settings(_run().settings)
         db, moment = _db(db_path), _moment(now)
         if send:
             try:
@@ -283,15 +376,15 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
 @cli.command()
 @db_option
 @rules_option
-@click.option("--host", envvar="INTAKE_HOST", default="127.0.0.1", show_default=True, help="Address to listen on")
-@click.option("--port", envvar="INTAKE_PORT", default=8001, show_default=True, help="Port to listen on")
+@_setting_option("--host", setting="host", help="Address to listen on")
+@_setting_option("--port", setting="port", type=click.IntRange(1, 65535), help="Port to listen on")
 def serve(db_path: str, rules: str, host: str, port: int) -> None:
     """Serve the database in Datasette with the Vietnamese labels of metadata.yml."""
     from pipeline.flow import refresh_statuses
     from pipeline.serve import run
 
     refresh_statuses(_db(db_path), _campaigns(rules))
-    run(db_path, host, port)
+    run(db_path, host, port, _run().settings)
 
 
 @cli.command()
@@ -305,10 +398,10 @@ def demo(db_path: str, host: str, port: int, no_serve: bool) -> None:
     from pipeline.serve import run
 
     inbox = Path(__file__).parent / "sample_inbox"
-    report = run_ingest(_db(db_path), [str(inbox)], _campaigns(settings.default_rules()))
-    click.echo(f"sample inbox: {report.seen} mails, {report.new} new → {db_path}")
+    report = run_ingest(_db(db_path), [str(inbox)], _campaigns(registry.default_rules()), _workers(None))
+    _run().say(f"sample inbox: {report.seen} mails, {report.new} new → {db_path}")
     if not no_serve:
-        run(db_path, host, port)
+        run(db_path, host, port, _run().settings)
 
 
 @cli.group()
@@ -350,7 +443,8 @@ def campaign_draft(letter: str, outline_file: str | None, units_file: str | None
                          doubtful=source.doubtful))
     if output:
         Path(output).write_text(text, encoding="utf-8")
-        click.echo(f"wrote {output}", err=True)
+        if not _run().quiet:
+            click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=False)
 
@@ -363,7 +457,7 @@ def campaign_check(file: str) -> None:
 
     found = _campaigns(file)[0]
     try:
-        staff, source = staff_addresses(found, AlertSettings.from_env())
+        staff, source = staff_addresses(found, AlertSettings.from_settings(_run().settings))
     except AlertConfigError as exc:
         raise ConfigError(str(exc)) from None
     click.echo(f"{found.id}: {found.title}")
@@ -393,61 +487,38 @@ def campaign_check(file: str) -> None:
 @click.option("--action", help="After storing: none, flag, flag:KEYWORD or move:FOLDER; per folder "
               "FOLDER=ACTION,... [env INTAKE_IMAP_ACTION]")
 @click.option("--interval", type=float, help="Seconds between passes without IDLE (default 60) [env INTAKE_IMAP_INTERVAL]")
-def poll(db_path: str, rules: str, once: bool, **flags) -> None:
+def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     """Read new mail from an IMAP mailbox, each message exactly once, until stopped.
 
     Uses IMAP IDLE where the server offers it (new mail within seconds), else polls every
-    --interval seconds. SIGTERM or Ctrl-C stops it after the message in hand. Mails are read with
+    --interval seconds. SIGTERM or Ctrl-C stops it after the mails in hand. Mails are read with
     BODY.PEEK (never marked as read). Exit status 2 for a bad setting, a refused login or another
     poller already running on the database; 1 when --once cannot reach the server.
     """
-    from pipeline.alerts import AlertConfigError, AlertSettings
-    from pipeline.imap import ImapAuthError, ImapConfigError, ImapSettings
-    from pipeline.poll import NETWORK_ERRORS, AlertSchedule, PollLocked, run
+    from pipeline.alerts import AlertSettings
+    from pipeline.imap import ImapSettings
+    from pipeline.poll import AlertSchedule, PollLocked, run
+    from pipeline.secrets import install_redaction
+    from pipeline.sources import SourceRefused
 
-    try:
-        imap_settings = ImapSettings.from_env(**flags)
-        alert_settings = AlertSettings.from_env()
-    except (ImapConfigError, AlertConfigError) as exc:
-        raise ConfigError(str(exc)) from None
-    from pipeline.secrets import configured_secrets, install_redaction
-
-    # --password-file is not in the environment: redact what was actually loaded too.
-    install_redaction(sorted({*configured_secrets(), imap_settings.password, alert_settings.smtp_password or ""} - {""},
+    settings = _run().settings
+    source = ImapSettings.from_settings(settings, **flags)
+    alert_settings = AlertSettings.from_settings(settings)
+    # --password-file is not a setting: redact what was actually loaded too.
+    install_redaction(sorted({*settings.secrets(), source.password, alert_settings.smtp_password or ""} - {""},
                              key=len, reverse=True))
     campaigns = _campaigns(rules)
     # Alerts go out from the loop when SMTP is configured, unless INTAKE_ALERTS=0.
     alerts = AlertSchedule(alert_settings if alert_settings.smtp_host else None)
     try:
-        report = run(db_path, imap_settings, campaigns, once=once, open_database=_db, alerts=alerts)
-    except (ImapAuthError, PollLocked) as exc:
+        report = run(db_path, source, campaigns, once=once, open_database=_db, alerts=alerts,
+                     workers=_workers(None))
+    except (SourceRefused, PollLocked) as exc:
         raise ConfigError(str(exc)) from None
-    except NETWORK_ERRORS as exc:
-        click.echo(f"cannot read {imap_settings.host}:{imap_settings.port}: {exc}", err=True)
+    except source.transient_errors as exc:
+        click.echo(f"cannot read {source.address}: {exc}", err=True)
         sys.exit(1)
-    click.echo(f"{report.fetched} mails fetched: {report.new} new, {report.skipped} already stored"
+    _run().say(f"{report.fetched} mails fetched: {report.new} new, {report.skipped} already stored"
                + (f", {report.actions} flagged or moved" if report.actions else ""))
     for err in report.errors:
         click.echo(err, err=True)
-
-
-@cli.command()
-@click.option("--quick", is_flag=True, help="Smaller sizes, under a minute (says which in the output)")
-@json_option
-def bench(quick: bool, as_json: bool) -> None:
-    """Measure speed, scale and memory beside the libraries underneath (benchmarks/).
-
-    A developer's tool: it needs a checkout of the repository (it builds its synthetic inbox with
-    the test fixtures) and Dovecot for the two IMAP figures (null, with the reason, without it).
-    """
-    root = Path(__file__).resolve().parent.parent
-    if not (root / "benchmarks").is_dir() or not (root / "tests" / "fixtures").is_dir():
-        raise ConfigError("intake bench runs from a checkout of the repository (benchmarks/ and tests/fixtures/)")
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))  # benchmarks/ and tests/ are not installed packages
-    from benchmarks.run import run as run_bench
-    from benchmarks.run import table
-
-    result = run_bench(quick, Path(settings.default_rules()) / "nq03-2022.yml",
-                       progress=lambda step: click.echo(f"measuring {step}...", err=True))
-    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else table(result))

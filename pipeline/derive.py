@@ -21,7 +21,7 @@ from extractors.model import Document, Extraction, Flag
 from extractors.readers import read_document
 from extractors.text import fold
 from pipeline.mime import ParsedMail, content_key, parse_mail
-from pipeline.store import delete_derived, now_iso, save_blob, sha256
+from pipeline.store import now_iso, replace_derived, sha256
 from rules.attribution import MailSignals, attribute, campaign_score
 from rules.campaign import Campaign
 from rules.mentions import mention
@@ -40,6 +40,7 @@ class Derived:
     campaign: str | None = None
     unit: str | None = None
     flags: list[Flag] = field(default_factory=list)
+    kinds: list[str] = field(default_factory=list)  # of the documents found, in order
 
 
 def receipt_time(mail: ParsedMail, internaldate: datetime | None) -> tuple[datetime | None, str | None]:
@@ -92,13 +93,6 @@ def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple
     return (campaign if score >= CAMPAIGN_THRESHOLD else None), extractions
 
 
-def derive(db: sqlite_utils.Database, message: str, campaigns: list[Campaign],
-           internaldate: datetime | None = None) -> Derived:
-    """Derive one stored mail (by sha256) again from its raw bytes."""
-    raw = db.execute("select raw from raw_messages where sha256 = ?", [message]).fetchone()[0]
-    return write_rows(db, message, derive_rows(message, raw, campaigns, internaldate))
-
-
 def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldate: datetime | None) -> dict:
     """The rows of one mail, or the processing_error rows when deriving failed. Pure (no database),
     so it can run in a worker process (pipeline/flow.py); never raises."""
@@ -112,17 +106,10 @@ def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldat
 
 def write_rows(db: sqlite_utils.Database, message: str, rows: dict) -> Derived:
     """Replace a mail's derived rows with `rows`, in one transaction."""
-    with db.conn:
-        delete_derived(db, message)
-        db["messages"].insert(rows["message"])
-        for blob in rows["blobs"]:
-            save_blob(db, blob)
-        db["attachments"].insert_all(rows["attachments"])
-        db["documents"].insert_all(rows["documents"])
-        db["sections"].insert_all(rows["sections"])
-        db["flags"].insert_all(rows["flags"])
+    replace_derived(db, message, rows)
     m = rows["message"]
-    return Derived(message, m["campaign_id"], m["unit_id"], [Flag(f["kind"], f["detail"]) for f in rows["flags"]])
+    return Derived(message, m["campaign_id"], m["unit_id"], [Flag(f["kind"], f["detail"]) for f in rows["flags"]],
+                   [d["kind"] for d in rows["documents"]])
 
 
 def failed_rows(message: str, detail: str) -> dict:

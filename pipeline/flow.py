@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Iterable, Iterator
 
 import sqlite_utils
 
 from extractors.model import FlagKind
-from pipeline.workers import DeriveJob, derive_in_order, resolve_workers
-from pipeline.sources import RawMail, SourceError, iter_mail
-from pipeline.store import has_source, save_campaigns, save_raw, save_submissions
+from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
+from pipeline.store import add_source, has_source, save_campaigns, save_raw, save_submissions
+from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.campaign import Campaign
 from rules.facts import DocumentFacts, MailFacts
 from rules.status import UnitStatus, campaign_status
@@ -37,73 +37,100 @@ class IngestReport:
 
 
 def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign],
-           workers: int | None = None) -> IngestReport:
+           workers: int | None = None, on_written: OnWritten | None = None) -> IngestReport:
     """Store every mail found under `paths` raw, derive the new ones, then refresh statuses.
 
-    `workers` processes derive mails in parallel (default INTAKE_WORKERS, else one per usable
-    CPU); rows are still written in source order, one transaction per mail."""
+    `workers` processes derive mails in parallel (default: one per usable CPU); rows are still
+    written in source order, one transaction per mail."""
     report = IngestReport()
+    workers = workers or default_workers()
     save_campaigns(db, campaigns)
-    derive_pending(db, campaigns)
-    derive_in_order(db, _store_new(db, iter_mail(paths), report), campaigns, resolve_workers(workers))
+    derive_pending(db, campaigns, workers)
+    derive_in_order(db, store_arrivals(db, iter_mail(paths), report), campaigns, workers, on_written)
     report.processing_errors = db.execute(
         "select count(*) from flags where kind = ?", [MailFlag.PROCESSING_ERROR]).fetchone()[0]
     refresh_statuses(db, campaigns)
     return report
 
 
-def _store_new(db: sqlite_utils.Database, mails: Iterable[RawMail | SourceError],
-               report: IngestReport) -> Iterator[DeriveJob]:
+# Called at the end of each folder of a live source's pass: (what the source said, the counts of
+# the mails stored in that folder: new and already stored).
+OnPassEnd = Callable[[PassEnd, int, int], None]
+
+
+def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], report: IngestReport,
+                   on_pass_end: OnPassEnd | None = None) -> Iterator[DeriveJob]:
     """Commit each new mail's raw bytes (before anything parses them: a crash after this point is
-    repaired by derive_pending) and hand it on to be derived. Lazy, so only the mails in flight
-    are in memory."""
-    for item in mails:
+    repaired by derive_pending), then move its source's checkpoint, then hand it on to be derived.
+    Lazy, so only the mails in flight are in memory. The one path from every source to the
+    database: files (`ingest`) and live sources (`poll`) alike."""
+    new_before = known_before = 0
+    for item in arrivals:
         if isinstance(item, SourceError):
             report.errors.append(item)
             continue
-        report.seen += 1
-        if has_source(db, item.source):
-            report.known += 1
+        if isinstance(item, PassEnd):
+            if on_pass_end:
+                on_pass_end(item, report.new - new_before, report.known - known_before)
+            new_before, known_before = report.new, report.known
             continue
-        digest, new = save_raw(db, item.raw, item.source, item.internaldate)
-        if new:
-            report.new += 1
-            yield DeriveJob(digest, item.raw, item.internaldate)
-        else:
+        job = None
+        if isinstance(item, RawMail):
+            report.seen += 1
+            if has_source(db, item.source):
+                report.known += 1
+            else:
+                digest, new = save_raw(db, item.raw, item.source, item.internaldate)
+                if new:
+                    report.new += 1
+                    job = DeriveJob(digest, item.raw, item.internaldate, item.source)
+                else:
+                    report.known += 1
+        elif isinstance(item, KnownMail):
+            report.seen += 1
             report.known += 1
+            if item.digest:
+                add_source(db, item.source, item.digest, item.internaldate)
+        if item.checkpoint:
+            item.checkpoint.commit(db)
+        if job:
+            yield job
 
 
 def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], condition: str = "",
-                   args: tuple = (), workers: int = 1) -> int:
-    """Derive stored raw mails (those matching `condition`) again, oldest first."""
-    rows = db.execute(f"""select r.sha256, min(s.internaldate) from raw_messages r
+                   args: tuple = (), workers: int = 1, on_written: OnWritten | None = None,
+                   on_total: Callable[[int], None] | None = None) -> int:
+    """Derive stored raw mails (those matching `condition`) again, oldest first; `on_total` is
+    told how many first."""
+    rows = db.execute(f"""select r.sha256, min(s.internaldate), min(s.source) from raw_messages r
         left join message_sources s on s.sha256 = r.sha256
         left join messages m on m.id = r.sha256 {condition}
         group by r.sha256 order by r.stored_at, r.sha256""", args).fetchall()
+    if on_total:
+        on_total(len(rows))
 
     def jobs() -> Iterator[DeriveJob]:
-        for digest, internaldate in rows:  # the bytes one at a time, as they are needed
+        for digest, internaldate, source in rows:  # the bytes one at a time, as they are needed
             raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
-            yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None)
-    derive_in_order(db, jobs(), campaigns, workers)
+            yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None,
+                            source)
+    derive_in_order(db, jobs(), campaigns, workers, on_written)
     return len(rows)
 
 
-def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign]) -> int:
+def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign], workers: int = 1) -> int:
     """Derive raw mails stored by a run that stopped before deriving them."""
-    return _derive_stored(db, campaigns, "where m.id is null")
+    return _derive_stored(db, campaigns, "where m.id is null", workers=workers)
 
 
 def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None,
-              workers: int | None = None) -> int:
+              workers: int | None = None, on_written: OnWritten | None = None,
+              on_total: Callable[[int], None] | None = None) -> int:
     """Derive every stored mail again (or those of one campaign, plus those no campaign claimed)."""
     save_campaigns(db, campaigns)
-    workers = resolve_workers(workers)
-    if campaign_id:
-        count = _derive_stored(db, campaigns, "where m.campaign_id = ? or m.campaign_id is null", (campaign_id,),
-                               workers=workers)
-    else:
-        count = _derive_stored(db, campaigns, workers=workers)
+    workers = workers or default_workers()
+    condition, args = ("where m.campaign_id = ? or m.campaign_id is null", (campaign_id,)) if campaign_id else ("", ())
+    count = _derive_stored(db, campaigns, condition, args, workers, on_written, on_total)
     refresh_statuses(db, campaigns)
     return count
 

@@ -1,42 +1,53 @@
-"""Live IMAP intake: settings, the connection, and one incremental pass over one folder.
+"""Live IMAP intake, one implementation of a live source (pipeline/sources.py): its settings, the
+connection, and incremental passes over its folders.
 
 Exactly once rests on three things: the raw store commits a mail (content-addressed) before
 anything else happens; the source id "imap:<user>@<host>/<folder>;UIDVALIDITY=<v>;UID=<u>" is
 stored with it, so a UID already seen is never downloaded again; and the (folder, UIDVALIDITY,
-last UID) checkpoint in `imap_sync` moves only after that commit. A crash anywhere at worst repeats
-work that is then recognized as done. The loop, the lock and signals are in pipeline/poll.py.
+last UID) checkpoint in `imap_sync` moves only after that commit (pipeline/flow.py
+`store_arrivals` commits each mail, then its checkpoint). A crash anywhere at worst repeats work
+that is then recognized as done. The loop, the lock and signals are in pipeline/poll.py.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import os
 import re
 import ssl
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable, Mapping
+from typing import ClassVar
 
 import sqlite_utils
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from pipeline.derive import derive
-from pipeline.store import add_source, has_source, now_iso, save_raw
+from pipeline import schema
+from pipeline import settings as registry
+from pipeline.secrets import SecretFileError, read_secret_file
+from pipeline.sources import Advance, Arrival, KnownMail, PassEnd, RawMail, SourceRefused
+from pipeline.store import has_source, now_iso
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 
 log = logging.getLogger(__name__)
 
 BATCH = 50  # messages per FETCH
 BATCH_BYTES = 20_000_000  # and at most this many bytes of bodies in memory at once
-SSL_MODES = ("1", "starttls", "0")
+IDLE_RENEW = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute inactivity timeout
+# The poll options and the settings they override.
+FLAGS = {"host": "imap_host", "port": "imap_port", "user": "imap_user", "password_file": "imap_password_file",
+         "ssl": "imap_ssl", "folder": "imap_folder", "action": "imap_action", "interval": "imap_interval"}
 
 
-class ImapConfigError(ValueError):
+class ImapConfigError(registry.SettingError):
     """A setting is missing or unsafe (the CLI turns it into exit status 2)."""
 
 
-class ImapAuthError(Exception):
+class ImapAuthError(SourceRefused):
     """The server refused the login: retrying would not help."""
 
 
@@ -65,6 +76,8 @@ class Action:
 
 @dataclass
 class ImapSettings:
+    """One IMAP account to read: the live source `intake poll` runs on."""
+
     host: str
     user: str
     password: str = field(repr=False)  # never logged, never stored
@@ -75,64 +88,66 @@ class ImapSettings:
     interval: float = 60.0  # seconds between passes when the server has no IDLE
     idle: bool = True
     timeout: float = 60.0  # socket timeout
+    # Network trouble worth a reconnect; anything else is a bug and should surface.
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, EOFError, IMAPClientError)
 
     @property
     def account(self) -> str:
         return f"{self.user}@{self.host}"
 
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
     def action(self, folder: str) -> Action:
         return self.actions.get(folder, Action())
 
+    def connect(self) -> ImapSession:
+        return ImapSession(self, login(self))
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **flags: object) -> ImapSettings:
-        """Settings from INTAKE_IMAP_* variables; `flags` (non-None values) win over them.
+        """from_settings() of the INTAKE_* variables in `env` (default: this process's)."""
+        try:
+            settings = registry.load(env)
+        except registry.SettingError as exc:
+            raise ImapConfigError(str(exc)) from None
+        return cls.from_settings(settings, **flags)
 
-        Flag names: host, port, user, password_file, ssl, folder, action, interval, idle.
-        """
-        env = os.environ if env is None else env
+    @classmethod
+    def from_settings(cls, settings: registry.Settings, **flags: object) -> ImapSettings:
+        """The INTAKE_IMAP_* settings; `flags` (the poll options, non-None values) win over them.
 
-        def get(name: str, var: str, default: str | None = None) -> str | None:
-            value = flags.get(name)
-            return str(value) if value is not None else env.get(var, default)
-
-        host, user = get("host", "INTAKE_IMAP_HOST"), get("user", "INTAKE_IMAP_USER")
-        if not host:
+        Flag names: host, port, user, password_file, ssl, folder, action, interval. The password
+        file wins over INTAKE_IMAP_PASSWORD."""
+        texts = {FLAGS[name]: str(value) for name, value in flags.items() if value is not None}
+        s = dataclasses.replace(settings, **{name: registry.parse(registry.spec(name), registry.field_type(name), text)
+                                             for name, text in texts.items()})
+        if not s.imap_host:
             raise ImapConfigError("no IMAP server: set INTAKE_IMAP_HOST or --host")
-        if not user:
+        if not s.imap_user:
             raise ImapConfigError("no IMAP user: set INTAKE_IMAP_USER or --user")
-        password_file = get("password_file", "INTAKE_IMAP_PASSWORD_FILE")
-        if password_file:
-            from pipeline.secrets import SecretFileError, read_secret_file
-
+        if s.imap_password_file:
             try:
-                password = read_secret_file(password_file, "INTAKE_IMAP_PASSWORD_FILE")
+                password = read_secret_file(s.imap_password_file, "INTAKE_IMAP_PASSWORD_FILE")
             except SecretFileError as exc:
                 raise ImapConfigError(str(exc)) from None
         else:
-            password = env.get("INTAKE_IMAP_PASSWORD", "")
+            password = s.imap_password or ""
         if not password:
             raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE")
-        mode = (get("ssl", "INTAKE_IMAP_SSL", "1") or "1").strip().lower()
-        mode = {"true": "1", "yes": "1", "ssl": "1", "tls": "1", "false": "0", "no": "0"}.get(mode, mode)
-        if mode not in SSL_MODES:
-            raise ImapConfigError(f"INTAKE_IMAP_SSL must be 1 (TLS), starttls or 0 (plaintext), not {mode!r}")
-        if mode == "0" and not is_loopback(host):
-            raise ImapConfigError(f"refusing plaintext IMAP to {host}: the password would cross the network "
+        mode = s.imap_ssl
+        if mode == "0" and not is_loopback(s.imap_host):
+            raise ImapConfigError(f"refusing plaintext IMAP to {s.imap_host}: the password would cross the network "
                                   "in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback only)")
-        port_text = get("port", "INTAKE_IMAP_PORT") or ("993" if mode == "1" else "143")
-        try:
-            port = int(port_text)
-            interval = float(get("interval", "INTAKE_IMAP_INTERVAL", "60") or 60)
-        except ValueError:
-            raise ImapConfigError("INTAKE_IMAP_PORT and INTAKE_IMAP_INTERVAL must be numbers") from None
+        port = s.imap_port or (993 if mode == "1" else 143)
         if port == 993 and mode != "1":  # the server would wait for a TLS handshake until the timeout
             raise ImapConfigError(f"port 993 is IMAP over implicit TLS: set INTAKE_IMAP_SSL=1, or use port 143 "
                                   f"for INTAKE_IMAP_SSL={mode}")
-        folders = [f.strip() for f in (get("folder", "INTAKE_IMAP_FOLDER", "INBOX") or "INBOX").split(",") if f.strip()]
-        idle = (get("idle", "INTAKE_IMAP_IDLE", "1") or "1").strip().lower() not in ("0", "false", "no")
-        return cls(host=host, user=user, password=password, port=port, ssl=mode, folders=folders or ["INBOX"],
-                   actions=parse_actions(get("action", "INTAKE_IMAP_ACTION", "") or "", folders),
-                   interval=max(interval, 0.1), idle=idle)
+        folders = list(s.imap_folder) or ["INBOX"]
+        return cls(host=s.imap_host, user=s.imap_user, password=password, port=port, ssl=mode, folders=folders,
+                   actions=parse_actions(s.imap_action, folders), interval=max(s.imap_interval, 0.1),
+                   idle=s.imap_idle)
 
 
 def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
@@ -144,14 +159,14 @@ def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
         return {f: action for f in folders}
     actions = {}
     for item in text.split(","):
-        folder, sep, action = item.partition("=")
+        folder, sep, written = item.partition("=")
         if not sep or folder.strip() not in folders:
             raise ImapConfigError(f"INTAKE_IMAP_ACTION: {item!r} must be FOLDER=ACTION for a polled folder")
-        actions[folder.strip()] = Action.parse(action)
+        actions[folder.strip()] = Action.parse(written)
     return actions
 
 
-def connect(settings: ImapSettings) -> IMAPClient:
+def login(settings: ImapSettings) -> IMAPClient:
     """A logged-in connection. LoginError becomes ImapAuthError; a certificate that does not verify,
     a missing STARTTLS or implicit TLS on a plaintext port ImapTlsError; network errors propagate."""
     context = verified_context()
@@ -200,17 +215,6 @@ def source_id(settings: ImapSettings, folder: str, uidvalidity: int, uid: int) -
     return f"imap:{settings.account}/{folder};UIDVALIDITY={uidvalidity};UID={uid}"
 
 
-@dataclass
-class FolderPass:
-    folder: str
-    uidvalidity: int | None = None
-    fetched: int = 0  # bodies downloaded
-    new: int = 0  # raw messages stored for the first time
-    skipped: int = 0  # already stored: same UID, same Message-ID/size/date, or same bytes
-    actions: int = 0
-    errors: list[str] = field(default_factory=list)
-
-
 def has_unseen_uids(db: sqlite_utils.Database, settings: ImapSettings, folder: str, select_info: dict) -> bool:
     """True when a SELECT/EXAMINE response shows UIDs above the checkpoint (or a new UIDVALIDITY)."""
     validity, last_uid = _checkpoint(db, settings.account, folder)
@@ -224,10 +228,22 @@ def _checkpoint(db: sqlite_utils.Database, account: str, folder: str) -> tuple[i
     return (row[0], row[1]) if row else (None, 0)
 
 
-def _advance(db: sqlite_utils.Database, account: str, folder: str, uidvalidity: int, uid: int) -> None:
-    with db.conn:
-        db["imap_sync"].upsert({"account": account, "folder": folder, "uidvalidity": uidvalidity,
-                                "last_uid": uid, "updated_at": now_iso()}, pk=("account", "folder"))
+@dataclass
+class UidCheckpoint:
+    """The folder's checkpoint at `uid`. `done`, when given, collects the UIDs committed (for the action)."""
+
+    account: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    done: list[int] | None = None
+
+    def commit(self, db: sqlite_utils.Database) -> None:
+        with db.conn:
+            schema.upsert(db.conn, "imap_sync", [{"account": self.account, "folder": self.folder, "last_uid": self.uid,
+                                                  "uidvalidity": self.uidvalidity, "updated_at": now_iso()}])
+        if self.done is not None:
+            self.done.append(self.uid)
 
 
 def _known_by_message_id(db: sqlite_utils.Database, message_id: str, size: int,
@@ -244,110 +260,156 @@ def _known_by_message_id(db: sqlite_utils.Database, message_id: str, size: int,
     return row[0] if row else None
 
 
+def _standard_time(moment: datetime | None) -> datetime | None:
+    """INTERNALDATE with a standard library offset: imapclient's own tzinfo does not pickle, and
+    the mail goes to a worker process."""
+    return datetime.fromisoformat(moment.isoformat()) if moment else None
+
+
 def _message_id(envelope) -> str:
     raw = getattr(envelope, "message_id", None) or b""
     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
     return text.strip().strip("<>")
 
 
-def sync_folder(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings, folder: str,
-                campaigns: list, stop: Callable[[], bool] = lambda: False, catch_up: bool = False) -> FolderPass:
-    """Store and derive every message of `folder` above the checkpoint, then apply the action.
+class ImapSession:
+    """One logged-in connection: passes over the folders, and waiting for new mail."""
 
-    With nothing new this is one SELECT (its UIDNEXT says so) and no SEARCH or FETCH. `stop` is
-    asked between messages. `catch_up` also applies the action to stored mails still waiting for it
-    (a crash or a failure between the commit and the action).
-    """
-    result = FolderPass(folder)
-    action = settings.action(folder)
-    # EXAMINE when nothing will be changed: the server then cannot set \\Seen or anything else.
-    info = client.select_folder(folder, readonly=action.kind == "none")
-    uidvalidity = int(info[b"UIDVALIDITY"])
-    result.uidvalidity = uidvalidity
-    known_validity, last_uid = _checkpoint(db, settings.account, folder)
-    if known_validity != uidvalidity:
-        if known_validity is not None:
-            log.warning("%s: UIDVALIDITY changed (%s -> %s): syncing again, stored mails are skipped",
-                        folder, known_validity, uidvalidity)
-        last_uid = 0
-    uidnext = info.get(b"UIDNEXT")
-    new_uids: list[int] = []
-    if uidnext is None or int(uidnext) > last_uid + 1:
-        new_uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
-    done: list[int] = []
-    for start in range(0, len(new_uids), BATCH):
-        if stop():
-            break
-        done += _sync_batch(client, db, settings, folder, uidvalidity, new_uids[start:start + BATCH],
-                            campaigns, stop, result)
-    if not stop():
-        # Every UID below the SELECT's UIDNEXT has been looked at: move past UIDs of mail deleted
-        # before we saw it (else every later SELECT would promise new mail), and record a new
-        # UIDVALIDITY even for an empty folder.
-        top = max(int(uidnext) - 1 if uidnext else 0, max(done, default=0))
-        if known_validity != uidvalidity or top > _checkpoint(db, settings.account, folder)[1]:
-            _advance(db, settings.account, folder, uidvalidity, top)
-    if action.kind != "none":
-        targets = set(done)
-        if catch_up:
-            checkpoint = _checkpoint(db, settings.account, folder)[1]
-            targets |= set(_waiting_for_action(client, db, settings, folder, uidvalidity, action, checkpoint))
-        if targets:
-            apply_action(client, action, sorted(targets), result)
-    return result
+    def __init__(self, settings: ImapSettings, client: IMAPClient):
+        self.settings, self.client = settings, client
+        self.folder = settings.folders[0]
 
+    def close(self) -> None:
+        try:
+            self.client.logout()
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            pass
 
-def _sync_batch(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings, folder: str,
-                uidvalidity: int, uids: list[int], campaigns: list, stop: Callable[[], bool],
-                result: FolderPass) -> list[int]:
-    """One batch: headers first, bodies only for mails not stored yet. Returns the UIDs stored
-    or recognized (those still in the folder), for the action."""
-    meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"])
-    wanted: list[int] = []
-    known: dict[int, str | None] = {}
-    for uid in uids:
-        if uid not in meta:
-            continue  # expunged since the SEARCH
-        m = meta[uid]
-        source = source_id(settings, folder, uidvalidity, uid)
-        if has_source(db, source):
-            known[uid] = None
-        else:
-            digest = _known_by_message_id(db, _message_id(m.get(b"ENVELOPE")), m.get(b"RFC822.SIZE", -1),
-                                          m.get(b"INTERNALDATE"))
-            if digest:
-                known[uid] = digest
+    def arrivals(self, db: sqlite_utils.Database, stop: Callable[[], bool], catch_up: bool) -> Iterator[Arrival]:
+        for folder in self.settings.folders:
+            if stop():
+                break
+            self.folder = folder
+            yield from self._folder(db, folder, stop, catch_up)
+
+    def _folder(self, db: sqlite_utils.Database, folder: str, stop: Callable[[], bool],
+                catch_up: bool) -> Iterator[Arrival]:
+        """Every message of `folder` above the checkpoint, then the action on those committed.
+
+        With nothing new this is one SELECT (its UIDNEXT says so) and no SEARCH or FETCH. `catch_up`
+        also applies the action to stored mails still waiting for it (a crash or a failure between
+        the commit and the action)."""
+        settings, client = self.settings, self.client
+        action = settings.action(folder)
+        # EXAMINE when nothing will be changed: the server then cannot set \\Seen or anything else.
+        info = client.select_folder(folder, readonly=action.kind == "none")
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        end = PassEnd(folder, uidvalidity)
+        known_validity, last_uid = _checkpoint(db, settings.account, folder)
+        if known_validity != uidvalidity:
+            if known_validity is not None:
+                log.warning("%s: UIDVALIDITY changed (%s -> %s): syncing again, stored mails are skipped",
+                            folder, known_validity, uidvalidity)
+            last_uid = 0
+        uidnext = info.get(b"UIDNEXT")
+        new_uids: list[int] = []
+        if uidnext is None or int(uidnext) > last_uid + 1:
+            new_uids = sorted(u for u in client.search(["UID", f"{last_uid + 1}:*"]) if u > last_uid)
+        done: list[int] = []  # UIDs committed and still in the folder, for the action
+        for start in range(0, len(new_uids), BATCH):
+            if stop():
+                break
+            yield from self._batch(db, folder, uidvalidity, new_uids[start:start + BATCH], stop, end, done)
+        if not stop():
+            # Every UID below the SELECT's UIDNEXT has been looked at: move past UIDs of mail deleted
+            # before we saw it (else every later SELECT would promise new mail), and record a new
+            # UIDVALIDITY even for an empty folder.
+            top = max(int(uidnext) - 1 if uidnext else 0, max(done, default=0))
+            if known_validity != uidvalidity or top > _checkpoint(db, settings.account, folder)[1]:
+                yield Advance(UidCheckpoint(settings.account, folder, uidvalidity, top))
+        if action.kind != "none":
+            targets = set(done)
+            if catch_up:
+                checkpoint = _checkpoint(db, settings.account, folder)[1]
+                targets |= set(_waiting_for_action(client, db, settings, folder, uidvalidity, action, checkpoint))
+            if targets:
+                apply_action(client, action, sorted(targets), end)
+        yield end
+
+    def _batch(self, db: sqlite_utils.Database, folder: str, uidvalidity: int, uids: list[int],
+               stop: Callable[[], bool], end: PassEnd, done: list[int]) -> Iterator[Arrival]:
+        """One batch: headers first, bodies only for mails not stored yet."""
+        settings, client = self.settings, self.client
+        meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"])
+        wanted: list[int] = []
+        known: dict[int, str | None] = {}
+        for uid in uids:
+            if uid not in meta:
+                continue  # expunged since the SEARCH
+            m = meta[uid]
+            if has_source(db, source_id(settings, folder, uidvalidity, uid)):
+                known[uid] = None
             else:
-                wanted.append(uid)
-    handled: list[int] = []
-    bodies: dict[int, dict] = {}
-    for uid in uids:
-        if stop():
-            break
-        if uid in meta:
-            internaldate = meta[uid].get(b"INTERNALDATE")
+                digest = _known_by_message_id(db, _message_id(m.get(b"ENVELOPE")), m.get(b"RFC822.SIZE", -1),
+                                              m.get(b"INTERNALDATE"))
+                if digest:
+                    known[uid] = digest
+                else:
+                    wanted.append(uid)
+        bodies: dict[int, dict] = {}
+        for uid in uids:
+            if stop():
+                break
+            # Committed after the mail (a crash before fetches this UID again; after, the source row
+            # says "have it" and derive_pending finishes a derivation cut short).
+            checkpoint = UidCheckpoint(settings.account, folder, uidvalidity, uid, done if uid in meta else None)
+            if uid not in meta:
+                yield Advance(checkpoint)
+                continue
+            internaldate = _standard_time(meta[uid].get(b"INTERNALDATE"))
+            source = source_id(settings, folder, uidvalidity, uid)
             if uid in known:
-                if known[uid]:
-                    add_source(db, source_id(settings, folder, uidvalidity, uid), known[uid], internaldate)
-                result.skipped += 1
+                yield KnownMail(source, known[uid], internaldate, checkpoint)
+                continue
+            if uid not in bodies:
+                bodies = client.fetch(_next_group(wanted, uid, meta), ["BODY.PEEK[]"])
+                end.fetched += len(bodies)
+            raw = bodies.get(uid, {}).get(b"BODY[]")
+            if raw is None:  # expunged between the two FETCHes
+                yield Advance(checkpoint)
             else:
-                if uid not in bodies:
-                    bodies = client.fetch(_next_group(wanted, uid, meta), ["BODY.PEEK[]"])
-                    result.fetched += len(bodies)
-                raw = bodies.get(uid, {}).get(b"BODY[]")
-                if raw is not None:  # None: expunged between the two FETCHes
-                    digest, new = save_raw(db, raw, source_id(settings, folder, uidvalidity, uid), internaldate)
-                    if new:
-                        result.new += 1
-                        derive(db, digest, campaigns, internaldate)
-                    else:
-                        result.skipped += 1
-        # After the commit above (a crash before it fetches this UID again; after it, the source
-        # row says "have it" and derive_pending finishes a derivation cut short).
-        _advance(db, settings.account, folder, uidvalidity, uid)
-        if uid in meta:
-            handled.append(uid)
-    return handled
+                yield RawMail(source, raw, internaldate, checkpoint)
+
+    def wait_for_mail(self, db: sqlite_utils.Database, stop: threading.Event) -> None:
+        """Until new mail may be there: IDLE on the first folder when the server has it (new mail is
+        announced by EXISTS), else sleep `interval`. Either way every `interval` at most, so other
+        folders and a missed notification are caught up."""
+        settings, client = self.settings, self.client
+        if not (settings.idle and client.has_capability("IDLE")):
+            stop.wait(settings.interval)
+            return
+        info = client.select_folder(settings.folders[0], readonly=True)
+        if has_unseen_uids(db, settings, settings.folders[0], info):
+            return  # arrived after the pass looked: IDLE would not announce it again
+        client.idle()
+        try:
+            deadline = time.monotonic() + min(settings.interval, IDLE_RENEW)
+            quick_empty = 0
+            while not stop.is_set() and time.monotonic() < deadline:
+                # Short waits so SIGTERM is noticed within a second.
+                began = time.monotonic()
+                responses = client.idle_check(timeout=1)
+                if any(r and r[0] == b"BYE" for r in responses):
+                    raise IMAPClientAbortError("the server closed the connection during IDLE")
+                if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
+                    break
+                # imapclient's idle_check swallows EOF and returns nothing at once: without this the
+                # loop would spin on a dead connection until the next renewal.
+                quick_empty = quick_empty + 1 if not responses and time.monotonic() - began < 0.5 else 0
+                if quick_empty >= 3:
+                    raise IMAPClientAbortError("connection closed during IDLE")
+        finally:
+            client.idle_done()
 
 
 def _next_group(wanted: list[int], uid: int, meta: dict) -> list[int]:
@@ -373,7 +435,7 @@ def _waiting_for_action(client: IMAPClient, db: sqlite_utils.Database, settings:
     return [u for u in uids if u <= last_uid and has_source(db, source_id(settings, folder, uidvalidity, u))]
 
 
-def apply_action(client: IMAPClient, action: Action, uids: list[int], result: FolderPass) -> None:
+def apply_action(client: IMAPClient, action: Action, uids: list[int], result: PassEnd) -> None:
     """Flag or move `uids` (already committed). A failure is logged and recorded, never raised,
     except a lost connection, which the loop handles."""
     try:

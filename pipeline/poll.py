@@ -1,5 +1,6 @@
-"""`intake poll`: the loop around pipeline/imap.py, with the lock, signals, reconnects and the
-`polls` table.
+"""`intake poll`: the loop around a live source (pipeline/sources.py; IMAP is pipeline/imap.py),
+with the lock, signals, reconnects and the `polls` table. Each pass goes through the same
+store-then-derive path as `ingest`, worker pool included (pipeline/flow.py).
 
 One poller per database: an fcntl lock on "<db>.poll.lock" (released by the kernel when the process
 dies, even by kill -9). A second poller does not wait: it exits at once with a message naming the
@@ -15,25 +16,24 @@ import os
 import signal
 import threading
 import time
+import weakref
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Callable, Iterator
+from functools import partial
 
 import sqlite_utils
-from imapclient import IMAPClient
-from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
+from pipeline import schema
 from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, run_due_alerts
-from pipeline.flow import derive_pending, refresh_statuses
-from pipeline.imap import FolderPass, ImapAuthError, ImapSettings, connect, has_unseen_uids, sync_folder
+from pipeline.flow import IngestReport, derive_pending, refresh_statuses, store_arrivals
+from pipeline.sources import LiveSession, LiveSource, PassEnd, SourceRefused
 from pipeline.store import now_iso, open_db, save_campaigns
+from pipeline.workers import default_workers, derive_in_order
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
-IDLE_RENEW = 25 * 60  # RFC 2177: re-issue IDLE before the server's 30-minute inactivity timeout
-# Network trouble worth a reconnect; anything else is a bug and should surface.
-NETWORK_ERRORS = (OSError, EOFError, IMAPClientError)
 
 
 class PollLocked(Exception):
@@ -59,6 +59,15 @@ class PollLock:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._fd = fd
+        # A forked worker shares the lock's file: closing its copy keeps the lock the poller's alone,
+        # so a poller killed with its workers busy does not leave them holding it.
+        os.register_at_fork(after_in_child=partial(_forget_in_child, weakref.ref(self)))
+
+    def forget_in_child(self) -> None:
+        """In a forked child: close the child's copy of the lock file (the lock stays the parent's)."""
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
     def release(self) -> None:
         if self._fd is not None:
@@ -73,6 +82,12 @@ class PollLock:
         self.release()
 
 
+def _forget_in_child(lock: weakref.ref[PollLock]) -> None:
+    held = lock()
+    if held is not None:
+        held.forget_in_child()
+
+
 @dataclass
 class PollReport:
     passes: int = 0
@@ -83,94 +98,65 @@ class PollReport:
     errors: list[str] = field(default_factory=list)
 
 
-def record_pass(db: sqlite_utils.Database, account: str, result: FolderPass, started: str) -> None:
+def record_pass(db: sqlite_utils.Database, account: str, end: PassEnd, new: int, skipped: int, started: str) -> None:
     """One row per pass per folder; a quiet pass after a quiet pass only extends that row, so an
     idle mailbox polled every minute does not bury the passes that did something."""
-    quiet = not (result.fetched or result.new or result.skipped or result.actions or result.errors)
+    quiet = not (end.fetched or new or skipped or end.actions or end.errors)
     with db.conn:
         last = db.execute("select id, status, fetched, new, skipped, actions from polls where account = ? "
-                          "and folder = ? order by id desc limit 1", [account, result.folder]).fetchone()
+                          "and folder = ? order by id desc limit 1", [account, end.folder]).fetchone()
         if quiet and last and last[1] == "ok" and not any(last[2:]):
             db.execute("update polls set finished_at = ?, passes = passes + 1, uidvalidity = ? where id = ?",
-                       [now_iso(), result.uidvalidity, last[0]])
+                       [now_iso(), end.uidvalidity, last[0]])
             return
-        db["polls"].insert({
-            "started_at": started, "finished_at": now_iso(), "account": account, "folder": result.folder,
-            "uidvalidity": result.uidvalidity, "status": "error" if result.errors else "ok", "passes": 1,
-            "fetched": result.fetched, "new": result.new, "skipped": result.skipped, "actions": result.actions,
-            "errors": json.dumps(result.errors, ensure_ascii=False) if result.errors else None,
-        })
+        schema.insert(db.conn, "polls", [{
+            "started_at": started, "finished_at": now_iso(), "account": account, "folder": end.folder,
+            "uidvalidity": end.uidvalidity, "status": "error" if end.errors else "ok", "passes": 1,
+            "fetched": end.fetched, "new": new, "skipped": skipped, "actions": end.actions,
+            "errors": json.dumps(end.errors, ensure_ascii=False) if end.errors else None,
+        }])
 
 
 def record_failure(db: sqlite_utils.Database, account: str, folder: str, started: str, error: str) -> None:
     with db.conn:
-        db["polls"].insert({"started_at": started, "finished_at": now_iso(), "account": account, "folder": folder,
-                            "status": "error", "passes": 1, "fetched": 0, "new": 0, "skipped": 0, "actions": 0,
-                            "errors": json.dumps([error], ensure_ascii=False)})
+        schema.insert(db.conn, "polls", [{
+            "started_at": started, "finished_at": now_iso(), "account": account, "folder": folder, "status": "error",
+            "passes": 1, "fetched": 0, "new": 0, "skipped": 0, "actions": 0,
+            "errors": json.dumps([error], ensure_ascii=False)}])
 
 
-def one_pass(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings, campaigns: list,
-             stop: Callable[[], bool], report: PollReport, catch_up: bool) -> None:
-    """Every folder once; statuses refreshed when something new was stored."""
-    new_before = report.new
-    for folder in settings.folders:
-        if stop():
-            break
+def one_pass(session: LiveSession, db: sqlite_utils.Database, source: LiveSource, campaigns: list,
+             stop: Callable[[], bool], report: PollReport, catch_up: bool, workers: int) -> None:
+    """Every folder once, stored and derived as `ingest` does; statuses refreshed when something
+    new was stored."""
+    stored = IngestReport()
+    started = now_iso()
+
+    def on_pass_end(end: PassEnd, new: int, skipped: int) -> None:
+        nonlocal started
+        record_pass(db, source.account, end, new, skipped, started)
+        report.fetched += end.fetched
+        report.new += new
+        report.skipped += skipped
+        report.actions += end.actions
+        report.errors += [f"{end.folder}: {e}" for e in end.errors]
+        if new:
+            log.info("%s: %d new, %d skipped", end.folder, new, skipped)
         started = now_iso()
-        try:
-            result = sync_folder(client, db, settings, folder, campaigns, stop, catch_up)
-        except ImapAuthError:
-            raise
-        except NETWORK_ERRORS as exc:
-            record_failure(db, settings.account, folder, started, _describe(exc))
-            raise
-        record_pass(db, settings.account, result, started)
-        report.fetched += result.fetched
-        report.new += result.new
-        report.skipped += result.skipped
-        report.actions += result.actions
-        report.errors += [f"{folder}: {e}" for e in result.errors]
-        if result.new:
-            log.info("%s: %d new, %d skipped", folder, result.new, result.skipped)
+
+    try:
+        derive_in_order(db, store_arrivals(db, session.arrivals(db, stop, catch_up), stored, on_pass_end),
+                        campaigns, workers)
+    except source.transient_errors as exc:
+        record_failure(db, source.account, session.folder, started, _describe(exc))
+        raise
     report.passes += 1
-    if report.new > new_before:
+    if stored.new:
         refresh_statuses(db, campaigns)
 
 
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-
-
-def wait_for_mail(client: IMAPClient, db: sqlite_utils.Database, settings: ImapSettings,
-                  stop: threading.Event) -> None:
-    """Until new mail may be there: IDLE on the first folder when the server has it (new mail is
-    announced by EXISTS), else sleep `interval`. Either way every `interval` at most, so other
-    folders and a missed notification are caught up."""
-    if not (settings.idle and client.has_capability("IDLE")):
-        stop.wait(settings.interval)
-        return
-    info = client.select_folder(settings.folders[0], readonly=True)
-    if has_unseen_uids(db, settings, settings.folders[0], info):
-        return  # arrived after the pass looked: IDLE would not announce it again
-    client.idle()
-    try:
-        deadline = time.monotonic() + min(settings.interval, IDLE_RENEW)
-        quick_empty = 0
-        while not stop.is_set() and time.monotonic() < deadline:
-            # Short waits so SIGTERM is noticed within a second.
-            began = time.monotonic()
-            responses = client.idle_check(timeout=1)
-            if any(r and r[0] == b"BYE" for r in responses):
-                raise IMAPClientAbortError("the server closed the connection during IDLE")
-            if any(len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                break
-            # imapclient's idle_check swallows EOF and returns nothing at once: without this the
-            # loop would spin on a dead connection until the next renewal.
-            quick_empty = quick_empty + 1 if not responses and time.monotonic() - began < 0.5 else 0
-            if quick_empty >= 3:
-                raise IMAPClientAbortError("connection closed during IDLE")
-    finally:
-        client.idle_done()
 
 
 def _backoff() -> Iterator[float]:
@@ -202,59 +188,58 @@ class AlertSchedule:
             log.warning("alerts not sent: %s; tried again at the next round", exc)
 
 
-def run(db_path: str, settings: ImapSettings, campaigns: list, once: bool = False,
+def run(db_path: str, source: LiveSource, campaigns: list, once: bool = False,
         stop: threading.Event | None = None,
         open_database: Callable[[str], sqlite_utils.Database] = open_db,
-        alerts: AlertSchedule | None = None) -> PollReport:
+        alerts: AlertSchedule | None = None, workers: int | None = None) -> PollReport:
     """Poll until `stop` is set (SIGTERM/SIGINT set it when run in the main thread), or one pass
-    with `once`. Raises PollLocked, ImapAuthError, and with `once` the network error itself.
+    with `once`. Raises PollLocked, SourceRefused, and with `once` the network error itself.
     The database is opened under the lock, so two pollers never race even to create it."""
     stop = stop or threading.Event()
+    workers = workers or default_workers()
     report = PollReport()
     with PollLock(db_path):
         db = open_database(db_path)
         restore = _install_signals(stop)
         try:
             save_campaigns(db, campaigns)
-            derive_pending(db, campaigns)  # what a crash left between the raw commit and deriving
             delays = _backoff()
             while not stop.is_set():
+                # What a crash (or a lost connection) left between the raw commit and deriving.
+                if derive_pending(db, campaigns, workers):
+                    refresh_statuses(db, campaigns)
                 try:
-                    client = connect(settings)
-                except ImapAuthError:
+                    session = source.connect()
+                except SourceRefused:
                     raise  # retrying a refused password only locks the account
-                except NETWORK_ERRORS as exc:
+                except source.transient_errors as exc:
                     if once:
                         raise
                     delay = next(delays)
-                    log.warning("cannot reach %s:%s (%s); retrying in %.0f s", settings.host, settings.port,
-                                _describe(exc), delay)
-                    record_failure(db, settings.account, ",".join(settings.folders), now_iso(), _describe(exc))
+                    log.warning("cannot reach %s (%s); retrying in %.0f s", source.address, _describe(exc), delay)
+                    record_failure(db, source.account, ",".join(source.folders), now_iso(), _describe(exc))
                     stop.wait(delay)
                     continue
                 try:
                     catch_up = True
                     while not stop.is_set():
-                        one_pass(client, db, settings, campaigns, stop.is_set, report, catch_up)
+                        one_pass(session, db, source, campaigns, stop.is_set, report, catch_up, workers)
                         if alerts:
                             alerts.maybe_run(db, campaigns)
                         catch_up = False
                         delays = _backoff()  # a pass went through: the next outage starts small again
                         if once:
                             return report
-                        wait_for_mail(client, db, settings, stop)
-                except NETWORK_ERRORS as exc:
+                        session.wait_for_mail(db, stop)
+                except source.transient_errors as exc:
                     if once:
                         raise
                     delay = next(delays)
-                    log.warning("connection to %s lost (%s); reconnecting in %.0f s", settings.host,
+                    log.warning("connection to %s lost (%s); reconnecting in %.0f s", source.address,
                                 _describe(exc), delay)
                     stop.wait(delay)
                 finally:
-                    try:
-                        client.logout()
-                    except Exception:  # noqa: BLE001 - the connection may already be gone
-                        pass
+                    session.close()
             return report
         finally:
             restore()

@@ -1,10 +1,10 @@
 """Passwords: read from files only the owner can read, and never written to a log.
 
-The IMAP and SMTP passwords come from INTAKE_*_PASSWORD or a file named by INTAKE_*_PASSWORD_FILE.
-A file that group or others can read leaks the mailbox to every account on the machine, so it is
-refused (the CLI exits 2) rather than warned about: a warning scrolls by in a cron log unread.
-Whatever an exception or a library prints, the log filter installed by the CLI replaces every
-configured secret with "***".
+The IMAP and SMTP passwords come from INTAKE_*_PASSWORD or a file named by INTAKE_*_PASSWORD_FILE
+(the file wins). A file that group or others can read leaks the mailbox to every account on the
+machine, so it is refused (the CLI exits 2) rather than warned about: a warning scrolls by in a
+cron log unread. Whatever an exception or a library prints, the log filter installed by the CLI
+replaces every configured secret (pipeline/settings.py `Settings.secrets()`) with "***".
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import os
 import stat
 
 REDACTED = "***"
-SECRET_VARS = ("INTAKE_IMAP_PASSWORD", "INTAKE_SMTP_PASSWORD")
-SECRET_FILE_VARS = ("INTAKE_IMAP_PASSWORD_FILE", "INTAKE_SMTP_PASSWORD_FILE")
 
 
 class SecretFileError(Exception):
@@ -36,23 +34,6 @@ def read_secret_file(path: str, variable: str) -> str:
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else "not text"
         raise SecretFileError(f"{variable}: cannot read {path}: {reason}") from None
-
-
-def configured_secrets(env: dict[str, str] | None = None) -> list[str]:
-    """Every secret value the environment configures, the contents of password files included."""
-    env = os.environ if env is None else env
-    values = [env.get(v) or "" for v in SECRET_VARS]
-    for var in SECRET_FILE_VARS:
-        path = env.get(var)
-        if path:
-            try:
-                with open(path, encoding="utf-8") as f:
-                    values.append(f.read().rstrip("\r\n"))
-            except (OSError, UnicodeDecodeError):
-                pass  # the command that needs it reports the problem
-    # Longest first, so a password containing another is replaced whole; very short values (one
-    # character) would turn every log line into stars and protect nothing.
-    return sorted({v for v in values if len(v) >= 3}, key=len, reverse=True)
 
 
 class RedactSecrets(logging.Filter):
@@ -84,10 +65,10 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def install_redaction(secrets: list[str] | None = None) -> RedactSecrets:
+def install_redaction(secrets: list[str]) -> RedactSecrets:
     """Attach the filter to every handler of the root logger (handler filters see records from
     every logger; a logger's own filter sees only records logged on it)."""
-    redactor = RedactSecrets(configured_secrets() if secrets is None else secrets)
+    redactor = RedactSecrets(secrets)
     for handler in logging.getLogger().handlers:
         for old in [f for f in handler.filters if isinstance(f, RedactSecrets)]:
             handler.removeFilter(old)

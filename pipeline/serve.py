@@ -6,14 +6,14 @@ templates, settings, access); `intake serve` and the tests both build their Data
 
 from __future__ import annotations
 
-import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
-from pipeline.settings import metadata_path
+from pipeline.settings import Settings, load, metadata_path
 from rules.vocabulary import TERMS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -21,9 +21,6 @@ METADATA_DB = "intake"  # the database name metadata.yml is written for
 PLUGINS_DIR = Path(__file__).resolve().parent / "datasette_plugins"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 PASSWORD_HASH_ENV = "INTAKE_PASSWORD_HASH"  # made by `datasette hash-password` (datasette-auth-passwords)
-USERNAME_ENV = "INTAKE_USERNAME"
-DEFAULT_USERNAME = "vanphong"
-SENDER_ENV = "INTAKE_SMTP_FROM"  # "Văn phòng Đảng ủy Khối <vanphong@…>": its name is the office's
 # Columns holding codes of rules/vocabulary.py: metadata_for() appends each code with its label to
 # the column's description (the column menu shows it), so metadata.yml writes none of them.
 VOCABULARY_COLUMNS = {("unit_status", "status"): "status", ("unattributed_submissions", "status"): "status",
@@ -63,27 +60,28 @@ def label_text(description: str) -> str:
     return str(description).split(":", 1)[0].strip()
 
 
-def office_name(env: Mapping[str, str]) -> str | None:
+def office_name(settings: Settings) -> str | None:
     """The display name of INTAKE_SMTP_FROM (the office alerts come from), if any."""
     from email.utils import parseaddr
 
-    return parseaddr(env.get(SENDER_ENV) or "")[0].strip() or None
+    return parseaddr(settings.smtp_from or "")[0].strip() or None
 
 
-def datasette_options(db_path: str, host: str = "127.0.0.1",
-                      env: Mapping[str, str] | None = None) -> dict[str, Any]:
-    """Keyword arguments for `datasette.app.Datasette`: what `intake serve` runs.
+def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
+                      settings: Settings | None = None) -> dict[str, Any]:
+    """Keyword arguments for `datasette.app.Datasette`: what `intake serve` runs, with `settings`
+    (what the CLI loaded), else those of the INTAKE_* variables in `env`, else the defaults.
 
     With INTAKE_PASSWORD_HASH set, staff log in at /-/login as INTAKE_USERNAME (default "vanphong")
     and anonymous requests are refused everywhere. The hash stays in the environment: metadata
     only refers to it, so /-/metadata never shows it.
     """
-    env = os.environ if env is None else env
+    settings = settings or load(env or {})
     metadata = metadata_for(db_path)
     plugins = metadata.setdefault("plugins", {})
-    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(env)}
-    if env.get(PASSWORD_HASH_ENV):
-        username = env.get(USERNAME_ENV) or DEFAULT_USERNAME
+    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(settings)}
+    if settings.password_hash:
+        username = settings.username
         plugins["datasette-auth-passwords"] = {
             f"{username}_password_hash": {"$env": PASSWORD_HASH_ENV},
             "actors": {username: {"id": username, "name": "Văn phòng"}},
@@ -99,14 +97,15 @@ def datasette_options(db_path: str, host: str = "127.0.0.1",
     }
 
 
-def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None):
+def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
+                    settings: Settings | None = None):
     """A Datasette configured like `intake serve` (call `await ds.invoke_startup()` before use)."""
     from datasette.app import Datasette
 
-    return Datasette(**datasette_options(db_path, host, env))
+    return Datasette(**datasette_options(db_path, host, env, settings))
 
 
-def run(db_path: str, host: str, port: int) -> None:
+def run(db_path: str, host: str, port: int, settings: Settings) -> None:
     """Run Datasette in the foreground until interrupted."""
     import asyncio
 
@@ -115,10 +114,10 @@ def run(db_path: str, host: str, port: int) -> None:
     if host not in LOOPBACK:
         print(f"WARNING: serving on {host}: anyone who can reach this address can read the reports.",
               file=sys.stderr)
-    if not os.environ.get(PASSWORD_HASH_ENV):
+    if not settings.password_hash:
         print(f"note: {PASSWORD_HASH_ENV} is not set, so no login is asked for "
               "(make one with `datasette hash-password`).", file=sys.stderr)
-    ds = build_datasette(db_path, host)
+    ds = build_datasette(db_path, host, settings=settings)
     asyncio.run(ds.invoke_startup())
     print(f"Datasette: http://{host}:{port}/", file=sys.stderr)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

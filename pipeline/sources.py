@@ -1,17 +1,24 @@
-"""Mail from files on disk: single .eml and Outlook .msg files, folders of them, Maildirs and mbox files.
+"""Where mail comes from: files on disk (.eml and Outlook .msg files, folders of them, Maildirs, mbox
+files) and the interface of live sources (a mailbox read by `intake poll`; pipeline/imap.py is one).
 
 Every message comes out as its exact stored bytes plus a stable source identity, so the raw store
 can tell "already have it" without parsing. Anything that cannot be read becomes a `SourceError`
-in the stream, never an exception that stops the batch. The order is deterministic.
+in the stream, never an exception that stops the batch. The order is deterministic. Every source
+feeds the same path (pipeline/flow.py `store_arrivals`): raw bytes committed, then the source's
+checkpoint moved, then the mail derived by the worker pool.
 """
 
 from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Iterable, Iterator
+from typing import BinaryIO, Protocol
+
+import sqlite_utils
 
 from extractors.docx_reader import OLE_MAGIC
 from pipeline.mime_headers import HEADER_LINE, skip_preamble
@@ -25,20 +32,105 @@ _SNIFF_BYTES = 8192
 _MAIL_EXTENSIONS = {"", ".eml", ".msg", ".mbox", ".mbx", ".mail", ".emlx"}
 
 
+class Checkpoint(Protocol):
+    """How far a live source has got. Moved only once what it covers is committed."""
+
+    def commit(self, db: sqlite_utils.Database) -> None: ...
+
+
 @dataclass
 class RawMail:
-    source: str  # "file:<abs path>", "maildir:<abs dir>:<key>", "mbox:<abs path>:<n>"
+    source: str  # "file:<abs path>", "maildir:<abs dir>:<key>", "mbox:<abs path>:<n>", "imap:…"
     raw: bytes  # exactly as stored (mbox: without the "From " line, ">From " left as stored)
     # None from files of every kind: a Maildir file's mtime and an mbox "From " line's date are the
     # dates of whatever copied or exported them as often as of the receipt, and would override the
     # Received: header downstream. Only IMAP has a trustworthy INTERNALDATE.
     internaldate: datetime | None
+    checkpoint: Checkpoint | None = None  # a live source's, moved once the bytes are committed
+
+
+@dataclass
+class KnownMail:
+    """A mail a live source recognized as stored without downloading it."""
+
+    source: str
+    digest: str | None  # the stored mail, to record this source beside it; None: the source is recorded
+    internaldate: datetime | None
+    checkpoint: Checkpoint | None = None
+
+
+@dataclass
+class Advance:
+    """A live source moved past something that is no mail (one expunged meanwhile, an empty folder)."""
+
+    checkpoint: Checkpoint
+
+
+@dataclass
+class PassEnd:
+    """The end of one pass over one folder, with what only the source knows of it."""
+
+    folder: str
+    uidvalidity: int | None = None
+    fetched: int = 0  # bodies downloaded
+    actions: int = 0  # mails flagged or moved after they were stored
+    errors: list[str] = field(default_factory=list)
 
 
 @dataclass
 class SourceError:
     source: str
     reason: str
+
+
+Arrival = RawMail | KnownMail | Advance | PassEnd | SourceError
+
+
+class SourceRefused(Exception):
+    """A live source refused us (a login, an unverified certificate): retrying would not help."""
+
+
+class LiveSession(Protocol):
+    """One connection to a live source."""
+
+    folder: str  # the folder being read, for the row of a pass that failed
+
+    def arrivals(self, db: sqlite_utils.Database, stop: Callable[[], bool], catch_up: bool) -> Iterator[Arrival]:
+        """One pass: new mail of every folder, each folder ended by a PassEnd. `stop` is asked
+        between mails; `catch_up` also finishes what a crash left undone (an action)."""
+        ...
+
+    def wait_for_mail(self, db: sqlite_utils.Database, stop: threading.Event) -> None:
+        """Until new mail may be there, or `stop` is set."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class LiveSource(Protocol):
+    """A mailbox read by `intake poll`; the loop knows it only through this."""
+
+    @property
+    def account(self) -> str:
+        """Who is read, as the polls table names it."""
+        ...
+
+    @property
+    def address(self) -> str:
+        """Where, for messages ("host:port")."""
+        ...
+
+    @property
+    def folders(self) -> list[str]: ...
+
+    @property
+    def transient_errors(self) -> tuple[type[BaseException], ...]:
+        """What a reconnect with backoff may cure."""
+        ...
+
+    def connect(self) -> LiveSession:
+        """A session. Raises SourceRefused, or one of `transient_errors`."""
+        ...
 
 
 def looks_like_mail(head: bytes) -> bool:

@@ -5,33 +5,38 @@ processes. The parent only stores raw bytes (before submitting, so a crash is re
 `derive_pending`) and writes each mail's rows in one transaction, in the order the mails came.
 At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is.
 
-LibreOffice and tesseract are bounded by semaphores in extractors/convert.py and extractors/ocr.py;
-those are per process, so the pool replaces them with semaphores shared by every worker: the
-INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the whole machine, not per worker.
+The workers get the parent's extractor settings, with the LibreOffice and tesseract semaphores
+shared by the whole pool: the INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the machine,
+not per worker. The pool is started at the first mail, so a run with nothing new forks nothing.
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
+import signal
+import time
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlite_utils
 
-from pipeline.derive import derive_rows, failed_rows, write_rows
-from pipeline.settings import env_number
+from extractors import config as extractor_config
+from pipeline.derive import Derived, derive_rows, failed_rows, write_rows
 from rules import mentions
 from rules.campaign import Campaign
 
 log = logging.getLogger(__name__)
 
 IN_FLIGHT_PER_WORKER = 2  # enough to keep every worker busy while the parent writes
+PR_SET_PDEATHSIG = 1
 
 
 @dataclass
@@ -39,10 +44,11 @@ class DeriveJob:
     digest: str
     raw: bytes
     internaldate: datetime | None
+    source: str  # where the mail came from, for the log
 
 
-class WorkersError(ValueError):
-    """INTAKE_WORKERS / --workers is not a positive integer."""
+# Called after each mail's rows are written: (the job, what was derived, seconds it took).
+OnWritten = Callable[[DeriveJob, Derived, float], None]
 
 
 def default_workers() -> int:
@@ -53,18 +59,10 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def resolve_workers(workers: int | None = None) -> int:
-    """`workers` when given, else INTAKE_WORKERS, else one per CPU."""
-    if workers is None:
-        try:
-            workers = env_number(os.environ, "INTAKE_WORKERS", None, minimum=1)
-        except ValueError as exc:
-            raise WorkersError(str(exc)) from None
-        if workers is None:
-            return default_workers()
-    if workers < 1:
-        raise WorkersError(f"the number of workers must be at least 1, not {workers}")
-    return workers
+def _timed(job: DeriveJob, campaigns: list[Campaign]) -> tuple[dict, float]:
+    started = time.perf_counter()
+    rows = derive_rows(job.digest, job.raw, campaigns, job.internaldate)
+    return rows, time.perf_counter() - started
 
 
 # ---- in the worker processes
@@ -72,27 +70,31 @@ def resolve_workers(workers: int | None = None) -> int:
 _campaigns: list[Campaign] = []
 
 
-def _init_worker(campaigns: list[Campaign], soffice_slots, ocr_slots) -> None:
-    """Runs once in each worker: the campaigns (sent once, not with every mail) and the
-    machine-wide converter limits."""
+def _init_worker(campaigns: list[Campaign], config: extractor_config.ExtractorConfig, soffice_slots: Any,
+                 ocr_slots: Any, parent: int) -> None:
+    """Runs once in each worker: the campaigns (sent once, not with every mail), the parent's
+    extractor settings with the pool's semaphores, and the signals a worker must not act on."""
     global _campaigns
-    from extractors import convert, ocr
-
     _campaigns = campaigns
-    convert._SLOTS = soffice_slots  # noqa: SLF001 - the per-process bound would multiply by the pool size
-    ocr._SLOTS = ocr_slots  # noqa: SLF001
+    extractor_config.configure(config, (soffice_slots, ocr_slots))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler a poller installed before forking
+    _die_with_parent(parent)
 
 
-def _derive_in_worker(digest: str, raw: bytes, internaldate: datetime | None) -> dict:
-    return derive_rows(digest, raw, _campaigns, internaldate)
-
-
-def _slots(ctx, var: str, default: int):
+def _die_with_parent(parent: int) -> None:
+    """Linux: the kernel kills this worker when its parent dies, even by kill -9, so no orphan
+    keeps running on its own (elsewhere the pool's pipes still end it once it asks for work)."""
     try:
-        n = int(os.environ.get(var, "") or default)
-    except ValueError:
-        n = default
-    return ctx.BoundedSemaphore(max(1, n))
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent:  # the parent died before the request
+        os._exit(1)
+
+
+def _derive_in_worker(job: DeriveJob) -> tuple[dict, float]:
+    return _timed(job, _campaigns)
 
 
 class _Pool:
@@ -104,7 +106,9 @@ class _Pool:
         self.ctx = multiprocessing.get_context("fork")
         mentions.preload()
         self.workers = workers
-        self.initargs = (campaigns, _slots(self.ctx, "INTAKE_SOFFICE_JOBS", 2), _slots(self.ctx, "INTAKE_OCR_JOBS", 1))
+        config = extractor_config.current()
+        self.initargs = (campaigns, config, self.ctx.BoundedSemaphore(config.soffice_jobs),
+                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid())
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -113,7 +117,7 @@ class _Pool:
 
     def submit(self, job: DeriveJob) -> Future:
         try:
-            return self.executor.submit(_derive_in_worker, job.digest, job.raw, job.internaldate)
+            return self.executor.submit(_derive_in_worker, job)
         except BrokenProcessPool as exc:  # a worker died meanwhile: handled when this job's turn comes
             future: Future = Future()
             future.set_exception(exc)
@@ -127,46 +131,61 @@ class _Pool:
         self.executor.shutdown(wait=True, cancel_futures=True)
 
 
+class _Writer:
+    """Writes each mail's rows, logs one line per mail and tells the caller."""
+
+    def __init__(self, db: sqlite_utils.Database, on_written: OnWritten | None):
+        self.db, self.on_written, self.count = db, on_written, 0
+
+    def __call__(self, job: DeriveJob, rows: dict, seconds: float) -> None:
+        derived = write_rows(self.db, job.digest, rows)
+        self.count += 1
+        log.info("%s %s: campaign %s, unit %s, documents %s, %.2f s", job.source, job.digest[:12],
+                 derived.campaign or "-", derived.unit or "-", ", ".join(derived.kinds) or "-", seconds)
+        if self.on_written:
+            self.on_written(job, derived, seconds)
+
+
 def derive_in_order(db: sqlite_utils.Database, jobs: Iterable[DeriveJob], campaigns: list[Campaign],
-                    workers: int) -> int:
-    """Derive and write every job, in order. With one worker everything stays in this process.
-    A mail that kills its worker (a crash in a native library) becomes a processing_error flag;
-    the other mails in flight at that moment are derived again."""
-    count = 0
+                    workers: int, on_written: OnWritten | None = None) -> int:
+    """Derive and write every job, in order; returns how many. With one worker everything stays in
+    this process. A mail that kills its worker (a crash in a native library) becomes a
+    processing_error flag; the other mails in flight at that moment are derived again."""
+    write = _Writer(db, on_written)
     if workers <= 1:
         for job in jobs:
-            write_rows(db, job.digest, derive_rows(job.digest, job.raw, campaigns, job.internaldate))
-            count += 1
-        return count
-    pool = _Pool(workers, campaigns)
+            write(job, *_timed(job, campaigns))
+        return write.count
+    pool: _Pool | None = None
     pending: deque[tuple[DeriveJob, Future]] = deque()
     try:
         for job in jobs:
+            pool = pool or _Pool(workers, campaigns)
             pending.append((job, pool.submit(job)))
             while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
-                count += _write_next(db, pool, pending)
-        while pending:
-            count += _write_next(db, pool, pending)
+                _write_next(write, pool, pending)
+        while pool and pending:
+            _write_next(write, pool, pending)
     finally:
-        pool.close()
-    return count
+        if pool:
+            pool.close()
+    return write.count
 
 
-def _write_next(db: sqlite_utils.Database, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> int:
+def _write_next(write: _Writer, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> None:
     job, future = pending[0]
     try:
-        rows = future.result()
+        rows, seconds = future.result()
     except BrokenProcessPool:
-        _recover(db, pool, pending)
-        return 1  # _recover wrote the oldest job and resubmitted the rest
-    except Exception as exc:  # e.g. rows that cannot be pickled: still one mail's problem
-        rows = failed_rows(job.digest, f"{type(exc).__name__}: {exc}")
+        _recover(write, pool, pending)  # writes the oldest job and resubmits the rest
+        return
+    except Exception as exc:  # noqa: BLE001 - e.g. rows that cannot be pickled: still one mail's problem
+        rows, seconds = failed_rows(job.digest, f"{type(exc).__name__}: {exc}"), 0.0
     pending.popleft()
-    write_rows(db, job.digest, rows)
-    return 1
+    write(job, rows, seconds)
 
 
-def _recover(db: sqlite_utils.Database, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> None:
+def _recover(write: _Writer, pool: _Pool, pending: deque[tuple[DeriveJob, Future]]) -> None:
     """A worker died, and with it every future in flight. Which mail killed it is unknown, so the
     oldest pending mail is derived again alone in a fresh pool: if it kills that one too it is
     the culprit and gets the flag; the others are resubmitted."""
@@ -175,12 +194,12 @@ def _recover(db: sqlite_utils.Database, pool: _Pool, pending: deque[tuple[Derive
     pool.rebuild()
     first = jobs[0]
     try:
-        rows = pool.submit(first).result()
+        rows, seconds = pool.submit(first).result()
     except BrokenProcessPool:
         log.error("deriving %s killed its worker process", first.digest[:12])
-        rows = failed_rows(first.digest, "the worker process deriving this mail died (a crash in a native "
-                                         "library, or killed for lack of memory)")
+        rows, seconds = failed_rows(first.digest, "the worker process deriving this mail died (a crash in a "
+                                                  "native library, or killed for lack of memory)"), 0.0
         pool.rebuild()
-    write_rows(db, first.digest, rows)
+    write(first, rows, seconds)
     for job in jobs[1:]:
         pending.append((job, pool.submit(job)))

@@ -8,14 +8,24 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from extractors import config as extractor_config
 from pipeline.cli import cli
 from pipeline.settings import default_rules
+from pipeline.settings import load as load_settings
 from rules.campaign import load_campaign
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_INBOX = ROOT / "pipeline" / "sample_inbox"
 SHARED = ROOT.parent / "shared"
 CAMPAIGN_FILE = Path(default_rules()) / "nq03-2022.yml"
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """The order the tests ran in (pytest-randomly), even under -q, so a failure that depends on it
+    can be run again in the same order."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if isinstance(seed, int):
+        terminalreporter.write_line(f"tests ran in random order: repeat it with --randomly-seed={seed}")
 
 
 @pytest.fixture(scope="session")
@@ -34,6 +44,29 @@ def run_cli(tmp_path, monkeypatch):
         return runner.invoke(cli, list(args), catch_exceptions=False)
 
     return run
+
+
+@pytest.fixture
+def db(tmp_path):
+    """A fresh database in the test's own directory (tmp_path / "intake.db")."""
+    from pipeline.store import open_db
+
+    database = open_db(str(tmp_path / "intake.db"))
+    yield database
+    database.close()
+
+
+@pytest.fixture
+def settings_env(monkeypatch):
+    """set(NAME=value, ...): INTAKE_* variables for the CLI, and the same settings installed for the
+    extractors called directly (as the CLI installs them); all undone after the test."""
+
+    def set_env(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+        extractor_config.configure(load_settings().extractor_config())
+
+    return set_env
 
 
 @pytest.fixture(scope="session")
@@ -58,10 +91,13 @@ def shared_path(*parts: str) -> Path:
 
 @pytest.fixture(autouse=True)
 def _quiet_env(monkeypatch):
-    # Tests must not depend on the developer's own settings.
+    # Tests must not depend on the developer's own settings, nor on those a test before installed.
     for key in list(os.environ):
         if key.startswith("INTAKE_"):
             monkeypatch.delenv(key)
+    extractor_config.configure(extractor_config.ExtractorConfig())
+    yield
+    extractor_config.configure(extractor_config.ExtractorConfig())
 
 
 @pytest.fixture

@@ -413,4 +413,4 @@ def test_campaign_check_says_where_notices_go(run_cli, without_staff, monkeypatc
                                         "file, INTAKE_STAFF or INTAKE_SMTP_FROM)")
     monkeypatch.setenv("INTAKE_SMTP_PORT", "many")
     result = run_cli("campaign", "check", str(without_staff))
-    assert result.exit_code == 2 and "INTAKE_SMTP_PORT must be a number" in result.output
+    assert result.exit_code == 2 and "INTAKE_SMTP_PORT must be a whole number" in result.output

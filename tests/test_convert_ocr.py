@@ -86,8 +86,8 @@ def test_rtf_is_converted():
 
 
 @needs_soffice
-def test_libreoffice_timeout_kills_it_and_flags_the_file(monkeypatch, report_doc):
-    monkeypatch.setenv("INTAKE_SOFFICE_TIMEOUT", "0.3")
+def test_libreoffice_timeout_kills_it_and_flags_the_file(settings_env, report_doc):
+    settings_env(INTAKE_SOFFICE_TIMEOUT="0.3")
     started = time.monotonic()
     doc = read_document(report_doc, "bao-cao.doc")
     assert time.monotonic() - started < 10
@@ -118,9 +118,9 @@ def test_attached_image_is_read_by_ocr(scanned_pdf):
     assert "BÁO CÁO" in texts and any(t.startswith("I. ") for t in texts)
 
 
-def test_missing_converters_are_flagged_not_fatal(monkeypatch, scanned_pdf):
-    monkeypatch.setenv("INTAKE_SOFFICE", "/nonexistent/soffice")
-    monkeypatch.setenv("INTAKE_TESSERACT", "/nonexistent/tesseract")
+def test_missing_converters_are_flagged_not_fatal(settings_env, scanned_pdf):
+    settings_env(INTAKE_SOFFICE="/nonexistent/soffice")
+    settings_env(INTAKE_TESSERACT="/nonexistent/tesseract")
     doc = read_document(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "bao-cao.doc")
     assert doc.format == "doc" and [(f.kind, f.detail) for f in doc.flags] == [
         ("converter_missing", "LibreOffice is not installed: Word 97-2003 .doc not read")]

@@ -146,7 +146,7 @@ def test_unattributed_mail(ds):
     assert got["Báo cáo sơ kết NQ03"]["Lưu ý"] == "Chưa xác định được đơn vị gửi"
 
 
-def test_processing_errors(ds, tmp_path, monkeypatch):
+def test_processing_errors(ds, tmp_path, settings_env):
     assert rows(ds, "loi_xu_ly") == []
     broken = tmp_path / "broken.eml"
     broken.write_bytes(build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng ủy Sở Nội vụ",
@@ -155,7 +155,7 @@ def test_processing_errors(ds, tmp_path, monkeypatch):
     got = rows(start(ingest_into(tmp_path, broken), env={}), "loi_xu_ly")
     assert [r["Tên tệp"] for r in got] == ["Báo cáo sơ kết NQ03.docx"] and got[0]["Chi tiết"]
     (tmp_path / "big").mkdir()
-    monkeypatch.setenv("INTAKE_MAX_MAIL_MB", "0.001")  # every mail is "too large": one row each, no file row
+    settings_env(INTAKE_MAX_MAIL_MB="0.001")  # every mail is "too large": one row each, no file row
     got = rows(start(ingest_into(tmp_path / "big", broken), env={}), "loi_xu_ly")
     assert [(r["Mã lỗi"], r["Loại lỗi"], r["Tên tệp"], r["Tiêu đề"]) for r in got] == [
         ("too_large", "Quá lớn, chưa mở", None, "Báo cáo sơ kết NQ03")]

@@ -13,10 +13,11 @@ from reportlab.pdfgen import canvas
 
 from extractors import archives, convert
 from extractors.docx_reader import read_docx
-from extractors.limits import Limits, LimitsConfigError, limits
+from extractors.limits import Limits, safe_limits
 from extractors.pdf_reader import read_pdf
 from extractors.readers import read_document
 from pipeline.mime import SLASH, parse_mail
+from pipeline.settings import SettingError, load
 from tests.test_readers import cfb, docx_bytes
 
 
@@ -47,29 +48,29 @@ def kinds(flags) -> list[str]:
 
 # ---- settings -----------------------------------------------------------------------------------
 def test_defaults_and_environment():
-    assert limits({}) == Limits()
-    lim = limits({"INTAKE_MAX_ATTACHMENT_MB": "2", "INTAKE_MAX_PDF_PAGES": "10", "INTAKE_MAX_ARCHIVE_RATIO": "7.5"})
+    assert load({}).limits() == Limits() == safe_limits()
+    lim = load({"INTAKE_MAX_ATTACHMENT_MB": "2", "INTAKE_MAX_PDF_PAGES": "10", "INTAKE_MAX_ARCHIVE_RATIO": "7.5"}).limits()
     assert lim.max_attachment_bytes == 2 * 1024 * 1024 and lim.max_pdf_pages == 10 and lim.max_archive_ratio == 7.5
-    for bad in ("0", "-1", "lots", "nan"):
-        with pytest.raises(LimitsConfigError, match="INTAKE_MAX_MIME_PARTS"):
-            limits({"INTAKE_MAX_MIME_PARTS": bad})
+    for bad in ("0", "-1", "lots", "nan", "2.5"):
+        with pytest.raises(SettingError, match="INTAKE_MAX_MIME_PARTS"):
+            load({"INTAKE_MAX_MIME_PARTS": bad})
 
 
 def test_a_bad_limit_stops_the_cli_with_status_2(run_cli, monkeypatch):
     monkeypatch.setenv("INTAKE_MAX_PDF_PAGES", "many")
     result = run_cli("status")
-    assert result.exit_code == 2 and "INTAKE_MAX_PDF_PAGES must be a positive number" in result.output
+    assert result.exit_code == 2 and "INTAKE_MAX_PDF_PAGES must be a positive whole number" in result.output
 
 
-def test_converter_timeouts_read_the_same_settings(monkeypatch):
-    monkeypatch.setenv("INTAKE_SOFFICE_TIMEOUT", "7")
-    monkeypatch.setenv("INTAKE_OCR_TIMEOUT", "9")
-    assert convert._timeout() == 7.0 and limits().ocr_timeout == 9.0
+def test_converter_timeouts_read_the_same_settings(settings_env):
+    settings_env(INTAKE_SOFFICE_TIMEOUT="7")
+    settings_env(INTAKE_OCR_TIMEOUT="9")
+    assert convert._timeout() == 7.0 and safe_limits().ocr_timeout == 9.0
 
 
 # ---- attachments, archives ---------------------------------------------------------------------
-def test_too_large_attachment_is_kept_raw_but_not_read(run_cli, monkeypatch, tmp_path):
-    monkeypatch.setenv("INTAKE_MAX_ATTACHMENT_MB", "0.01")  # 10 KB; a python-docx file is ~36 KB
+def test_too_large_attachment_is_kept_raw_but_not_read(run_cli, settings_env, tmp_path):
+    settings_env(INTAKE_MAX_ATTACHMENT_MB="0.01")  # 10 KB; a python-docx file is ~36 KB
     big = docx_bytes("Nội dung " * 10)
     doc = read_document(big, "bao-cao.docx")
     assert doc.error and kinds(doc.flags) == ["too_large"] and not doc.blocks
@@ -80,10 +81,11 @@ def test_too_large_attachment_is_kept_raw_but_not_read(run_cli, monkeypatch, tmp
     assert [r[0] for r in db.execute("select kind from flags where kind = 'too_large'")] == ["too_large"]
 
 
-def test_too_large_mail_is_kept_whole_and_opened_once_the_limit_is_raised(run_cli, monkeypatch, tmp_path):
+def test_too_large_mail_is_kept_whole_and_opened_once_the_limit_is_raised(run_cli, monkeypatch, settings_env,
+                                                                          tmp_path):
     report = docx_bytes("BÁO CÁO", "I. TÌNH HÌNH", "Nội dung " * 10)
     raw = mail_with(("bao-cao.docx", report), subject="Báo cáo sơ kết Nghị quyết 03")
-    monkeypatch.setenv("INTAKE_MAX_MAIL_MB", "0.01")  # 10 KB; the mail is ~50 KB
+    settings_env(INTAKE_MAX_MAIL_MB="0.01")  # 10 KB; the mail is ~50 KB
     mail = parse_mail(raw)
     assert kinds(mail.flags) == ["too_large"] and "INTAKE_MAX_MAIL_MB (0.01)" in mail.flags[0].detail
     assert (mail.subject, mail.from_addr, mail.attachments) == ("Báo cáo sơ kết Nghị quyết 03", "dangbo@stc.example.vn", [])
@@ -99,21 +101,21 @@ def test_too_large_mail_is_kept_whole_and_opened_once_the_limit_is_raised(run_cl
     assert "too_large" not in [r[0] for r in db.execute("select kind from flags")]
 
 
-def test_archive_limits_come_from_the_settings(monkeypatch):
+def test_archive_limits_come_from_the_settings(settings_env):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as zf:
         for i in range(5):
             zf.writestr(f"phu-luc-{i}.txt", "x")
-    monkeypatch.setenv("INTAKE_MAX_ARCHIVE_ENTRIES", "2")
+    settings_env(INTAKE_MAX_ARCHIVE_ENTRIES="2")
     members, flags = archives.expand(buffer.getvalue(), "ho-so.zip")
     assert len(members) == 2 and kinds(flags) == ["archive_limit"] and "more than 2 members" in flags[0].detail
     bomb = io.BytesIO()
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as zf:
         zf.writestr("bom.txt", b"\0" * (3 * 1024 * 1024))
-    monkeypatch.setenv("INTAKE_MAX_ARCHIVE_MB", "1")
+    settings_env(INTAKE_MAX_ARCHIVE_MB="1")
     assert kinds(archives.expand(bomb.getvalue())[1]) == ["archive_limit"]
-    monkeypatch.setenv("INTAKE_MAX_ARCHIVE_MB", "100")
-    monkeypatch.setenv("INTAKE_MAX_ARCHIVE_RATIO", "10")
+    settings_env(INTAKE_MAX_ARCHIVE_MB="100")
+    settings_env(INTAKE_MAX_ARCHIVE_RATIO="10")
     assert "compression ratio above 10" in archives.expand(bomb.getvalue())[1][0].detail
 
 
@@ -137,42 +139,42 @@ def test_docx_entities_are_never_expanded():
     assert "haha" not in text and "root:" not in text and len(text) < 100
 
 
-def test_docx_part_size_and_element_count_are_capped(monkeypatch):
+def test_docx_part_size_and_element_count_are_capped(monkeypatch, settings_env):
     data = docx_bytes(*[f"Đoạn {i}" for i in range(200)])
-    monkeypatch.setenv("INTAKE_MAX_XML_ELEMENTS", "100")
+    settings_env(INTAKE_MAX_XML_ELEMENTS="100")
     doc = read_docx(data)
     assert doc.error and kinds(doc.flags) == ["too_large"] and "XML tags" in doc.flags[0].detail
     monkeypatch.delenv("INTAKE_MAX_XML_ELEMENTS")
-    monkeypatch.setenv("INTAKE_MAX_XML_MB", "0.001")
+    settings_env(INTAKE_MAX_XML_MB="0.001")
     doc = read_docx(data)
     assert kinds(doc.flags) == ["too_large"] and "INTAKE_MAX_XML_MB" in doc.flags[0].detail
 
 
 # ---- PDF ----------------------------------------------------------------------------------------
-def test_pdf_page_limit_reads_the_first_pages(monkeypatch):
-    monkeypatch.setenv("INTAKE_MAX_PDF_PAGES", "2")
+def test_pdf_page_limit_reads_the_first_pages(settings_env):
+    settings_env(INTAKE_MAX_PDF_PAGES="2")
     doc = read_pdf(pdf_pages(5))
     text = " ".join(b.text for b in doc.blocks)
     assert "Trang so 2" in text and "Trang so 3" not in text
     assert kinds(doc.flags) == ["truncated"] and "5 pages" in doc.flags[0].detail and not doc.error
 
 
-def test_pdf_time_budget_is_checked_between_pages(monkeypatch):
-    monkeypatch.setenv("INTAKE_MAX_SECONDS_PER_FILE", "0.000001")
+def test_pdf_time_budget_is_checked_between_pages(settings_env):
+    settings_env(INTAKE_MAX_SECONDS_PER_FILE="0.000001")
     doc = read_pdf(pdf_pages(5))
     assert " ".join(b.text for b in doc.blocks) == "Trang so 1"  # the first page is always read
     assert kinds(doc.flags) == ["timeout"] and "after 1 of 5 pages" in doc.flags[0].detail
 
 
 # ---- MIME ---------------------------------------------------------------------------------------
-def test_mime_part_count_is_capped(monkeypatch):
-    monkeypatch.setenv("INTAKE_MAX_MIME_PARTS", "5")
+def test_mime_part_count_is_capped(settings_env):
+    settings_env(INTAKE_MAX_MIME_PARTS="5")
     mail = parse_mail(mail_with(*[(f"f{i}.txt", b"x") for i in range(20)]))
     assert kinds(mail.flags) == ["mime_limit"] and len(mail.attachments) == 3  # root + body + 3 files = 5 parts
 
 
-def test_mime_depth_is_capped(monkeypatch):
-    monkeypatch.setenv("INTAKE_MAX_MIME_DEPTH", "3")
+def test_mime_depth_is_capped(settings_env):
+    settings_env(INTAKE_MAX_MIME_DEPTH="3")
     raw = b"From: a@b.vn\r\nSubject: s\r\n"
     for i in range(10):
         raw += f'Content-Type: multipart/mixed; boundary="b{i}"\r\n\r\n--b{i}\r\n'.encode()

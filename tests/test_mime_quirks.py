@@ -138,8 +138,8 @@ def test_a_begin_line_without_encoded_lines_is_text():
     assert mail.body_text == "Xin gửi lại:\nbegin 644 bao-cao.docx\n\nend\nTrân trọng."
 
 
-def test_uuencoded_files_count_against_the_part_limit(monkeypatch):
-    monkeypatch.setenv("INTAKE_MAX_MIME_PARTS", "3")  # the body is one part, so two files fit
+def test_uuencoded_files_count_against_the_part_limit(settings_env):
+    settings_env(INTAKE_MAX_MIME_PARTS="3")  # the body is one part, so two files fit
     mail = parse_mail(plain("\n".join(uuencode(f"tep-{n}.txt", b"noi dung %d" % n) for n in range(4))))
     assert names(mail) == ["tep-0.txt", "tep-1.txt"]
     assert [f.kind for f in mail.flags] == ["mime_limit"]

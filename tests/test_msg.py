@@ -297,8 +297,8 @@ def test_attached_items_nested_past_the_forward_limit_are_flagged():
     assert "depth_limit" in kinds(mail.flags) and "innermost.txt" not in [a.filename for a in mail.attachments]
 
 
-def test_attachments_count_against_the_mime_part_limit(monkeypatch):
-    monkeypatch.setenv("INTAKE_MAX_MIME_PARTS", "5")
+def test_attachments_count_against_the_mime_part_limit(settings_env):
+    settings_env(INTAKE_MAX_MIME_PARTS="5")
     mail = parse_mail(build_msg(report_item(attachments=[File(f"phu-luc-{i}.txt", b"x") for i in range(10)])))
     assert len(mail.attachments) < 5 and "mime_limit" in kinds(mail.flags)
 
@@ -347,9 +347,9 @@ def test_a_damaged_msg_attached_to_a_mail_stays_a_flagged_file():
     assert kinds(mail.flags) == ["unreadable"] and mail.flags[0].detail.startswith("Báo cáo.msg: ")
 
 
-def test_a_msg_above_the_mail_size_limit_is_read_for_its_headers_only(monkeypatch):
+def test_a_msg_above_the_mail_size_limit_is_read_for_its_headers_only(settings_env):
     raw = build_msg(report_item())
-    monkeypatch.setenv("INTAKE_MAX_MAIL_MB", str(len(raw) / 2 / 1024 / 1024))
+    settings_env(INTAKE_MAX_MAIL_MB=str(len(raw) / 2 / 1024 / 1024))
     mail = parse_mail(raw)
     assert (mail.from_addr, mail.subject, mail.received_at) == (UNIT[1], f"V/v {SUBJECT}", DELIVERED)
     assert mail.attachments == [] and mail.body_text == "" and kinds(mail.flags) == ["too_large"]

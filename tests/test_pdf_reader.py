@@ -14,11 +14,11 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
 from reportlab.lib import pdfencrypt
 from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from extractors.pdf_reader import read_pdf
+from tests.fixtures._pdf_util import register_fonts
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
 pytestmark = pytest.mark.skipif(not (FONTS / "DejaVuSerif.ttf").exists(), reason="DejaVu fonts are not installed")
@@ -26,8 +26,7 @@ pytestmark = pytest.mark.skipif(not (FONTS / "DejaVuSerif.ttf").exists(), reason
 
 @pytest.fixture(scope="module", autouse=True)
 def fonts():
-    pdfmetrics.registerFont(TTFont("DejaVuSerif", str(FONTS / "DejaVuSerif.ttf")))
-    pdfmetrics.registerFont(TTFont("DejaVuSerif-Bold", str(FONTS / "DejaVuSerif-Bold.ttf")))
+    register_fonts()  # the fixtures' registration: fonts are process-wide, one home for them
 
 
 def styles():
@@ -146,8 +145,8 @@ def test_page_numbers_and_running_header_are_not_body(report):
     assert [b.page for b in report.body if b.text.startswith(("2. Kết quả", "3. Kết quả"))] == [2, 3]
 
 
-def test_image_only_page_needs_ocr(monkeypatch):
-    monkeypatch.setenv("INTAKE_TESSERACT", "/nonexistent/tesseract")  # OCR itself: tests/test_convert_ocr.py
+def test_image_only_page_needs_ocr(settings_env):
+    settings_env(INTAKE_TESSERACT="/nonexistent/tesseract")  # OCR itself: tests/test_convert_ocr.py
     buffer = io.BytesIO()
     c = canvas.Canvas(buffer, pagesize=A4)
     c.setFont("DejaVuSerif", 12)

@@ -65,8 +65,7 @@ def test_sections_are_searchable_without_diacritics(sample_db):
     assert rows
 
 
-def test_ingesting_again_changes_nothing(tmp_path, campaign):
-    db = open_db(str(tmp_path / "intake.db"))
+def test_ingesting_again_changes_nothing(tmp_path, db, campaign):
     first = ingest(db, [str(SAMPLE_INBOX)], [campaign])
     counts = {t: db[t].count for t in ("raw_messages", "messages", "documents", "sections", "flags")}
     second = ingest(db, [str(SAMPLE_INBOX)], [campaign])
@@ -75,30 +74,27 @@ def test_ingesting_again_changes_nothing(tmp_path, campaign):
     assert counts == {t: db[t].count for t in counts}
 
 
-def test_maildir_and_mbox_give_the_same_statuses(tmp_path, campaign, sample_status):
+def test_maildir_and_mbox_give_the_same_statuses(tmp_path, db, campaign, sample_status):
     box = mailbox.mbox(str(tmp_path / "inbox.mbox"))
     for f in sorted(SAMPLE_INBOX.glob("*.eml")):
         box.add(mailbox.mboxMessage(f.read_bytes()))
     box.flush()
-    db = open_db(str(tmp_path / "intake.db"))
     ingest(db, [str(tmp_path / "inbox.mbox")], [campaign])
     got = {s.unit: (s.status, s.missing_attachments, s.missing_sections)
            for s in statuses(db, campaign, datetime.fromisoformat(NOW))}
     assert got == {u: (s.status, s.missing_attachments, s.missing_sections) for u, s in sample_status.items()}
 
 
-def test_reprocess_rebuilds_the_same_rows(tmp_path, campaign):
-    db = open_db(str(tmp_path / "intake.db"))
+def test_reprocess_rebuilds_the_same_rows(tmp_path, db, campaign):
     ingest(db, [str(SAMPLE_INBOX)], [campaign])
     before = [dict(r) for r in db.query("select id, key, text from sections order by id")]
     assert reprocess(db, [campaign]) == db["raw_messages"].count
     assert before == [dict(r) for r in db.query("select id, key, text from sections order by id")]
 
 
-def test_a_crash_between_storing_and_deriving_is_repaired_on_the_next_run(tmp_path, campaign):
+def test_a_crash_between_storing_and_deriving_is_repaired_on_the_next_run(tmp_path, db, campaign):
     from pipeline.store import save_raw
 
-    db = open_db(str(tmp_path / "intake.db"))
     first = sorted(SAMPLE_INBOX.glob("*.eml"))[0]
     save_raw(db, first.read_bytes(), f"file:{first}", None)  # stored raw, then "killed"
     ingest(db, [str(SAMPLE_INBOX)], [campaign])
@@ -123,7 +119,7 @@ def test_a_report_nobody_could_attribute_is_listed_apart_and_counts_for_no_unit(
     assert issuer.casefold() == UNATTRIBUTED["issuer"].casefold()
 
 
-def test_without_received_the_date_header_is_used_and_flagged(tmp_path, campaign):
+def test_without_received_the_date_header_is_used_and_flagged(tmp_path, db, campaign):
     import email
 
     from tests.fixtures.documents import Report
@@ -136,7 +132,6 @@ def test_without_received_the_date_header_is_used_and_flagged(tmp_path, campaign
     msg = email.message_from_bytes(raw)
     del msg["Received"]
     (tmp_path / "no-received.eml").write_bytes(msg.as_bytes())
-    db = open_db(str(tmp_path / "intake.db"))
     ingest(db, [str(tmp_path / "no-received.eml")], [campaign])
     row = next(db.query("select received_at, received_basis from messages"))
     assert row["received_basis"] == "date" and row["received_at"].startswith("2022-06-10T08:58")

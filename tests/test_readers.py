@@ -58,9 +58,9 @@ def test_password_protected_docx_is_flagged_encrypted():
         assert doc.format == "docx" and doc.error and [f.kind for f in doc.flags] == ["encrypted"]
 
 
-def test_word_97_doc_and_rtf_without_libreoffice_are_flagged(monkeypatch):
+def test_word_97_doc_and_rtf_without_libreoffice_are_flagged(settings_env):
     # real conversions: tests/test_convert_ocr.py
-    monkeypatch.setenv("INTAKE_SOFFICE", "/nonexistent/soffice")
+    settings_env(INTAKE_SOFFICE="/nonexistent/soffice")
     doc = read_document(cfb(["WordDocument", "1Table"]), "dinh-kem.bin")
     assert doc.format == "doc" and doc.error == "LibreOffice is not installed: Word 97-2003 .doc not read"
     assert [f.kind for f in doc.flags] == ["converter_missing"]

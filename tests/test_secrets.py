@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from pipeline.cli import setup_logging
+from pipeline.settings import load
 
 SECRET = "mật-khẩu-Bí-Mật-8"
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,7 +41,7 @@ def test_log_redacts_configured_secrets_at_every_level(caplog, tmp_path, monkeyp
     monkeypatch.setenv("INTAKE_IMAP_PASSWORD", SECRET)
     monkeypatch.setenv("INTAKE_SMTP_PASSWORD_FILE", str(pw))
     caplog.set_level(logging.DEBUG)
-    setup_logging(verbose=True)  # what the CLI runs
+    setup_logging(verbose=True, secrets=load().secrets())  # what the CLI runs
     log = logging.getLogger("pipeline.test")
     for level in (logging.DEBUG, logging.INFO, logging.WARNING, logging.ERROR, logging.CRITICAL):
         log.log(level, "login with %s failed", SECRET)

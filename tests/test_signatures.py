@@ -367,18 +367,17 @@ def test_huge_signature_strings_are_not_handed_to_pyhanko():
     assert sigs == [] and flag.kind == "signature_malformed" and "signatures not checked" in flag.detail
 
 
-def test_limits_bound_the_signature_pass(monkeypatch, ca, signer, signed):
+def test_limits_bound_the_signature_pass(settings_env, ca, signer, signed):
     """Out of time: the first signature is still read, without the analysis of later changes (which
     pyHanko cannot interrupt), and the rest not at all."""
     twice = sign_pdf(signed[0], signer, ca, field="Signature2")
-    monkeypatch.setenv("INTAKE_MAX_SECONDS_PER_FILE", "0.000001")
+    settings_env(INTAKE_MAX_SECONDS_PER_FILE="0.000001")
     (first,), flags = _read(twice)
     assert first.intact is True and first.modification is None and first.modified_after_signing is None
     assert [f.kind for f in flags] == ["timeout", "timeout"]
     assert "changes made after it were not analysed" in flags[0].detail
     assert "stopped after 1 of 2" in flags[1].detail and "INTAKE_MAX_SECONDS_PER_FILE" in flags[1].detail
-    monkeypatch.setenv("INTAKE_MAX_SECONDS_PER_FILE", "120")
-    monkeypatch.setenv("INTAKE_MAX_ATTACHMENT_MB", str(len(twice) / 2 / 1024 / 1024))
+    settings_env(INTAKE_MAX_SECONDS_PER_FILE="120", INTAKE_MAX_ATTACHMENT_MB=str(len(twice) / 2 / 1024 / 1024))
     assert _read(twice) == ([], [])  # not read at all: the reader flags the file too_large
 
 

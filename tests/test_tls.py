@@ -12,7 +12,6 @@ import pytest
 
 from pipeline.alerts import AlertConfigError, AlertSettings
 from pipeline.mime import parse_mail
-from pipeline.store import open_db
 from tests.conftest import SAMPLE_INBOX
 from tests.servers import SmtpServer, server_context
 from tests.test_alerts import REMINDER_TIME, rows
@@ -42,7 +41,7 @@ def _settled_logins(server, user: str) -> int:
 # ---- IMAP
 
 @pytest.mark.parametrize("mode", ["1", "starttls"])
-def test_poll_fetches_the_sample_inbox_over_tls(dovecot_tls, tls_imap_user, tls_ca, tmp_path, run_cli,
+def test_poll_fetches_the_sample_inbox_over_tls(db, dovecot_tls, tls_imap_user, tls_ca, tmp_path, run_cli,
                                                 monkeypatch, mode):
     user, pw = tls_imap_user
     files = sorted(SAMPLE_INBOX.glob("*.eml"))
@@ -54,7 +53,6 @@ def test_poll_fetches_the_sample_inbox_over_tls(dovecot_tls, tls_imap_user, tls_
     result = run_cli("poll", "--once")
     assert result.exit_code == 0, result.output
     assert f"{len(files)} mails fetched: {len(files)} new" in result.output
-    db = open_db(str(tmp_path / "intake.db"))
     stored = {r[0] for r in db.execute("select sha256 from raw_messages")}
     assert stored == {hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     # Loopback counts as "secured" to Dovecot even in plaintext: its log tells that intake's login was TLS.

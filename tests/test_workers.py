@@ -9,8 +9,9 @@ from datetime import datetime
 import pytest
 
 from pipeline.flow import ingest
+from pipeline.settings import SettingError, load
 from pipeline.store import open_db
-from pipeline.workers import WorkersError, resolve_workers
+from pipeline.workers import default_workers
 from rules.campaign import load_campaign
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
 from tests.fixtures.mail import VN, build_mail
@@ -42,15 +43,17 @@ def test_two_workers_write_exactly_the_rows_of_one(tmp_path, run_cli):
 
 
 def test_workers_setting(monkeypatch, run_cli):
-    monkeypatch.setenv("INTAKE_WORKERS", "3")
-    assert resolve_workers() == 3 and resolve_workers(1) == 1
-    monkeypatch.setenv("INTAKE_WORKERS", "many")
-    with pytest.raises(WorkersError):
-        resolve_workers()
-    monkeypatch.delenv("INTAKE_WORKERS")
-    assert resolve_workers() == len(os.sched_getaffinity(0))
+    assert load({"INTAKE_WORKERS": "3"}).workers == 3
+    with pytest.raises(SettingError, match="INTAKE_WORKERS"):
+        load({"INTAKE_WORKERS": "many"})
+    assert load({}).workers is None and default_workers() == len(os.sched_getaffinity(0))
     result = run_cli("ingest", "--workers", "0", str(SAMPLE_INBOX))
     assert result.exit_code == 2 and "at least 1" in result.output
+    monkeypatch.setenv("INTAKE_WORKERS", "two")
+    for command in (["ingest", str(SAMPLE_INBOX)], ["reprocess"]):  # reprocess used to end in a traceback
+        result = run_cli(*command)
+        assert result.exit_code == 2 and result.output.strip().splitlines() == [
+            "Error: INTAKE_WORKERS must be a whole number of processes, at least 1, not 'two'"]
 
 
 # A campaign whose call-letter Message-ID trips when a mail replies to it: in the worker, while the
@@ -78,7 +81,7 @@ def _mail(n: int, reply_to: str | None = None) -> bytes:
 
 
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_mail_that_breaks_deriving_is_flagged_and_the_batch_goes_on(tmp_path, workers):
+def test_a_mail_that_breaks_deriving_is_flagged_and_the_batch_goes_on(tmp_path, db, workers):
     inbox = tmp_path / "inbox"
     inbox.mkdir()
     crash = workers > 1  # killing the only process would kill the test: one worker raises instead
@@ -87,7 +90,6 @@ def test_a_mail_that_breaks_deriving_is_flagged_and_the_batch_goes_on(tmp_path, 
         (inbox / f"{n:02}.eml").write_bytes(_mail(n, reply))
     campaign = load_campaign(CAMPAIGN_FILE)
     campaign.thread_ids = [Tripwire("tripwire-raise@x"), Tripwire("tripwire-crash@x")]
-    db = open_db(str(tmp_path / "intake.db"))
     report = ingest(db, [str(inbox)], [campaign], workers=workers)
     assert report.new == 8 and db["messages"].count == 8
     details = [r[0] for r in db.execute("select detail from flags where kind = 'processing_error' order by id")]

@@ -1,0 +1,150 @@
+"""The schema declared once (pipeline/schema.py): a database of the first release migrates with
+nothing lost, a new one has the same shape, writes are checked against the declarations, and
+loading campaigns or deriving never rewrites what is not derived."""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+import sqlite3
+import threading
+from pathlib import Path
+
+import pytest
+
+from pipeline import schema
+from pipeline.flow import ingest, reprocess
+from pipeline.store import open_db, save_campaigns
+from rules.campaign import Unit, load_campaign
+from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
+
+RELEASE_1 = Path(__file__).parent / "fixtures" / "release-1.db.gz"  # tests/fixtures/make_release_db.py
+INPUTS = [t.name for t in schema.TABLES if t.role == schema.INPUT]
+
+
+def release_db(folder: Path, name: str = "release-1.db") -> Path:
+    path = folder / name
+    path.write_bytes(gzip.decompress(RELEASE_1.read_bytes()))
+    return path
+
+
+def rows(path: Path, table: str, columns: list[str] | None = None) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        chosen = ", ".join(f"[{c}]" for c in columns) if columns else "*"
+        return conn.execute(f"select {chosen} from [{table}] order by rowid").fetchall()
+    finally:
+        conn.close()
+
+
+def columns(path: Path, table: str) -> list[str]:
+    conn = sqlite3.connect(path)
+    try:
+        return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])")]
+    finally:
+        conn.close()
+
+
+def shape(conn: sqlite3.Connection) -> dict[str, object]:
+    """Columns (name, type, not null, default, key) of every table, and every index, trigger and view."""
+    out: dict[str, object] = {}
+    for (name,) in conn.execute("select name from sqlite_master where type = 'table' order by name"):
+        out[name] = conn.execute(f"PRAGMA table_info([{name}])").fetchall()
+        out[f"{name} keys"] = conn.execute(f"PRAGMA foreign_key_list([{name}])").fetchall()
+    out["indexes"] = conn.execute("select name, tbl_name from sqlite_master where type = 'index' "
+                                  "order by name").fetchall()
+    out["triggers"] = conn.execute("select name from sqlite_master where type = 'trigger' order by name").fetchall()
+    out["views"] = conn.execute("select name, sql from sqlite_master where type = 'view' order by name").fetchall()
+    return out
+
+
+def test_a_database_of_the_first_release_is_migrated_with_nothing_lost(tmp_path, run_cli):
+    path, original = release_db(tmp_path, "migrated.db"), release_db(tmp_path)
+    before = {t.name: rows(path, t.name) for t in schema.TABLES}
+    had = {t.name: columns(path, t.name) for t in schema.TABLES}
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
+    assert all(before[t] for t in INPUTS)  # the fixture has every kind of input: mail, sources, IMAP, logs
+    db = open_db(str(path))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert {t.name: rows(path, t.name, had[t.name]) for t in schema.TABLES} == before  # nothing lost or rewritten
+    assert shape(db.conn) == shape(open_db(str(tmp_path / "new.db")).conn)  # the shape a new database has
+    db.close()
+    # Derived again by this release: every input as it was, the statuses those of the release.
+    assert run_cli("--quiet", "reprocess", "--db", str(path)).exit_code == 0
+    assert {t: rows(path, t) for t in INPUTS} == {t: before[t] for t in INPUTS}
+    assert rows(path, "messages") and len(rows(path, "messages")) == len(before["messages"])
+    # The statuses of the release's units (the campaign file has gained one since), all but when.
+    keep = ["campaign_id", "unit_id", "status", "received_at", "deadline", "missing_attachments",
+            "missing_sections", "flags", "report", "messages"]
+    was = {r[:2]: r for r in rows(original, "submissions", keep)}
+    now = {r[:2]: r for r in rows(path, "submissions", keep) if r[:2] in was}
+    assert now == was
+
+
+def test_opening_a_current_database_takes_no_write_lock(tmp_path):
+    path = tmp_path / "intake.db"
+    open_db(str(path)).close()
+    writer = sqlite3.connect(path, timeout=0)
+    writer.execute("BEGIN IMMEDIATE")  # a backup, or another command writing
+    try:
+        done = threading.Event()
+        threading.Thread(target=lambda: (open_db(str(path)).close(), done.set()), daemon=True).start()
+        assert done.wait(5)  # not the 30 s busy timeout
+    finally:
+        writer.rollback()
+
+
+def test_a_database_of_a_newer_release_is_refused_in_one_line(tmp_path, run_cli):
+    path = tmp_path / "intake.db"
+    open_db(str(path)).close()
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={schema.SCHEMA_VERSION + 1}")
+    conn.close()
+    with pytest.raises(schema.SchemaError, match="newer intake"):
+        open_db(str(path))
+    result = run_cli("status", "--db", str(path))
+    assert result.exit_code == 2 and len(result.output.strip().splitlines()) == 1 and "upgrade intake" in result.output
+
+
+def test_rows_are_checked_against_the_declared_columns(db):
+    with pytest.raises(KeyError, match="flags has no column nope"):
+        schema.insert(db.conn, "flags", [{"message": "x", "kind": "k", "nope": 1}])
+
+
+def test_a_mail_whose_rows_fail_to_write_keeps_its_old_rows(db, campaign):
+    from pipeline.derive import derive_rows, write_rows
+
+    raw = sorted(SAMPLE_INBOX.glob("*.eml"))[0].read_bytes()
+    ingest(db, [str(sorted(SAMPLE_INBOX.glob("*.eml"))[0])], [campaign], workers=1)
+    digest = db.execute("select id from messages").fetchone()[0]
+    before = {t: db.execute(f"select count(*) from [{t}]").fetchone()[0] for t in schema.PER_MAIL}
+    rows = derive_rows(digest, raw, [campaign], None)
+    rows["sections"][-1]["nope"] = 1  # the last write of the mail fails
+    with pytest.raises(KeyError):
+        write_rows(db, digest, rows)
+    assert {t: db.execute(f"select count(*) from [{t}]").fetchone()[0] for t in schema.PER_MAIL} == before
+
+
+def test_loading_campaigns_again_writes_nothing_and_only_what_changed(db, campaign):
+    save_campaigns(db, [campaign])
+    units = db.execute("select rowid, * from units order by rowid").fetchall()
+    changes = db.conn.total_changes
+    save_campaigns(db, [campaign])
+    assert db.conn.total_changes == changes  # the same files: not one row written
+    renamed = Unit(campaign.units[0].id, "Đảng bộ mới", campaign.units[0].emails)
+    save_campaigns(db, [dataclasses.replace(campaign, units=[renamed] + campaign.units[2:])])  # one renamed, one gone
+    now = db.execute("select rowid, * from units order by rowid").fetchall()
+    assert db.conn.total_changes == changes + 2
+    assert now[0][:3] == units[0][:3] and now[0][3] == "Đảng bộ mới" and now[1:] == units[2:]
+
+
+def test_derivation_never_rewrites_inputs(tmp_path, campaign):
+    path = tmp_path / "intake.db"
+    db = open_db(str(path))
+    ingest(db, [str(SAMPLE_INBOX)], [campaign], workers=1)
+    before = {t: rows(path, t) for t in INPUTS}
+    reprocess(db, [load_campaign(CAMPAIGN_FILE)], workers=1)
+    assert {t: rows(path, t) for t in INPUTS} == before
+    assert json.loads(db.execute("select outline from campaigns").fetchone()[0])[0]["key"] == "I"
+
