@@ -82,7 +82,7 @@ def _summary(body: list[Block], title: int) -> str | None:
         if (len(" ".join(summary).split()) > 12 or _cell_column(nxt) != _cell_column(block)
                 or set(text) <= set("-–_*. ") or fold(text).startswith(("can cu", "kinh gui"))
                 or text.startswith("(") and text.endswith(")")  # "(Ban hành kèm theo ...)"
-                or previous and previous.align and nxt.align and nxt.align != previous.align):  # the body begins
+                or previous and nxt.align == "justify" != previous.align):  # the body begins
             break
         summary.append(text)
         previous = nxt

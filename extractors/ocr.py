@@ -250,8 +250,13 @@ def _mark_bold(runs: list[Run], image, scale: float) -> None:
         outline = sum(inked.filter(ImageFilter.FIND_EDGES).histogram()[128:])
         widths.append(2 * inked.histogram()[255] / outline if outline else 0.0)
     usual = median([w for w, r in zip(widths, runs) if len(r.text) >= 4] or [0.0])
+    judged = [r for r in runs if len(r.text) >= 3]
     for run, width in zip(runs, widths):
         run.bold = usual > 0 and width > _BOLD_STROKE * usual
+    for run in runs:  # a word of two letters has too little ink to tell: it is as the line above it
+        if len(run.text) < 3:
+            above = [r for r in judged if 0 < run.base - r.base < 2 * run.size and r.x0 < run.x1 and run.x0 < r.x1]
+            run.bold = max(above, key=lambda r: r.base).bold if above else False
 
 
 _BOLD_STROKE = 1.3  # bold strokes of a serif or sans face are 1.5 to 1.7 times the regular ones
