@@ -25,6 +25,7 @@ from lxml import etree
 from .config import current, ocr_slot, program
 from .limits import safe_limits
 from .model import Document, Flag, FlagKind
+from .pdf_layout import column_bands, layout_document
 from .pdf_lines import Run
 
 DEFAULT_DPI = 300
@@ -34,6 +35,8 @@ _BBOX = re.compile(r"bbox (\d+) (\d+) (\d+) (\d+)")
 _BASELINE = re.compile(r"baseline (-?[\d.]+) (-?[\d.]+)")
 _XSIZE = re.compile(r"x_size ([\d.]+)")
 _WCONF = re.compile(r"x_wconf (\d+)")
+# The Vietnamese model reads Đ as the Icelandic Eth, often beside a Đ of its own ("QĐÐ-SNV"): one letter.
+_ETH = re.compile("Đ?Ð+Đ?")
 
 
 class OcrUnavailable(Exception):
@@ -99,8 +102,10 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[list[Run], list[float]]:
-    """OCR one page image (PNG bytes, `scale` pixels per point): its runs and its word confidences."""
+def ocr_png(png: bytes, scale: float, timeout: float | None = None,
+            typical: float | None = None) -> tuple[list[Run], list[float]]:
+    """OCR one page image (PNG or PGM bytes, `scale` pixels per point): its runs and its word
+    confidences (`typical`: see `parse_hocr`)."""
     timeout = safe_limits().ocr_timeout if timeout is None else timeout  # INTAKE_OCR_TIMEOUT
     binary = tesseract_path()
     reason = unavailable_reason()
@@ -123,12 +128,14 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None) -> tuple[lis
             raise RuntimeError(f"tesseract timed out after {timeout:g} s") from None
     if proc.returncode != 0:
         raise RuntimeError(f"tesseract exited with {proc.returncode}: {err.decode(errors='replace')[-200:]}")
-    return parse_hocr(out, scale, settings.lines)
+    return parse_hocr(out, scale, settings.lines, typical)
 
 
-def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = None) -> tuple[list[Run], list[float]]:
+def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = None,
+               typical: float | None = None) -> tuple[list[Run], list[float]]:
     """hOCR lines -> runs in points; a line is cut where words are far apart (table columns).
-    Each line, with its least sure word's confidence, is appended to `lines_read` when given."""
+    Each line, with its least sure word's confidence, is appended to `lines_read` when given.
+    `typical` is the usual line height in pixels (by default the median of these lines)."""
     root = etree.fromstring(hocr, etree.XMLParser(resolve_entities=False, no_network=True, recover=True))
     if root is None:
         return [], []
@@ -150,7 +157,7 @@ def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = Non
         for w in el.iter():
             if (w.get("class") or "") != "ocrx_word":
                 continue
-            text = "".join(w.itertext()).strip()
+            text = _ETH.sub("Đ", "".join(w.itertext()).strip()).replace("ð", "đ")
             wbox = _BBOX.search(w.get("title") or "")
             if not text or not wbox:
                 continue
@@ -166,10 +173,10 @@ def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = Non
     if not lines:
         return [], confs
     # One report has one or two text sizes; OCR line heights jitter, which would split paragraphs.
-    typical = median(h for *_, h in lines)
+    typical = typical or median(h for *_, h in lines)
     runs = []
     for words, top, bottom, baseline, height in lines:
-        if abs(height - typical) <= 0.2 * typical:
+        if abs(height - typical) <= 0.35 * typical:  # Vietnamese tone marks stretch a line by a third
             height = typical
         size = round(height / scale, 1)
         words.sort(key=lambda w: w[1])
@@ -190,24 +197,177 @@ def _run(words: list, top: int, bottom: int, baseline: float, size: float, scale
 
 
 def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
-    """OCR a pypdfium2 page: rendered at INTAKE_OCR_DPI (300) in grey, coordinates in points from its top-left."""
-    scale = ((_SETTINGS.get().own_resolution and _image_dpi(page)) or current().ocr_dpi) / 72.0
-    image = page.render(scale=scale, grayscale=True).to_pil()
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return ocr_png(buffer.getvalue(), scale)
+    """OCR a pypdfium2 page: rendered at INTAKE_OCR_DPI (300) in grey, coordinates in points from its
+    top-left (under `letter_ocr`, at the scan's own resolution).
+
+    A scan of lower resolution (150 dpi) enlarged to that turns its dust and grain into specks
+    tesseract takes for letters and punctuation, running words together: such a scan is cleaned
+    at its own resolution by a 3 x 3 median (strokes and tone marks are wider), then enlarged."""
+    from PIL import Image, ImageFilter  # local: PIL is only needed for scans
+
+    scan_dpi = _scan_dpi(page)
+    dpi: float = current().ocr_dpi
+    if _SETTINGS.get().own_resolution and scan_dpi is not None:
+        dpi = max(150.0, min(600.0, scan_dpi))
+    if scan_dpi is None or scan_dpi >= 0.75 * dpi:
+        return ocr_image(page.render(scale=dpi / 72.0, grayscale=True).to_pil(), dpi / 72.0)
+    image = page.render(scale=scan_dpi / 72.0, grayscale=True).to_pil().filter(ImageFilter.MedianFilter(3))
+    width, height = page.get_size()
+    return ocr_image(image.resize((round(width * dpi / 72), round(height * dpi / 72)), Image.BICUBIC), dpi / 72.0)
 
 
-def _image_dpi(page) -> float | None:
-    """The resolution of the page's largest image (the scan), within 150-600 dpi; None without one."""
-    import pypdfium2 as pdfium
+def _scan_dpi(page) -> float | None:
+    """Resolution of the largest image on the page (the scan), as placed; None when there is none."""
+    import pypdfium2.raw as raw
 
-    best = None
-    for obj in page.get_objects(filter=(pdfium.raw.FPDF_PAGEOBJ_IMAGE,)):
+    best: tuple[int, float | None] = (0, None)
+    for obj in page.get_objects(filter=(raw.FPDF_PAGEOBJ_IMAGE,), max_depth=2):
         meta = obj.get_metadata()
-        if meta.horizontal_dpi > 0 and (best is None or meta.width * meta.height > best.width * best.height):
-            best = meta
-    return max(150.0, min(600.0, best.horizontal_dpi)) if best else None
+        if meta.width * meta.height > best[0] and meta.horizontal_dpi > 0:
+            best = (meta.width * meta.height, min(meta.horizontal_dpi, meta.vertical_dpi or meta.horizontal_dpi))
+    return best[1]
+
+
+def ocr_image(image, scale: float) -> tuple[list[Run], list[float]]:
+    """OCR one page image (PIL, `scale` pixels per point), its columns read apart.
+
+    tesseract reads a page as one block of lines: beside a column whose lines fall between this
+    one's (a letterhead's two cells, a signature beside "Nơi nhận"), it merges a line of each and
+    garbles both. So the column regions the first reading shows are read again, each column alone."""
+    runs, confs = ocr_png(_encoded(image), scale)
+    bands = _bands(runs, image.width / scale)
+    if bands:
+        boxes = [(x0, top, x1, bottom) for top, bottom, cuts in bands
+                 for x0, x1 in zip([0.0, *cuts], [*cuts, image.width / scale])]
+        again, more = _read_apart(image, boxes, scale, typical=median(r.size for r in runs) * scale)
+        runs = [r for r in runs if not any(top <= (r.top + r.bottom) / 2 <= bottom for top, bottom, _ in bands)]
+        runs, confs = runs + again, confs + more
+    runs = _tidied(runs)
+    _mark_bold(runs, image, scale)
+    return runs, confs
+
+
+def _tidied(runs: list[Run]) -> list[Run]:
+    """What OCR makes of specks and of tone marks read apart from their letter ("„TINH ˆ"), dropped;
+    misread Roman numbers of headings put back."""
+    out = []
+    for run in runs:
+        text = " ".join(w for w in (w.strip(_STRAY_MARKS) for w in run.text.split()) if w)
+        text = _ROMAN_MISREAD.sub(lambda m: _ROMAN[m[1]] + ".", text)
+        if text and (len(text) > 2 or any(c.isalpha() for c in text) or _LABEL.match(text)):
+            run.text = text
+            out.append(run)
+    return out
+
+
+_STRAY_MARKS = "„‚ˆ˜`´¨¸'\"|~^°•·"
+_LABEL = re.compile(r"^(?:\d{1,2}|[a-zđ])[.)]$")
+
+
+# Roman numbers of headings as the Vietnamese model misreads them in serif faces ("II." -> "H."),
+# put back where one begins a line before a title in capitals (or alone: the title is a column away).
+_ROMAN = {"H": "II", "HI": "III", "IH": "III", "Hl": "III", "lH": "III", "Il": "II", "lI": "II", "ll": "II"}
+_ROMAN_MISREAD = re.compile(r"^(%s)\.(?=\s+[^\W\d_a-zđ]|$)" % "|".join(sorted(_ROMAN, key=len, reverse=True)))
+
+
+def _mark_bold(runs: list[Run], image, scale: float) -> None:
+    """tesseract says nothing of weight; a run is bold when its strokes are much thicker than the
+    page's usual ones (stroke width: twice the ink's area over its outline), as headings are."""
+    from PIL import ImageFilter  # local: PIL is only needed for scans
+
+    widths = []
+    for run in runs:
+        crop = image.crop((int(run.x0 * scale), int(run.top * scale), int(run.x1 * scale) + 1,
+                           int(run.bottom * scale) + 1))
+        darkest, lightest = crop.getextrema()
+        threshold = (darkest + lightest) // 2  # the run's own: a heading may be printed in colour
+        inked = crop.point(lambda v: 255 if v < threshold else 0)
+        outline = sum(inked.filter(ImageFilter.FIND_EDGES).histogram()[128:])
+        widths.append(2 * inked.histogram()[255] / outline if outline else 0.0)
+    usual = median([w for w, r in zip(widths, runs) if len(r.text) >= 4] or [0.0])
+    judged = [r for r in runs if len(r.text) >= 3]
+    for run, width in zip(runs, widths):
+        run.bold = usual > 0 and width > _BOLD_STROKE * usual
+    for run in runs:  # a word of two letters has too little ink to tell: it is as the line above it
+        if len(run.text) < 3:
+            above = [r for r in judged if 0 < run.base - r.base < 2 * run.size and r.x0 < run.x1 and run.x0 < r.x1]
+            run.bold = max(above, key=lambda r: r.base).bold if above else False
+
+
+_BOLD_STROKE = 1.3  # bold strokes of a serif or sans face are 1.5 to 1.7 times the regular ones
+
+
+_BAND_PAD = 4.0  # points kept above and below a column band, so no glyph is cut
+
+
+def _bands(runs: list[Run], width: float) -> list[tuple[float, float, list[float]]]:
+    """The column regions of the first reading (top, bottom, cuts in points), padded, merged where
+    they meet and widened to the whole of any line their edges cross."""
+    bands: list[list] = []
+    for top, bottom, cuts in column_bands(runs, width):
+        top, bottom = top - _BAND_PAD, bottom + _BAND_PAD
+        for r in runs:
+            if r.top < top < r.bottom:
+                top = r.top - _BAND_PAD
+            if r.top < bottom < r.bottom:
+                bottom = r.bottom + _BAND_PAD
+        if bands and top <= bands[-1][1]:
+            bands[-1][1] = max(bands[-1][1], bottom)
+        else:
+            bands.append([max(0.0, top), bottom, cuts])
+    return [(top, bottom, [_free_x(runs, top, bottom, x) for x in cuts]) for top, bottom, cuts in bands]
+
+
+def _free_x(runs: list[Run], top: float, bottom: float, x: float) -> float:
+    """The middle of the strip free of text, in the band, nearest to `x`: a cut through no word."""
+    spans = sorted((r.x0, r.x1) for r in runs if r.bottom > top and r.top < bottom)
+    free, right = [], float("-inf")
+    for x0, x1 in spans:
+        if x0 > right:
+            free.append((right, x0))
+        right = max(right, x1)
+    inner = [(a, b) for a, b in free if a > float("-inf")]
+    if not inner:
+        return x
+    a, b = min(inner, key=lambda ab: 0 if ab[0] <= x <= ab[1] else min(abs(x - ab[0]), abs(x - ab[1])))
+    return (a + b) / 2
+
+
+def _read_apart(image, boxes: list[tuple[float, float, float, float]], scale: float,
+                typical: float) -> tuple[list[Run], list[float]]:
+    """OCR each box (points) of the page image on its own: the crops stacked one above the other,
+    white between them, in a single tesseract run; runs come back in page coordinates."""
+    from PIL import Image  # local: PIL is only needed for scans
+
+    pixels = [tuple(int(v * scale) for v in box) for box in boxes]
+    gap = int(2 * _BAND_PAD * scale)
+    stack = Image.new("L", (max(x1 - x0 for x0, _, x1, _ in pixels), sum(y1 - y0 + gap for _, y0, _, y1 in pixels)),
+                      255)
+    slots, at = [], 0
+    for box in pixels:
+        stack.paste(image.crop(box), (0, at))
+        slots.append((at, box))
+        at += box[3] - box[1] + gap
+    runs, confs = ocr_png(_encoded(stack), scale, typical=typical)
+    placed = []
+    for run in runs:
+        middle = (run.top + run.bottom) / 2 * scale
+        at, (x0, y0, _, _) = max((slot for slot in slots if slot[0] <= middle), default=slots[0])
+        placed.append(_moved(run, x0 / scale, (y0 - at) / scale))
+    return placed, confs
+
+
+def _moved(run: Run, dx: float, dy: float) -> Run:
+    return Run(run.text, run.x0 + dx, run.x1 + dx, run.top + dy, run.bottom + dy, run.base + dy, run.size,
+               run.font, run.bold, run.italic)
+
+
+def _encoded(image) -> bytes:
+    """The image as tesseract reads it from stdin: PGM, nothing to compress (PNG costs 0.3 s a page)."""
+    buffer = io.BytesIO()
+    image.convert("L").save(buffer, format="PPM")
+    return buffer.getvalue()
+
 
 
 def confidence_flag(confs: list[float], pages: int) -> Flag:
@@ -218,8 +378,6 @@ def confidence_flag(confs: list[float], pages: int) -> Flag:
 def read_image(data: bytes) -> Document:
     """An attached scan (.jpg/.png/.tif, every frame of a multi-page TIFF) read by OCR; format "image"."""
     from PIL import Image, ImageSequence, UnidentifiedImageError
-
-    from .pdf_layout import layout_document
 
     reason = unavailable_reason()
     if reason:
@@ -241,13 +399,11 @@ def read_image(data: bytes) -> Document:
             dpi = frame.info.get("dpi", (DEFAULT_DPI, DEFAULT_DPI))[0] or DEFAULT_DPI
             scale = (float(dpi) if float(dpi) >= 72 else DEFAULT_DPI) / 72.0
             gray = frame.convert("L")
-            buffer = io.BytesIO()
-            gray.save(buffer, format="PNG")
-            runs, page_confs = ocr_png(buffer.getvalue(), scale)
+            runs, page_confs = ocr_image(gray, scale)
             pages.append((gray.width / scale, gray.height / scale, runs))
             confs.extend(page_confs)
     return Document("image", blocks=layout_document(pages), flags=[confidence_flag(confs, len(pages)), *flags])
 
 
-__all__ = ["ocr_png", "ocr_pdf_page", "parse_hocr", "read_image", "unavailable_reason", "tesseract_path",
+__all__ = ["ocr_png", "ocr_pdf_page", "ocr_image", "parse_hocr", "read_image", "unavailable_reason", "tesseract_path",
            "confidence_flag", "letter_ocr", "OcrLine", "OcrUnavailable", "OCR_FONT"]

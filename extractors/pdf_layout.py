@@ -1,8 +1,10 @@
 """PDF lines -> blocks: column regions, paragraphs and their signals.
 
-Lines split into several segments (tab stops, table cells) open a column region that is reported
-like a table, so the letterhead of a PDF looks like the letterhead table of a .docx. Lines that
-continue one another (same font, usual line pitch, no new indent or item) make one paragraph.
+Lines split into several segments (tab stops, table cells), or short lines on both sides of one
+free strip (cells whose lines do not line up), open a column region that is reported like a table,
+so the letterhead of a PDF looks like the letterhead table of a .docx. Lines that continue one
+another (same font, usual line pitch, no new indent or item, a word that did not fit) make one
+paragraph.
 """
 
 from __future__ import annotations
@@ -29,6 +31,10 @@ _SEPARATOR = re.compile(r"^[\W_]+$")
 _TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.S)
 _HYPHEN_END = re.compile(r"\w-$")
 _ENDS_SENTENCE = re.compile(r"[.:;!?]$")
+# A region ends at a gap of this many font sizes: a cell's blank paragraph (motto, blank, date) is less.
+_REGION_GAP = 5
+_BAND_LINES = 16  # a letterhead or signature block is a handful of lines per column
+_CELL_PADDING = 5.5  # points either side of a Word or LibreOffice table cell's text (0.19 cm)
 
 
 def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
@@ -64,6 +70,21 @@ def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
     return [b for b in (_block(p) for p in paras) if b.text]
 
 
+def column_bands(runs: list[Run], width: float) -> list[tuple[float, float, list[float]]]:
+    """(top, bottom, x of each cut between columns) of the column regions of one page's runs: where
+    an OCR engine that reads a page as one block of lines should read each column apart."""
+    lines = build_lines(runs)
+    left, right = _margins([lines], [width])[0]
+    bands = []
+    for unit in _units(lines, left, right):
+        if not isinstance(unit, Line) and unit[0] == "region":
+            columns, gutters = unit[1], unit[2]
+            runs_in = [r for segs in columns.values() for seg in segs for r in seg.runs]
+            bands.append((min(r.top for r in runs_in), max(r.bottom for r in runs_in),
+                          [(a + b) / 2 for a, b in gutters]))
+    return bands
+
+
 # ---- statistics -------------------------------------------------------------------------------
 def _pitches(page_lines: list[list[Line]]) -> dict[float, float]:
     """Line pitch per font size: the lower quartile of baseline steps (inside paragraphs)."""
@@ -73,7 +94,8 @@ def _pitches(page_lines: list[list[Line]]) -> dict[float, float]:
         for a, b in zip(body, body[1:]):
             size = a.segs[0].size
             step = b.base - a.base
-            if abs(size - b.segs[0].size) < 0.6 and 0.8 * size < step < 2.2 * size:
+            beside = a.segs[0].x1 < b.segs[0].x0 or b.segs[0].x1 < a.segs[0].x0  # lines of two columns
+            if abs(size - b.segs[0].size) < 0.6 and 0.8 * size < step < 2.2 * size and not beside:
                 steps.setdefault(round(size), []).append(step)
     return {size: sorted(values)[len(values) // 4] for size, values in steps.items()}
 
@@ -129,7 +151,7 @@ def _units(lines: list[Line], left: float, right: float):
     gutters: list[list[float]] = []
     last_base = 0.0
     center = (left + right) / 2
-    for line in lines:
+    for i, line in enumerate(lines):
         if line.origin != "body":
             if body:
                 yield ("body", body)
@@ -141,23 +163,27 @@ def _units(lines: list[Line], left: float, right: float):
             continue
         if region is not None:
             size = max(s.size for s in line.segs)
-            placed = _place(line.segs, gutters, size)
-            seg0 = line.segs[0]
-            centered = len(line.segs) == 1 and abs((seg0.x0 + seg0.x1) / 2 - center) < size
-            if placed is None or centered or line.base - last_base > 4 * size:
+            placed = _place(line.segs, gutters, size, region)
+            if placed is None or _centered_on(line, center) or line.base - last_base > _REGION_GAP * size:
                 yield ("region", region, gutters)
                 region = None
             else:
+                _narrow(gutters, placed)
                 for col, seg in placed:
                     region.setdefault(col, []).append(seg)
                 last_base = line.base
                 continue
         if len(line.segs) >= 2:
+            gutters = [[a.x1, b.x0] for a, b in zip(line.segs, line.segs[1:])]
+            region = {col: [seg] for col, seg in enumerate(line.segs)}
+        else:
+            gutters = _side_by_side(lines, i, left, right) or []
+            placed = _place(line.segs, gutters, line.segs[0].size) if gutters else None
+            region = {col: [seg] for col, seg in placed} if placed else None
+        if region is not None:
             if body:
                 yield ("body", body)
                 body = []
-            region = {col: [seg] for col, seg in enumerate(line.segs)}
-            gutters = [[a.x1, b.x0] for a, b in zip(line.segs, line.segs[1:])]
             last_base = line.base
         else:
             body.append(line.segs[0])
@@ -167,35 +193,116 @@ def _units(lines: list[Line], left: float, right: float):
         yield ("region", region, gutters)
 
 
+def _centered_on(line: Line, center: float) -> bool:
+    seg = line.segs[0]
+    return len(line.segs) == 1 and abs((seg.x0 + seg.x1) / 2 - center) < seg.size
+
+
+def _side_by_side(lines: list[Line], start: int, left: float, right: float) -> list[list[float]] | None:
+    """The gutter of two columns starting at `lines[start]` whose lines never share a baseline
+    (cells aligned differently, spacing before one of them, a scan read column by column), so no
+    single line shows both: [[right edge of the left column, left edge of the right one]], or None.
+
+    The band is the lines that follow, each narrow and not centred on the page, with no large gap;
+    it must hold lines on both sides of one free vertical strip, side by side rather than one above
+    the other, and not begin with the last line of a paragraph."""
+    first = lines[start]
+    size, center = first.segs[0].size, (left + right) / 2
+    width = right - left
+    if start and lines[start - 1].origin == "body" and first.base - lines[start - 1].base < 2 * size:
+        prev = lines[start - 1]
+        if prev.segs[-1].x1 - prev.segs[0].x0 > 0.6 * width:
+            return None  # the short last line of a paragraph
+    band: list[list[tuple[float, float, float]]] = []  # per line, (x0, x1, baseline) of its segments
+    last_base = first.base
+    for line in lines[start:start + _BAND_LINES]:
+        if (line.origin != "body" or line.base - last_base > _REGION_GAP * size or _centered_on(line, center)
+                or any(s.x1 - s.x0 > 0.6 * width for s in line.segs)):
+            break
+        band.append([(s.x0, s.x1, line.base) for s in line.segs])
+        last_base = line.base
+    for end in range(len(band), 1, -1):  # the longest run of lines that makes two columns
+        spans = [span for line_spans in band[:end] for span in line_spans]
+        gutter = _free_strip(spans, size)
+        if gutter is None:
+            continue
+        lo, hi = gutter
+        left_bases = [b for x0, x1, b in spans if x1 <= lo]
+        right_bases = [b for x0, x1, b in spans if x0 >= hi]
+        if (min(left_bases) <= first.base + 2 * size and min(right_bases) <= first.base + 2 * size
+                and max(min(left_bases), min(right_bases)) < min(max(left_bases), max(right_bases)) + size):
+            return [[lo, hi]]
+        return None  # one column after the other, not side by side
+    return None
+
+
+def _free_strip(spans: list[tuple[float, float, float]], size: float) -> tuple[float, float] | None:
+    """The one vertical strip at least `size` wide that no segment crosses and that has segments on
+    both sides, when the segments make exactly two such groups."""
+    groups: list[list[float]] = []
+    for x0, x1, _ in sorted(spans):
+        if groups and x0 < groups[-1][1] + size:
+            groups[-1][1] = max(groups[-1][1], x1)
+        else:
+            groups.append([x0, x1])
+    if len(groups) != 2:
+        return None
+    return groups[0][1], groups[1][0]
+
+
 def _cell_edges(col: int, gutters: list[list[float]], left: float, right: float, segs: list[Seg]) -> tuple:
-    """Where the invisible cell of a column probably is: page margins and the middle of gutters."""
+    """Where the text of the invisible cell of a column probably is: page margins and the middle of
+    gutters, or, for a column of centred lines, as far from their centre on either side as the
+    nearer known edge (the page margin of an outer column; a table's cells are padded)."""
     lo = left if col == 0 else sum(gutters[col - 1]) / 2
     hi = right if col == len(gutters) else sum(gutters[col]) / 2
-    return min(lo, min(s.x0 for s in segs)), max(hi, max(s.x1 for s in segs)), -1.0
+    x0, x1 = min(s.x0 for s in segs), max(s.x1 for s in segs)
+    centres = sorted((s.x0 + s.x1) / 2 for s in segs)
+    centre = centres[len(centres) // 2]
+    if len(segs) >= 2 and len(gutters) == 1 and all(abs(c - centre) < segs[0].size for c in centres):
+        # only when the widest line leaves room to that edge: else the edge is the line, not the cell
+        if col == 0 and x0 - left >= _CELL_PADDING:
+            lo, hi = left, 2 * centre - left
+        elif col == 1 and right - x1 >= 2 * _CELL_PADDING:
+            lo, hi = 2 * centre - right + 2 * _CELL_PADDING, right - 2 * _CELL_PADDING
+    return min(lo, x0), max(hi, x1), -1.0
 
 
-def _place(segs: list[Seg], gutters: list[list[float]], size: float) -> list[tuple[int, Seg]] | None:
-    """Columns of a line's segments in an open region, or None when the line crosses a gutter."""
+def _place(segs: list[Seg], gutters: list[list[float]], size: float,
+           columns: dict[int, list[Seg]] | None = None) -> list[tuple[int, Seg]] | None:
+    """Columns of a line's segments in an open region, or None when the line does not belong to it:
+    it crosses a gutter (a segment that would fit the columns on both sides of one sits across it),
+    or it is off the centre of a column of centred lines (the title below a letterhead)."""
     placed = []
     used = set()
     for seg in segs:
-        col = None
-        for c in range(len(gutters) + 1):
-            fits_left = c == 0 or seg.x0 >= gutters[c - 1][0] - size
-            fits_right = c == len(gutters) or seg.x1 <= gutters[c][1] + size
-            if fits_left and fits_right:
-                col = c
-                break
-        if col is None or col in used:
+        fits = [c for c in range(len(gutters) + 1)
+                if (c == 0 or seg.x0 >= gutters[c - 1][0] - size) and (c == len(gutters) or seg.x1 <= gutters[c][1] + size)]
+        if len(fits) != 1 or fits[0] in used or _off_centre(seg, (columns or {}).get(fits[0], [])):
             return None
-        used.add(col)
-        placed.append((col, seg))
-    for col, seg in placed:  # the gutters narrow to what the columns really use
+        used.add(fits[0])
+        placed.append((fits[0], seg))
+    return placed
+
+
+def _off_centre(seg: Seg, column: list[Seg]) -> bool:
+    """Is `seg` off the common centre of a column of centred lines (of different widths)?"""
+    if len(column) < 2:
+        return False
+    centres = [(s.x0 + s.x1) / 2 for s in column]
+    centre = sum(centres) / len(centres)
+    ragged = max(s.x0 for s in column) - min(s.x0 for s in column) > seg.size  # not all flush left
+    centred = ragged and max(abs(c - centre) for c in centres) < seg.size
+    return centred and abs((seg.x0 + seg.x1) / 2 - centre) > 3 * seg.size
+
+
+def _narrow(gutters: list[list[float]], placed: list[tuple[int, Seg]]) -> None:
+    """The gutters narrow to what the columns of an accepted line really use."""
+    for col, seg in placed:
         if col > 0:
             gutters[col - 1][1] = min(gutters[col - 1][1], seg.x0)
         if col < len(gutters):
             gutters[col][0] = max(gutters[col][0], seg.x1)
-    return placed
 
 
 # ---- paragraphs -------------------------------------------------------------------------------
@@ -237,7 +344,10 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
         if not 0.5 * size < step <= 1.2 * _pitch(pitch, size) + 0.5:
             return False
     if _centered(last, margins) or _centered(seg, margins):  # a centred title wrapped over lines
-        wide = last.x1 - last.x0 >= 0.75 * (right - left)  # it wrapped because it ran out of room
+        if para.cell is not None:  # a narrow cell: the next line's first word would not have fitted
+            wide = (right - left) - (last.x1 - last.x0) < _first_word_width(seg)
+        else:
+            wide = last.x1 - last.x0 >= 0.75 * (right - left)  # it wrapped because it ran out of room
         return wide and _symmetric(last, margins) and _symmetric(seg, margins)
     if right - last.x1 > _first_word_width(seg) + 0.5 * size:
         return False  # the next line's first word would have fitted: the previous line ended its paragraph

@@ -33,6 +33,12 @@ def campaign():
     return load_campaign(CAMPAIGN_FILE)
 
 
+@pytest.fixture(scope="session")
+def saved_corpus_dir(tmp_path_factory):
+    """Where tests.fixtures.saved_corpus keeps the PDFs LibreOffice saved and their scans, per session."""
+    return tmp_path_factory.mktemp("saved-corpus")
+
+
 @pytest.fixture
 def run_cli(tmp_path, monkeypatch):
     """Run `intake ...` in-process with a fresh database; returns click's Result."""
