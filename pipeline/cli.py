@@ -237,7 +237,7 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
     from extractors.analyze import extract as run_extract
 
     profile = _pick(_campaigns(rules), campaign_id).profile()
-    trust_roots = _trust_roots()
+    trust_roots = extractor_config.current().trust_roots
     results, failed = [], False
     for name in files:
         try:
@@ -277,19 +277,6 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
         if "error" in item:
             click.echo(f"cannot read {item['file']}: {item['error']}", err=True)
     sys.exit(1 if failed else 0)
-
-
-def _trust_roots():
-    """INTAKE_TRUST_ROOTS, the office's PEM bundle of accepted CAs; unset: chains are not checked."""
-    from extractors.certificates import TrustRoots, TrustRootsError
-
-    path = _run().settings.trust_roots
-    if not path:
-        return None
-    try:
-        return TrustRoots.load(path)
-    except TrustRootsError as exc:
-        raise ConfigError(f"INTAKE_TRUST_ROOTS: {exc}") from None
 
 
 @cli.command()
