@@ -202,7 +202,7 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
     for part, att, doc in docs:
         ext: Extraction = extractions[part]
         doc_id = f"{message}:{part}"
-        signed, signature_flags = read_signatures(att.data, doc.format, trust_roots)
+        file_signatures, signature_flags = read_signatures(att.data, doc.format, trust_roots)
         mentions = {}
         if campaign and ext.kind == "report":
             mentions = {r.id: mention(ext.text, r.mentioned_by) for r in campaign.attachments
@@ -215,10 +215,10 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             "place": meta.place, "doc_type": meta.doc_type, "summary": meta.summary, "signer": meta.signer,
             "signer_title": meta.signer_title, "missing_sections": json.dumps(ext.missing_sections),
             "mentions": json.dumps(mentions), "error": ext.error, "text": ext.text,
-            "n_signatures": len(signed), "signature_state": signature_state(signed),
+            "n_signatures": len(file_signatures), "signature_state": signature_state(file_signatures),
             "same_as": f"{message}:{same[part]}" if part in same else None,
         })
-        signatures += _signature_rows(doc_id, message, campaign.id if campaign else None, unit, signed)
+        signatures += _signature_rows(doc_id, message, campaign.id if campaign else None, unit, file_signatures)
         for n, s in enumerate(ext.sections):
             sections.append({
                 "id": f"{doc_id}:{s.key}", "document": doc_id, "message": message,

@@ -21,6 +21,7 @@ from pipeline.flow import ingest, mail_facts, reprocess, statuses
 from pipeline.staff.data import SignatureRow
 from pipeline.staff.present import signature_line
 from pipeline.store import open_db
+from rules.alert_texts import missing_items
 from rules.alerts import complete
 from rules.campaign import CampaignError, load_campaign, parse_campaign
 from rules.same_report import reports_of
@@ -209,6 +210,8 @@ def test_signature_required(signed_db, required):
         assert (flag in result[unit].flags) if flag else not {StatusFlag.UNSIGNED, StatusFlag.SIGNATURE_INVALID} & set(
             result[unit].flags)
         assert complete(result[unit]) is (flag is None)  # what is missing: reminders and digests say it too
+    assert missing_items(required, result["so-xay-dung"]) == ["Bản báo cáo có ký số (bản ký số đã bị sửa)"]
+    assert missing_items(required, result["so-tai-chinh"]) == ["Bản báo cáo có ký số (chưa ký số)"]
     optional = _by_unit(statuses(signed_db, load_campaign(CAMPAIGN_FILE), NOW))  # the default: optional
     assert all(optional[unit].missing_signature is None and complete(optional[unit]) for unit in REPORTS
                if unit != "hoi-nong-dan")
