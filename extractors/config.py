@@ -1,4 +1,5 @@
-"""What the caller configures for the extractors: the limits on hostile input and the converters.
+"""What the caller configures for the extractors: the limits on hostile input, the converters and
+the CAs whose digital signatures are trusted.
 
 Extractors never read the environment. The caller builds one ExtractorConfig (the CLI from its
 settings, pipeline/settings.py) and installs it with `configure()`; worker processes are handed
@@ -14,6 +15,7 @@ import threading
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from .certificates import TrustRoots
 from .limits import Limits
 
 
@@ -26,6 +28,7 @@ class ExtractorConfig:
     ocr_psm: str = "6"  # tesseract's page segmentation mode: one uniform block keeps a report's lines whole
     soffice_jobs: int = 2  # LibreOffice is memory hungry and slow to start: this many at once
     ocr_jobs: int = 1  # tesseract already uses threads
+    trust_roots: TrustRoots | None = None  # the office's accepted CAs; None: signature chains not judged
 
 
 Slot = AbstractContextManager  # a semaphore: held while one conversion or OCR run goes on

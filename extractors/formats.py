@@ -33,6 +33,9 @@ class Format:
     zip_package: bool = False  # a zip that is one file (OOXML, ODF, EPUB): never opened as an archive
     magic: tuple[bytes, ...] = ()  # how its bytes start
     reader: Callable[[bytes], Document] | None = None  # bytes -> Document; None: kept, not read
+    # How much of the author's structure its reader recovers, to choose between two files of one
+    # text (a signed PDF and its .docx): Word's own styles and numbering, then a PDF's lines, then OCR.
+    fidelity: int = 0
 
     @property
     def media_type(self) -> str:
@@ -43,16 +46,17 @@ DOCX = Format("docx", "Word document (.docx)", (".docx", ".docm", ".dotx", ".dot
               ("application/vnd.openxmlformats-officedocument.wordprocessingml.document",
                "application/vnd.ms-word.document.macroenabled.12",
                "application/vnd.openxmlformats-officedocument.wordprocessingml.template"),
-              document=True, zip_package=True, reader=read_docx)
-PDF = Format("pdf", "PDF", (".pdf",), ("application/pdf", "application/x-pdf"), document=True, reader=read_pdf)
+              document=True, zip_package=True, reader=read_docx, fidelity=3)
+PDF = Format("pdf", "PDF", (".pdf",), ("application/pdf", "application/x-pdf"), document=True, reader=read_pdf,
+             fidelity=2)
 DOC = Format("doc", "Word 97-2003 document (.doc)", (".doc", ".dot"), ("application/msword",), document=True,
-             reader=partial(read_converted, source_format="doc"))
+             reader=partial(read_converted, source_format="doc"), fidelity=3)  # converted to .docx
 RTF = Format("rtf", "RTF document", (".rtf",), ("application/rtf", "text/rtf"), document=True, magic=(b"{\\rtf",),
-             reader=partial(read_converted, source_format="rtf"))
+             reader=partial(read_converted, source_format="rtf"), fidelity=3)
 IMAGE = Format("image", "photo or scan", (".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff"),
                ("image/jpeg", "image/png", "image/tiff", "image/pjpeg", "image/x-png"), document=True,
                magic=(b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"II*\x00", b"MM\x00*"), reader=read_image)
-TXT = Format("txt", "text file", (".txt",), ("text/plain",), document=True, reader=read_text)
+TXT = Format("txt", "text file", (".txt",), ("text/plain",), document=True, reader=read_text, fidelity=1)
 ZIP = Format("zip", "zip", (".zip",), ("application/zip", "application/x-zip-compressed"), archive=True)
 SEVEN_ZIP = Format("7z", "7z", (".7z",), ("application/x-7z-compressed",), archive=True, magic=(b"7z\xbc\xaf\x27\x1c",))
 RAR = Format("rar", "RAR", (".rar",), ("application/vnd.rar", "application/x-rar-compressed"), archive=True,

@@ -17,7 +17,7 @@ import click
 from extractors import config as extractor_config
 from pipeline import settings as registry
 from pipeline.schema import SchemaError
-from rules.campaign import Campaign, CampaignError, load_campaigns
+from rules.campaign import SIGNATURE_REQUIRED, Campaign, CampaignError, load_campaigns
 
 
 class ConfigError(click.ClickException):
@@ -237,7 +237,7 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
     from extractors.analyze import extract as run_extract
 
     profile = _pick(_campaigns(rules), campaign_id).profile()
-    trust_roots = _trust_roots()
+    trust_roots = extractor_config.current().trust_roots
     results, failed = [], False
     for name in files:
         try:
@@ -279,19 +279,6 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
     sys.exit(1 if failed else 0)
 
 
-def _trust_roots():
-    """INTAKE_TRUST_ROOTS, the office's PEM bundle of accepted CAs; unset: chains are not checked."""
-    from extractors.certificates import TrustRoots, TrustRootsError
-
-    path = _run().settings.trust_roots
-    if not path:
-        return None
-    try:
-        return TrustRoots.load(path)
-    except TrustRootsError as exc:
-        raise ConfigError(f"INTAKE_TRUST_ROOTS: {exc}") from None
-
-
 @cli.command()
 @evaluation_options
 def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now: str | None) -> None:
@@ -304,7 +291,8 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
         click.echo(json.dumps([s.as_json() for s in result], ensure_ascii=False, indent=2))
         return
     for s in result:
-        missing = ", ".join(s.missing_attachments + s.missing_sections)
+        missing = ", ".join([*s.missing_attachments, *s.missing_sections]
+                            + ([s.missing_signature] if s.missing_signature else []))
         click.echo(f"{s.unit or '(unknown sender)':24} {s.status:8} {s.received_at.isoformat() if s.received_at else '-':26}"
                    f" {('missing: ' + missing) if missing else ''}")
 
@@ -470,6 +458,8 @@ def campaign_check(file: str) -> None:
         when = {True: "required", False: "optional"}.get(rule.required, f"required if the report mentions "
                                                         f"{' / '.join(rule.mentioned_by)}")
         click.echo(f"    {rule.id}: {rule.title} ({when})")
+    click.echo(f"  signature: {found.signature}" + (" (the report must carry an intact digital signature, ký số)"
+                                                   if found.signature == SIGNATURE_REQUIRED else ""))
     click.echo(f"  units: {len(found.units)}" + ("" if found.units else "  (none yet)"))
     click.echo(f"  late arrivals and the digest go to: {', '.join(staff) or '-'} ({source})")
 

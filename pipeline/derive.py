@@ -15,16 +15,21 @@ from datetime import datetime
 
 import sqlite_utils
 
+from extractors import config as extractor_config
 from extractors import formats
 from extractors.analyze import analyze
-from extractors.model import Document, Extraction, Flag
+from extractors.fingerprint import fingerprint, same_text
+from extractors.model import Document, Extraction, Flag, Signature
 from extractors.readers import read_document
+from extractors.signatures import read_signatures
 from extractors.text import fold
-from pipeline.mime import ParsedMail, content_key, parse_mail
+from pipeline.mime import Attachment, ParsedMail, content_key, parse_mail
+from pipeline.schema import bit
 from pipeline.store import now_iso, replace_derived, sha256
 from rules.attribution import MailSignals, attribute, campaign_score
 from rules.campaign import Campaign
 from rules.mentions import mention
+from rules.signatures import signature_state
 from rules.vocabulary import MailFlag
 
 log = logging.getLogger(__name__)
@@ -61,7 +66,7 @@ def _signals(mail: ParsedMail) -> MailSignals:
                        [f.from_addr for f in mail.forwarded if f.from_addr], thread, mail.auto_reply)
 
 
-def _read_files(mail: ParsedMail) -> list[tuple[str, object, Document]]:
+def _read_files(mail: ParsedMail) -> list[tuple[str, Attachment, Document]]:
     """(attachment id suffix, attachment, document) for every attachment that is a document
     (extractors.formats says which are; an archive's members are attachments of their own)."""
     docs = []
@@ -70,6 +75,36 @@ def _read_files(mail: ParsedMail) -> list[tuple[str, object, Document]]:
         if formats.get(doc.format).document:
             docs.append((att.part, att, doc))
     return docs
+
+
+def _same_texts(docs: list[tuple[str, Attachment, Document]]) -> dict[str, str]:
+    """part → the part of the first file of the mail holding the same text, for every file that has
+    such a twin (the signed PDF of a report and its .docx): their content fingerprints agree."""
+    if len(docs) < 2:
+        return {}
+    firsts: list[tuple[str, frozenset[int]]] = []
+    same: dict[str, str] = {}
+    for part, _, doc in docs:
+        text = fingerprint(doc.blocks)
+        first = next((p for p, f in firsts if same_text(f, text)), None)
+        if first is None:
+            firsts.append((part, text))
+        else:
+            same[first] = same[part] = first
+    return same
+
+
+def _signature_rows(document: str, message: str, campaign: str | None, unit: str | None,
+                    signatures: list[Signature]) -> list[dict]:
+    return [{
+        "id": f"{document}:sig{n}", "document": document, "message": message, "campaign_id": campaign,
+        "unit_id": unit, "position": n, "signer": s.signer, "organization": s.organization,
+        "signed_at": s.signed_at.isoformat() if s.signed_at else None, "issuer": s.issuer,
+        "intact": bit(s.intact), "modified_after_signing": bit(s.modified_after_signing),
+        "trusted": bit(s.trusted), "valid_at_signing": bit(s.valid_at_signing), "revocation": s.revocation,
+        "time_source": s.time_source, "modification": s.modification, "location": s.location,
+        "state": signature_state([s]),
+    } for n, s in enumerate(signatures)]
 
 
 def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple[Campaign | None, dict]:
@@ -116,7 +151,7 @@ def failed_rows(message: str, detail: str) -> dict:
     return {
         "message": {"id": message, "derived_at": now_iso(), "subject": None, "auto_reply": 0, "n_files": 0,
                     "campaign_id": None, "unit_id": None},
-        "blobs": [], "attachments": [], "documents": [], "sections": [],
+        "blobs": [], "attachments": [], "documents": [], "sections": [], "signatures": [],
         "flags": [{"message": message, "kind": MailFlag.PROCESSING_ERROR, "detail": detail}],
     }
 
@@ -153,7 +188,7 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
     elif campaign is None:
         flag(MailFlag.UNRELATED, mail.subject)
 
-    attachments, documents, sections = [], [], []
+    attachments, documents, sections, signatures = [], [], [], []
     for att in mail.attachments:
         att_id = f"{message}:{att.part}"
         attachments.append({
@@ -162,9 +197,12 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             "origin": att.origin,
         })
     blobs = [att.data for att in mail.attachments]
+    same = _same_texts(docs)
+    trust_roots = extractor_config.current().trust_roots
     for part, att, doc in docs:
         ext: Extraction = extractions[part]
         doc_id = f"{message}:{part}"
+        file_signatures, signature_flags = read_signatures(att.data, doc.format, trust_roots)
         mentions = {}
         if campaign and ext.kind == "report":
             mentions = {r.id: mention(ext.text, r.mentioned_by) for r in campaign.attachments
@@ -177,7 +215,10 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             "place": meta.place, "doc_type": meta.doc_type, "summary": meta.summary, "signer": meta.signer,
             "signer_title": meta.signer_title, "missing_sections": json.dumps(ext.missing_sections),
             "mentions": json.dumps(mentions), "error": ext.error, "text": ext.text,
+            "n_signatures": len(file_signatures), "signature_state": signature_state(file_signatures),
+            "same_as": f"{message}:{same[part]}" if part in same else None,
         })
+        signatures += _signature_rows(doc_id, message, campaign.id if campaign else None, unit, file_signatures)
         for n, s in enumerate(ext.sections):
             sections.append({
                 "id": f"{doc_id}:{s.key}", "document": doc_id, "message": message,
@@ -185,7 +226,7 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
                 "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"), "confidence": s.confidence,
                 "position": n, "extra": int(s.extra),
             })
-        for f in ext.flags:
+        for f in ext.flags + signature_flags:
             flag(f.kind, f.detail, doc_id)
     for f in flags:
         f["campaign_id"] = campaign.id if campaign else None
@@ -200,5 +241,6 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             "campaign_id": campaign.id if campaign else None, "unit_id": unit, "unit_basis": unit_basis,
             "body_text": mail.body_text, "n_files": len(mail.attachments), "derived_at": now_iso(),
         },
-        "blobs": blobs, "attachments": attachments, "documents": documents, "sections": sections, "flags": flags,
+        "blobs": blobs, "attachments": attachments, "documents": documents, "sections": sections,
+        "signatures": signatures, "flags": flags,
     }

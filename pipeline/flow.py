@@ -11,11 +11,12 @@ from datetime import datetime, timezone
 import sqlite_utils
 
 from extractors.model import FlagKind
+from pipeline.schema import truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
 from pipeline.store import add_source, has_source, save_campaigns, save_raw, save_submissions
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.campaign import Campaign
-from rules.facts import DocumentFacts, MailFacts
+from rules.facts import DocumentFacts, MailFacts, SignatureFacts
 from rules.status import UnitStatus, campaign_status
 from rules.vocabulary import MailFlag
 
@@ -137,12 +138,18 @@ def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id:
 
 def mail_facts(db: sqlite_utils.Database, campaign: Campaign) -> list[MailFacts]:
     """The facts the status rules need, read from the derived rows of one campaign."""
+    signatures: dict[str, list[SignatureFacts]] = {}
+    for row in db.query("select document, intact, modified_after_signing from signatures where campaign_id = ? "
+                        "order by document, position", [campaign.id]):
+        signatures.setdefault(row["document"], []).append(SignatureFacts(
+            truth(row["intact"]), truth(row["modified_after_signing"])))
     docs: dict[str, list[DocumentFacts]] = {}
-    for row in db.query("select id, message, filename, kind, missing_sections, mentions from documents "
-                        "where campaign_id = ? order by id", [campaign.id]):
+    for row in db.query("select id, message, filename, kind, missing_sections, mentions, format, same_as "
+                        "from documents where campaign_id = ? order by id", [campaign.id]):
         docs.setdefault(row["message"], []).append(DocumentFacts(
             row["id"], row["filename"], row["kind"], json.loads(row["missing_sections"] or "[]"),
-            json.loads(row["mentions"] or "{}")))
+            json.loads(row["mentions"] or "{}"), format=row["format"] or "", same_as=row["same_as"],
+            signatures=signatures.get(row["id"], [])))
     doc_flags: dict[str, list[str]] = {}
     for row in db.query("select attachment, kind from flags where campaign_id = ? and attachment is not null "
                         "and kind in (?, ?) order by id", [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):

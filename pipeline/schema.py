@@ -23,7 +23,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -72,9 +72,17 @@ TABLES: tuple[Table, ...] = (
         "id": str, "message": str, "campaign_id": str, "filename": str, "format": str, "kind": str,
         "issuer": str, "number": str, "doc_date": str, "place": str, "doc_type": str, "summary": str,
         "signer": str, "signer_title": str, "missing_sections": str, "mentions": str, "error": str,
-        "text": str,
+        "text": str, "n_signatures": int, "signature_state": str, "same_as": str,
     }, "id", foreign_keys=(("id", "attachments", "id"), ("message", "messages", "id")),
         indexes=(("message",), ("campaign_id", "kind"))),
+    # One row per digital signature of a PDF or .docx, in signing order; NULL means "not checked".
+    Table("signatures", DERIVED, {
+        "id": str, "document": str, "message": str, "campaign_id": str, "unit_id": str, "position": int,
+        "signer": str, "organization": str, "signed_at": str, "issuer": str, "intact": int,
+        "modified_after_signing": int, "trusted": int, "valid_at_signing": int, "revocation": str,
+        "time_source": str, "modification": str, "location": str, "state": str,
+    }, "id", foreign_keys=(("document", "documents", "id"), ("message", "messages", "id")),
+        indexes=(("message",), ("document",))),
     Table("sections", DERIVED, {
         "id": str, "document": str, "message": str, "campaign_id": str, "unit_id": str, "key": str,
         "heading": str, "text": str, "text_folded": str, "confidence": float, "position": int, "extra": int,
@@ -89,7 +97,7 @@ TABLES: tuple[Table, ...] = (
     Table("submissions", CACHE, {
         "campaign_id": str, "unit_id": str, "row": int, "status": str, "received_at": str,
         "deadline": str, "missing_attachments": str, "missing_sections": str, "flags": str,
-        "report": str, "messages": str, "computed_at": str,
+        "report": str, "messages": str, "computed_at": str, "missing_signature": str,
     }, ("campaign_id", "row"), indexes=(("unit_id",), ("report",))),
     Table("campaigns", CAMPAIGN, {"id": str, "title": str, "deadline": str, "path": str, "outline": str,
                                   "closed": int, "timezone": str, "attachments": str}, "id",
@@ -115,7 +123,7 @@ TABLES: tuple[Table, ...] = (
 )
 BY_NAME = {t.name: t for t in TABLES}
 # The rows of one mail, children first: the order they are deleted in when it is derived again.
-PER_MAIL = ("sections", "flags", "documents", "attachments", "messages")
+PER_MAIL = ("sections", "signatures", "flags", "documents", "attachments", "messages")
 
 def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
@@ -145,7 +153,7 @@ _LIVE_STATUS = f"""case when s.status in ('{NOT_SUBMITTED[0]}', '{NOT_SUBMITTED[
 UNIT_STATUS_VIEW = f"""
 select s.campaign_id, c.title as campaign_title, s.unit_id, u.name as unit_name, {_LIVE_STATUS} as status,
   {label_case("status", _LIVE_STATUS)} as status_label,
-  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report
+  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report, s.missing_signature
 from submissions s
 left join campaigns c on c.id = s.campaign_id
 left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
@@ -272,10 +280,8 @@ def _add_missing_indexes(db: sqlite_utils.Database) -> None:
             db.conn.execute(f"CREATE INDEX IF NOT EXISTS {_index(table, columns)}")
 
 
-def _v2(db: sqlite_utils.Database) -> None:
-    """From the first release (version 1, which every open wrote whatever the shape): tables,
-    columns and indexes added since (campaigns.closed where it was made before `closed: true`
-    existed; the campaign's time zone and attachments and the lookups of the staff pages)."""
+def _add_missing(db: sqlite_utils.Database) -> None:
+    """Every declared table, column and index the database lacks."""
     existing = _tables(db.conn)
     for table in TABLES:
         if table.name not in existing:
@@ -284,8 +290,21 @@ def _v2(db: sqlite_utils.Database) -> None:
     _add_missing_indexes(db)
 
 
+def _v2(db: sqlite_utils.Database) -> None:
+    """From the first release (version 1, which every open wrote whatever the shape): tables,
+    columns and indexes added since (campaigns.closed where it was made before `closed: true`
+    existed; the campaign's time zone and attachments and the lookups of the staff pages)."""
+    _add_missing(db)
+
+
+def _v3(db: sqlite_utils.Database) -> None:
+    """Digital signatures (issue 17): the signatures table; documents' n_signatures, signature_state
+    and same_as; submissions.missing_signature. Empty until `intake reprocess` derives the mails again."""
+    _add_missing(db)
+
+
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:
@@ -300,6 +319,16 @@ def _check_shape(conn: sqlite3.Connection) -> None:
 
 
 # ---- writing rows
+
+def bit(value: bool | None) -> int | None:
+    """A yes/no/not-checked fact as its INTEGER column holds it: 1, 0 or NULL."""
+    return None if value is None else int(value)
+
+
+def truth(value: int | None) -> bool | None:
+    """An INTEGER yes/no/not-checked column read back (NULL stays None: "not checked")."""
+    return None if value is None else bool(value)
+
 
 def _values(table: Table, rows: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
     """Each row's values in the declared column order; a column the table lacks is a KeyError."""

@@ -25,7 +25,8 @@ PASSWORD_HASH_ENV = "INTAKE_PASSWORD_HASH"  # made by `datasette hash-password` 
 # the column's description (the column menu shows it), so metadata.yml writes none of them.
 VOCABULARY_COLUMNS = {("unit_status", "status"): "status", ("unattributed_submissions", "status"): "status",
                       ("attachments", "origin"): "origin", ("flags", "kind"): "flag", ("alerts", "kind"): "alert",
-                      ("alerts", "outcome"): "outcome"}
+                      ("alerts", "outcome"): "outcome", ("documents", "signature_state"): "signature",
+                      ("signatures", "state"): "signature"}
 SETTINGS = {
     "allow_download": False,  # the whole .db holds every raw mail: not a one-click download
     "default_cache_ttl": 0,   # statuses change as mail arrives

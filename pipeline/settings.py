@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import rules
+from extractors.certificates import TrustRoots, TrustRootsError
 from extractors.config import ExtractorConfig
 from extractors.limits import Limits
 
@@ -220,10 +221,20 @@ class Settings:
             soffice_timeout=self.soffice_timeout, ocr_timeout=self.ocr_timeout)
 
     def extractor_config(self) -> ExtractorConfig:
-        """What the extractors are configured with (they never read the environment)."""
+        """What the extractors are configured with (they never read the environment). The trust bundle
+        is read here, once: one that cannot be read or is not PEM is a SettingError."""
         return ExtractorConfig(limits=self.limits(), soffice=self.soffice, tesseract=self.tesseract,
                                ocr_dpi=self.ocr_dpi, ocr_psm=self.ocr_psm, soffice_jobs=self.soffice_jobs,
-                               ocr_jobs=self.ocr_jobs)
+                               ocr_jobs=self.ocr_jobs, trust_roots=self.trust_bundle())
+
+    def trust_bundle(self) -> TrustRoots | None:
+        """INTAKE_TRUST_ROOTS read; None when unset (signature chains are then not judged)."""
+        if not self.trust_roots:
+            return None
+        try:
+            return TrustRoots.load(self.trust_roots)
+        except TrustRootsError as exc:
+            raise SettingError(f"INTAKE_TRUST_ROOTS: {exc}") from None
 
     def secrets(self) -> list[str]:
         """Every configured secret, the contents of password files included, for the log's redaction:

@@ -120,4 +120,5 @@ def save_submissions(db: sqlite_utils.Database, campaign: Campaign, statuses: It
             "missing_sections": json.dumps(s.missing_sections),
             "flags": json.dumps(s.flags, ensure_ascii=False),
             "report": s.report, "messages": json.dumps(s.messages), "computed_at": computed,
+            "missing_signature": s.missing_signature,
         } for n, s in enumerate(statuses)))

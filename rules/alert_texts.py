@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from rules.campaign import Campaign
 from rules.facts import DocumentFacts
 from rules.status import UnitStatus
-from rules.vocabulary import Status
+from rules.vocabulary import Status, flag_label
 
 Block = str | list[str]  # a paragraph, or a bulleted list
 Rendered = tuple[str, str, str]
@@ -54,6 +54,8 @@ def missing_items(campaign: Campaign, status: UnitStatus) -> list[str]:
         items = [f"Báo cáo {campaign.title}"]
         items += [a.title + ("" if a.required is True else " (nếu có)") for a in campaign.attachments if a.required]
     items += [f"{_section_title(campaign, s)} (trong báo cáo chưa có hoặc để trống)" for s in status.missing_sections]
+    if status.missing_signature:
+        items.append(f"Bản báo cáo có ký số ({flag_label(status.missing_signature).lower()})")
     return items
 
 

@@ -5,7 +5,8 @@ every time; what makes them "sent once" is the set of (key, recipient) pairs alr
 the caller reads from its log. Kinds:
 
 - reminder: from `deadline - reminder_days` until the deadline, to each unit whose submission is
-  not complete (no report, a missing attachment or section); once per unit. reminder_days 0 = none.
+  not complete (no report, a missing attachment or section, an unsigned report where the
+  campaign requires a signature); once per unit. reminder_days 0 = none.
 - overdue: from the deadline on, to each unit with no report (status missing), once per unit; and
   one digest (unit None, key ("overdue_digest", campaign)) to staff listing every unit missing or
   incomplete at the moment it is sent.
@@ -82,7 +83,8 @@ class Receipt:
 
 
 def complete(status: UnitStatus) -> bool:
-    return status.report is not None and not status.missing_attachments and not status.missing_sections
+    return (status.report is not None and not status.missing_attachments and not status.missing_sections
+            and not status.missing_signature)
 
 
 def _new(kind: str, campaign: Campaign, unit: str | None, recipients, rendered, key: AlertKey,

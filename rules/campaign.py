@@ -22,6 +22,10 @@ class CampaignError(ValueError):
     """A campaign file that cannot be used; the message names the file and the field."""
 
 
+# `signature:` — whether the report must carry an intact digital signature (ký số); optional by default.
+SIGNATURE_REQUIRED, SIGNATURE_OPTIONAL = "required", "optional"
+
+
 @dataclass(frozen=True)
 class Unit:
     id: str
@@ -53,6 +57,7 @@ class Campaign:
     reminder_days: int = 2
     closed: bool = False  # finished: still shown, never alerted about
     thread_ids: list[str] = field(default_factory=list)  # Message-IDs of the call letter
+    signature: str = SIGNATURE_OPTIONAL  # SIGNATURE_REQUIRED: the report must be digitally signed
     path: str = ""
 
     def profile(self) -> Profile:
@@ -184,6 +189,10 @@ def parse_campaign(data, path: str = "<campaign>") -> Campaign:
     closed = data.get("closed", False)
     if not isinstance(closed, bool):
         raise CampaignError(f"{path}: field 'closed' must be true or false")
+    signature = data.get("signature", SIGNATURE_OPTIONAL)
+    if signature not in (SIGNATURE_REQUIRED, SIGNATURE_OPTIONAL):
+        raise CampaignError(f"{path}: field 'signature' must be {SIGNATURE_REQUIRED} (the report must be digitally "
+                            f"signed) or {SIGNATURE_OPTIONAL}, not {signature!r}")
     outline = _parse_outline(_require(data, "outline", path, list), path)
     keys = [n.key for n in outline]
     if len(set(keys)) != len(keys):
@@ -201,6 +210,7 @@ def parse_campaign(data, path: str = "<campaign>") -> Campaign:
         reminder_days=reminder_days,
         closed=closed,
         thread_ids=[str(m).strip("<>") for m in data.get("thread_ids") or []],
+        signature=signature,
         path=path,
     )
 

@@ -10,6 +10,14 @@ from datetime import datetime
 
 
 @dataclass
+class SignatureFacts:
+    """One digital signature of a file, as far as the rules look: None is "not checked"."""
+
+    intact: bool | None  # the signed bytes are unchanged and the signature verifies
+    modified_after_signing: bool | None  # changed after it by more than signatures, annotations, form fields
+
+
+@dataclass
 class DocumentFacts:
     id: str
     filename: str
@@ -17,6 +25,9 @@ class DocumentFacts:
     missing_sections: list[str] = field(default_factory=list)
     mentions: dict[str, bool | None] = field(default_factory=dict)  # attachment id → affirmed?
     flags: list[str] = field(default_factory=list)
+    format: str = ""  # extractors.formats name: docx, pdf ...
+    same_as: str | None = None  # files of the mail holding the same text share it (pipeline/derive.py)
+    signatures: list[SignatureFacts] = field(default_factory=list)
 
 
 @dataclass

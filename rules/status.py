@@ -8,7 +8,10 @@ Policy for a unit with several mails:
 - the status comes from when the report first arrived (late = not before the deadline);
 - the newest report is current: missing sections and "(nếu có)" attachments follow it;
 - an attachment sent in any mail clears its missing flag, marked late_attachment if it came
-  after the deadline.
+  after the deadline;
+- files of one mail holding the same text (the signed PDF and its .docx) are one report
+  (rules/same_report.py); with `signature: required` the current report must be signed
+  (rules/signatures.py).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from datetime import datetime
 
 from rules.campaign import Campaign
 from rules.facts import MailFacts
+from rules.same_report import reports_of
+from rules.signatures import missing_signature
 from rules.vocabulary import MailFlag, Status, StatusFlag, late_attachment
 
 
@@ -31,6 +36,7 @@ class UnitStatus:
     flags: list[str] = field(default_factory=list)
     report: str | None = None  # id of the current report document
     messages: list[str] = field(default_factory=list)
+    missing_signature: str | None = None  # StatusFlag.UNSIGNED or SIGNATURE_INVALID (also in flags)
 
     def as_json(self) -> dict:
         return {
@@ -42,6 +48,7 @@ class UnitStatus:
             "flags": self.flags,
             "report": self.report,
             "messages": self.messages,
+            "missing_signature": self.missing_signature,
         }
 
 
@@ -64,7 +71,7 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
     flags: list[str] = []
     for m in mails:
         flags.extend(f for f in m.flags if f not in flags)
-    reports = [(m, d) for m in mails for d in m.documents if d.kind == "report"]
+    reports = [(m, d) for m in mails for d in reports_of(m.documents)]
     if not reports:
         status = Status.PENDING if now is not None and now < campaign.deadline else Status.MISSING
         if mails:
@@ -88,6 +95,9 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
     for d in current.flags:
         if d not in flags:
             flags.append(d)
+    signature = missing_signature(campaign, current)
+    if signature:
+        flags.append(signature)
     return UnitStatus(
         unit,
         Status.LATE if late else Status.ON_TIME,
@@ -97,6 +107,7 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
         flags,
         report=current.id,
         messages=[m.id for m in mails],
+        missing_signature=signature,
     )
 
 

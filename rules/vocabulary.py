@@ -1,5 +1,6 @@
-"""One home for intake's words: every status, flag kind, attachment origin, alert kind and alert
-outcome, as the code the database and JSON carry and the Vietnamese label staff read.
+"""One home for intake's words: every status, flag kind, attachment origin, alert kind, alert
+outcome and what a digital signature shows, as the code the database and JSON carry and the
+Vietnamese label staff read.
 
 Code compares and stores the members (they are `str`s); pages, exports and mails show `.label`.
 The SQL view `vocabulary` (pipeline/store.py) is generated from `TERMS`, so canned queries and
@@ -64,6 +65,9 @@ class StatusFlag(Term):
     NO_REPORT = "no_report", "Có thư nhưng chưa có báo cáo"
     RESUBMITTED = "resubmitted", "Đã gửi lại báo cáo"
     LATE_ATTACHMENT = "late_attachment", "Tài liệu kèm theo gửi sau hạn"  # written "late_attachment:<id>"
+    # With `signature: required` (rules/signatures.py): the current report's digital signature.
+    UNSIGNED = "unsigned", "Chưa ký số"
+    SIGNATURE_INVALID = "signature_invalid", "Bản ký số đã bị sửa"
 
 
 EXTRACTOR_FLAG_LABELS: dict[FlagKind, str] = {
@@ -84,6 +88,25 @@ EXTRACTOR_FLAG_LABELS: dict[FlagKind, str] = {
     FlagKind.SIGNATURE_MALFORMED: "Chữ ký số hỏng, không đọc được",
     FlagKind.SIGNATURE_BROKEN: "Chữ ký số không khớp với nội dung tệp",
 }
+
+
+class SignatureState(Term):
+    """What a file's digital signatures (ký số) show, or one signature's (rules/signatures.py); the
+    labels are phrases of the staff pages' line "Ký số: …, còn nguyên vẹn"."""
+
+    INTACT = "intact", "còn nguyên vẹn"
+    ALTERED = "altered", "đã bị sửa sau khi ký"
+    UNVERIFIED = "unverified", "chưa kiểm tra được"  # a .docx XML signature: read, not verified
+
+
+class CertificateCheck(Term):
+    """What is known of a signature's certificate, as the same line says it."""
+
+    NOT_CHECKED = "not_checked", "chưa kiểm tra chuỗi chứng thư"  # no INTAKE_TRUST_ROOTS
+    TRUSTED = "trusted", "chứng thư được tin cậy"
+    UNTRUSTED = "untrusted", "chứng thư không được tin cậy"
+    NOT_VALID_AT_SIGNING = "not_valid_at_signing", "chứng thư hết hiệu lực lúc ký"
+    REVOKED = "revoked", "chứng thư đã bị thu hồi"
 
 
 class Origin(Term):
@@ -127,6 +150,8 @@ TERMS: dict[str, dict[str, str]] = {
     "origin": {o.value: o.label for o in Origin},
     "alert": {k.value: k.label for k in AlertKind},
     "outcome": {o.value: o.label for o in AlertOutcome},
+    "signature": {s.value: s.label for s in SignatureState},
+    "certificate": {c.value: c.label for c in CertificateCheck},
 }
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import tzinfo
 
 from extractors.text import fold
+from pipeline.schema import truth
 from pipeline.staff import fmt
 from rules.vocabulary import SUBMITTED, AlertOutcome, Origin, Status, flag_label
 
@@ -106,7 +107,8 @@ def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
     does not change these numbers."""
     result: dict[str, Counts] = {}
     for row in _query(conn, """select campaign_id, unit_id is null as stray, status, count(*) as n,
-            sum(missing_attachments != '[]' or missing_sections != '[]') as incomplete
+            sum(missing_attachments != '[]' or missing_sections != '[]' or missing_signature is not null)
+                as incomplete
         from submissions group by 1, 2, 3"""):
         entry = result.setdefault(row["campaign_id"], Counts())
         if row["stray"]:
@@ -121,6 +123,29 @@ def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
         if row["status"] == Status.LATE:
             entry.late += row["n"]
     return result
+
+
+# ---- digital signatures -------------------------------------------------------------------------------
+
+@dataclass
+class SignatureRow:
+    """One digital signature of a file, as the signatures table holds it (None: not checked)."""
+
+    signer: str | None
+    organization: str | None
+    signed_at: str | None
+    state: str | None  # a SignatureState
+    trusted: bool | None
+    valid_at_signing: bool | None
+    revocation: str | None
+
+
+def _signature(row: sqlite3.Row) -> SignatureRow:
+    return SignatureRow(row["signer"], row["organization"], row["signed_at"], row["state"], truth(row["trusted"]),
+                        truth(row["valid_at_signing"]), row["revocation"])
+
+
+_SIGNATURE_COLUMNS = "g.signer, g.organization, g.signed_at, g.state, g.trusted, g.valid_at_signing, g.revocation"
 
 
 # ---- one campaign's roster ---------------------------------------------------------------------------
@@ -148,6 +173,9 @@ class UnitRow:
     report_file: str | None
     report_message: str | None
     sent: list[Sent] = field(default_factory=list)
+    missing_signature: str | None = None  # a StatusFlag: unsigned, signature_invalid
+    report_signatures: list[SignatureRow] = field(default_factory=list)  # of every file of the report's text
+    report_copies: list[tuple[str, str]] = field(default_factory=list)  # (id, filename) of its other files
 
     @property
     def submitted(self) -> bool:
@@ -155,17 +183,39 @@ class UnitRow:
 
     @property
     def incomplete(self) -> bool:
-        return self.submitted and bool(self.missing_attachments or self.missing_sections)
+        return self.submitted and bool(self.missing_attachments or self.missing_sections or self.missing_signature)
 
 
 def missing_words(info: CampaignInfo, row) -> list[str]:
-    """What a submission still lacks, in words: attachment titles, then sections by key and title."""
+    """What a submission still lacks, in words: attachment titles, sections by key and title, then
+    the signature the campaign requires."""
     return ([info.attachment_title(a) for a in row.missing_attachments]
-            + [info.section_words(k) for k in row.missing_sections])
+            + [info.section_words(k) for k in row.missing_sections]
+            + ([flag_label(row.missing_signature)] if row.missing_signature else []))
 
 
-def flag_words(info: CampaignInfo, flags: list[str]) -> list[str]:
-    return [flag_label(f, info.attachments) for f in flags]
+def flag_words(info: CampaignInfo, flags: list[str], missing_signature: str | None = None) -> list[str]:
+    """Flags in words, but for the missing signature, which is said among what is missing."""
+    return [flag_label(f, info.attachments) for f in flags if f != missing_signature]
+
+
+def _report_files(conn: sqlite3.Connection, campaign_id: str) -> tuple[dict[str, list[SignatureRow]],
+                                                                       dict[str, list[tuple[str, str]]]]:
+    """Per current report of the campaign: the signatures of every file holding its text (the signed
+    PDF beside the .docx it is read from), and those other files."""
+    signatures: dict[str, list[SignatureRow]] = {}
+    copies: dict[str, list[tuple[str, str]]] = {}
+    for row in _query(conn, f"""select sub.report, t.id, t.filename, g.id as signature, {_SIGNATURE_COLUMNS}
+        from submissions sub join documents d on d.id = sub.report
+        join documents t on t.message = d.message and (t.id = d.id or t.same_as = d.same_as)
+        left join signatures g on g.document = t.id
+        where sub.campaign_id = ? order by sub.report, t.id, g.position""", [campaign_id]):
+        if row["signature"] is not None:
+            signatures.setdefault(row["report"], []).append(_signature(row))
+        known = copies.setdefault(row["report"], [])
+        if row["id"] != row["report"] and (row["id"], row["filename"]) not in known:
+            known.append((row["id"], row["filename"] or ""))
+    return signatures, copies
 
 
 def roster(conn: sqlite3.Connection, campaign_id: str) -> list[UnitRow]:
@@ -176,15 +226,18 @@ def roster(conn: sqlite3.Connection, campaign_id: str) -> list[UnitRow]:
         from alerts where campaign_id = ? and unit_id is not null and outcome = ?
         group by unit_id, kind order by at""", [campaign_id, AlertOutcome.SENT]):
         sent.setdefault(row["unit_id"], []).append(Sent(row["kind"], row["at"], row["n"]))
+    signatures, copies = _report_files(conn, campaign_id)
     rows = []
     for row in _query(conn, """select us.unit_id, us.unit_name, us.status, us.received_at, us.deadline,
-            us.missing_attachments, us.missing_sections, us.flags, us.report, d.filename, d.message
+            us.missing_attachments, us.missing_sections, us.flags, us.report, d.filename, d.message,
+            us.missing_signature
         from unit_status us left join documents d on d.id = us.report
         where us.campaign_id = ?""", [campaign_id]):
         rows.append(UnitRow(row["unit_id"], row["unit_name"] or row["unit_id"], row["status"], row["received_at"],
                             row["deadline"], _json_list(row["missing_attachments"]),
                             _json_list(row["missing_sections"]), _json_list(row["flags"]), row["report"],
-                            row["filename"], row["message"], sent.get(row["unit_id"], [])))
+                            row["filename"], row["message"], sent.get(row["unit_id"], []), row["missing_signature"],
+                            signatures.get(row["report"], []), copies.get(row["report"], [])))
     return rows
 
 
@@ -203,13 +256,15 @@ class Stray:
     missing_attachments: list[str]
     missing_sections: list[str]
     flags: list[str]
+    missing_signature: str | None = None
 
 
 def unattributed(conn: sqlite3.Connection, campaign_id: str) -> list[Stray]:
     return [Stray(r["message"], r["from_addr"], r["from_name"], r["subject"], r["status"], r["received_at"],
                   r["report"], r["filename"], _json_list(r["missing_attachments"]),
-                  _json_list(r["missing_sections"]), _json_list(r["flags"]))
-            for r in _query(conn, """select us.*, s.missing_attachments, s.missing_sections, d.filename
+                  _json_list(r["missing_sections"]), _json_list(r["flags"]), r["missing_signature"])
+            for r in _query(conn, """select us.*, s.missing_attachments, s.missing_sections, s.missing_signature,
+                d.filename
                 from unattributed_submissions us
                 join submissions s on s.campaign_id = us.campaign_id and s.row = us.row
                 left join documents d on d.id = us.report
@@ -271,6 +326,8 @@ class File:
     origin: str
     kind: str | None  # documents.kind, None when the file is no document
     flags: list[str]
+    signatures: list[SignatureRow] = field(default_factory=list)
+    same_text: list[str] = field(default_factory=list)  # names of the mail's other files holding its text
 
     @property
     def origin_words(self) -> str:
@@ -315,11 +372,21 @@ def _mails(conn: sqlite3.Connection, where: str, args) -> list[Mail]:
             file_flags.setdefault(row["attachment"], []).append(row["kind"])
         elif row["kind"] not in by_id[row["message"]].flags:
             by_id[row["message"]].flags.append(row["kind"])
+    signatures: dict[str, list[SignatureRow]] = {}
+    for row in _query(conn, f"""select g.document, {_SIGNATURE_COLUMNS} from signatures g
+            where g.message in ({marks}) order by g.document, g.position""", list(by_id)):
+        signatures.setdefault(row["document"], []).append(_signature(row))
+    same: dict[str, list[tuple[str, str]]] = {}
+    for row in _query(conn, f"""select id, filename, same_as from documents
+            where message in ({marks}) and same_as is not null order by id""", list(by_id)):
+        same.setdefault(row["same_as"], []).append((row["id"], row["filename"] or ""))
+    twins = {file: [name for other, name in files if other != file] for files in same.values() for file, _ in files}
     for row in _query(conn, f"""select a.id, a.message, a.filename, a.size, a.origin, d.kind
             from attachments a left join documents d on d.id = a.id
             where a.message in ({marks}) order by a.message, a.rowid""", list(by_id)):
         by_id[row["message"]].files.append(File(row["id"], row["filename"] or "", row["size"] or 0, row["origin"],
-                                                row["kind"], file_flags.get(row["id"], [])))
+                                                row["kind"], file_flags.get(row["id"], []),
+                                                signatures.get(row["id"], []), twins.get(row["id"], [])))
     return mails
 
 
@@ -356,7 +423,7 @@ def unit_statuses(conn: sqlite3.Connection, unit_id: str) -> list[tuple[str, Uni
     return [(r["campaign_id"], UnitRow(unit_id, r["unit_name"] or unit_id, r["status"], r["received_at"],
                                        r["deadline"], _json_list(r["missing_attachments"]),
                                        _json_list(r["missing_sections"]), _json_list(r["flags"]), r["report"],
-                                       r["filename"], r["message"]))
+                                       r["filename"], r["message"], missing_signature=r["missing_signature"]))
             for r in _query(conn, """select us.*, d.filename, d.message from unit_status us
                 left join documents d on d.id = us.report
                 where us.unit_id = ? order by us.deadline desc""", [unit_id])]

@@ -1,13 +1,15 @@
 """A unit's line as staff read it, shared by the campaign and unit pages and the exports: status in
-words (the code only as a tooltip), times in the campaign's zone, how late, what is missing."""
+words (the code only as a tooltip), times in the campaign's zone, how late, what is missing; and a
+digital signature's line, "Ký số: Nguyễn Văn A (Sở Tài chính), 14/06/2022 09:12, còn nguyên vẹn"."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import tzinfo
 
 from pipeline.staff import fmt
-from pipeline.staff.data import CampaignInfo, Stray, UnitRow, flag_words, missing_words
-from rules.vocabulary import AlertKind, Status
+from pipeline.staff.data import CampaignInfo, SignatureRow, Stray, UnitRow, flag_words, missing_words
+from rules.vocabulary import AlertKind, CertificateCheck, SignatureState, Status
 
 # CSS class of each status (pipeline/templates/_intake_style.html gives each its colour).
 STATUS_CLASS = {Status.ON_TIME: "ok", Status.LATE: "late", Status.MISSING: "missing", Status.PENDING: "pending"}
@@ -16,6 +18,41 @@ ALERT_KINDS = {k.value: k for k in AlertKind}
 
 def status_label(code: str) -> str:
     return Status(code).label if code in STATUS_CLASS else code
+
+
+@dataclass
+class SignatureLine:
+    text: str  # the whole line (mail and unit pages)
+    short: str  # without the organization and what holds for every signature alike (the campaign page)
+    state: str  # a SignatureState code (the line's colour), "" when unknown
+
+
+_STATES = {s.value: s for s in SignatureState}
+
+
+def signature_line(signature: SignatureRow, tz: tzinfo) -> SignatureLine:
+    """Who signed (and for which body), when, whether the file is as signed, what is known of the certificate."""
+    who = signature.signer or "không rõ người ký"
+    body = f" ({signature.organization})" if signature.organization else ""
+    state = _STATES.get(signature.state or "")
+    facts = [fact for fact in (fmt.moment(signature.signed_at, tz), state.label if state else "") if fact]
+    checks = _certificate(signature, state)
+    warnings = [c for c in checks if c not in (CertificateCheck.NOT_CHECKED, CertificateCheck.TRUSTED)]
+    return SignatureLine(", ".join([f"Ký số: {who}{body}", *facts, *(c.label for c in checks)]),
+                         ", ".join([f"Ký số: {who}", *facts, *(c.label for c in warnings)]),
+                         state.value if state else "")
+
+
+def _certificate(signature: SignatureRow, state: SignatureState | None) -> list[CertificateCheck]:
+    checks = []
+    if state is not SignatureState.UNVERIFIED:  # verified: its chain is judged, or said not to be
+        checks.append(CertificateCheck.NOT_CHECKED if signature.trusted is None else
+                      CertificateCheck.TRUSTED if signature.trusted else CertificateCheck.UNTRUSTED)
+    if signature.valid_at_signing is False:
+        checks.append(CertificateCheck.NOT_VALID_AT_SIGNING)
+    if signature.revocation == CertificateCheck.REVOKED:
+        checks.append(CertificateCheck.REVOKED)
+    return checks
 
 
 @dataclass
@@ -35,14 +72,18 @@ class Line:
     report_file: str | None
     report_message: str | None
     sent: list[str] = field(default_factory=list)  # "Nhắc hạn 13/06/2022 08:00"
+    signatures: list[SignatureLine] = field(default_factory=list)  # of the report (its signed PDF's)
+    copies: list[tuple[str, str]] = field(default_factory=list)  # (id, filename): the report's other files
 
 
 def unit_line(info: CampaignInfo, row: UnitRow) -> Line:
     return Line(row.unit_id, row.unit_name, row.status, status_label(row.status), STATUS_CLASS.get(row.status, ""),
                 fmt.moment(row.received_at, info.tz), fmt.lateness(row.received_at, row.deadline),
-                missing_words(info, row), flag_words(info, row.flags), row.report, row.report_file, row.report_message,
+                missing_words(info, row), flag_words(info, row.flags, row.missing_signature), row.report,
+                row.report_file, row.report_message,
                 [f"{ALERT_KINDS[s.kind].label if s.kind in ALERT_KINDS else s.kind} {fmt.moment(s.at, info.tz)}"
-                 for s in row.sent])
+                 for s in row.sent],
+                [signature_line(s, info.tz) for s in row.report_signatures], row.report_copies)
 
 
 def stray_line(info: CampaignInfo, stray: Stray) -> Line:
@@ -51,5 +92,5 @@ def stray_line(info: CampaignInfo, stray: Stray) -> Line:
     on_time = stray.status == Status.ON_TIME
     return Line(None, sender or "Không rõ người gửi", stray.status, "Nhận trước hạn" if on_time else "Nhận sau hạn",
                 "unknown", fmt.moment(stray.received_at, info.tz), fmt.lateness(stray.received_at, info.deadline),
-                missing_words(info, stray), flag_words(info, stray.flags), stray.report, stray.report_file,
-                stray.message)
+                missing_words(info, stray), flag_words(info, stray.flags, stray.missing_signature), stray.report,
+                stray.report_file, stray.message)

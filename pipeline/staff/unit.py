@@ -28,7 +28,8 @@ def mail_view(mail: data.Mail, info: data.CampaignInfo | None) -> dict:
         "flags": [flag_label(f, titles) for f in mail.flags],
         "files": [{"file": f, "kind": info.document_kind(f.kind) if info and f.kind else
                    ("Văn bản" if f.kind else ""), "size": fmt.size(f.size),
-                   "flags": [flag_label(k, titles) for k in f.flags]} for f in mail.files],
+                   "flags": [flag_label(k, titles) for k in f.flags],
+                   "signatures": [present.signature_line(s, tz) for s in f.signatures]} for f in mail.files],
     }
 
 
