@@ -107,6 +107,11 @@ class LiveSession(Protocol):
         """Until new mail may be there, or `stop` is set."""
         ...
 
+    def interrupt(self) -> None:
+        """Called from another thread: end the connection now, so that a read waiting on a server
+        that hangs returns (with one of the source's transient errors)."""
+        ...
+
     def close(self) -> None: ...
 
 

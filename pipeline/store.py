@@ -42,21 +42,17 @@ def open_db(path: str, busy_timeout: float = 30.0) -> sqlite_utils.Database:
     return db
 
 
-def open_reader(path: str) -> sqlite_utils.Database | None:
+def open_reader(path: str, busy_timeout: float = 30.0) -> sqlite_utils.Database:
     """The database at `path` for a command that only reads (status, alerts without --send):
     read-only, so it never waits on another process's write lock (WAL readers see the last
-    commit). None when there is no intake database there yet: nothing has been received. A
-    database of an older schema is migrated first (that once, it writes)."""
+    commit). Only a database not created yet, or of an older schema, is first created or
+    migrated by open_db(), which may wait `busy_timeout` for a command creating it too."""
     if not os.path.exists(path) or os.path.getsize(path) == 0:
-        return None
+        open_db(path, busy_timeout).close()
     db = _read_only(path)
-    version = schema.version(db.conn)
-    if version == 0 and not schema.has_tables(db.conn):
+    if schema.version(db.conn) < schema.SCHEMA_VERSION:
         db.close()
-        return None  # being created by another command right now, or an empty file
-    if version < schema.SCHEMA_VERSION:
-        db.close()
-        open_db(path).close()
+        open_db(path, busy_timeout).close()
         db = _read_only(path)
     schema.check(db.conn)
     return db
@@ -65,6 +61,48 @@ def open_reader(path: str) -> sqlite_utils.Database | None:
 def _read_only(path: str) -> sqlite_utils.Database:
     conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
     return sqlite_utils.Database(conn)
+
+
+# SQLite's primary result codes (an error's sqlite_errorcode holds the extended one).
+_BUSY, _LOCKED, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 11, 13, 14, 26
+
+
+def _code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Another process held the write lock longer than the busy timeout ("database is locked")."""
+    return _code(exc) in (_BUSY, _LOCKED)
+
+
+def is_full(exc: BaseException) -> bool:
+    """"database or disk is full": what was being written is rolled back, what was committed stays."""
+    return _code(exc) == _FULL
+
+
+def cannot_open(exc: BaseException) -> bool:
+    """The path cannot be opened as a file (no such folder, no permission)."""
+    return _code(exc) == _CANTOPEN
+
+
+def is_malformed(exc: BaseException, path: str) -> bool:
+    """The file is damaged: SQLite says so, or an error no sound database of intake's gives (a
+    foreign key its writers never break, a table gone) comes from a file whose integrity check
+    fails."""
+    if _code(exc) in (_CORRUPT, _NOTADB):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc) or is_full(exc) or not os.path.exists(path):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+        try:
+            return conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return True
 
 
 def has_source(db: sqlite_utils.Database, source: str, digest: str | None = None) -> bool:
