@@ -95,10 +95,17 @@ def _forget_in_child(lock: weakref.ref[PollLock]) -> None:
 class PollReport:
     passes: int = 0
     fetched: int = 0
-    new: int = 0
-    skipped: int = 0
     actions: int = 0
     errors: list[str] = field(default_factory=list)
+    stored: IngestReport = field(default_factory=IngestReport)  # counted as each mail is committed
+
+    @property
+    def new(self) -> int:
+        return self.stored.new
+
+    @property
+    def skipped(self) -> int:
+        return self.stored.known
 
 
 def record_pass(db: sqlite_utils.Database, account: str, end: PassEnd, new: int, skipped: int, started: str) -> None:
@@ -132,15 +139,13 @@ def one_pass(session: LiveSession, db: sqlite_utils.Database, source: LiveSource
              stop: Callable[[], bool], report: PollReport, catch_up: bool, workers: int) -> None:
     """Every folder once, stored and derived as `ingest` does; statuses refreshed when something
     new was stored."""
-    stored = IngestReport()
+    stored, new_before = report.stored, report.stored.new
     started = now_iso()
 
     def on_pass_end(end: PassEnd, new: int, skipped: int) -> None:
         nonlocal started
         record_pass(db, source.account, end, new, skipped, started)
         report.fetched += end.fetched
-        report.new += new
-        report.skipped += skipped
         report.actions += end.actions
         report.errors += [f"{end.folder}: {e}" for e in end.errors]
         if new:
@@ -154,7 +159,7 @@ def one_pass(session: LiveSession, db: sqlite_utils.Database, source: LiveSource
         record_failure(db, source.account, session.folder, started, _describe(exc))
         raise
     report.passes += 1
-    if stored.new:
+    if stored.new > new_before:
         refresh_statuses(db, campaigns)
 
 
