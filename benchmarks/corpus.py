@@ -59,6 +59,20 @@ def quy_che(n: int, pdf: bool) -> bytes:
 POOL = 8  # distinct rendered reports of each format
 
 
+def write_rules(base_file: Path, folder: Path, campaigns_: list[Campaign] | None = None) -> Path:
+    """`campaigns_` (default: campaigns(base_file)) as campaign files the CLI can load, in `folder`."""
+    import yaml
+
+    folder.mkdir(parents=True, exist_ok=True)
+    for c in campaigns_ if campaigns_ is not None else campaigns(base_file):
+        data = yaml.safe_load(base_file.read_text(encoding="utf-8"))
+        data.update(id=c.id, title=c.title, keywords=c.keywords,
+                    units=[{"id": u.id, "name": u.name, "emails": list(u.emails)} for u in c.units])
+        data.pop("thread_ids", None)
+        (folder / f"{c.id}.yml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    return folder
+
+
 def mail(i: int, n_campaigns: int = N_CAMPAIGNS, n_units: int = UNITS_PER_CAMPAIGN) -> bytes:
     """Mail number `i`: 40% .docx report + Quy chế, 30% PDF report, 10% .docx report + PDF Quy chế,
     20% plain mail with a note (acknowledgements, questions)."""
@@ -84,6 +98,16 @@ def mail(i: int, n_campaigns: int = N_CAMPAIGNS, n_units: int = UNITS_PER_CAMPAI
 def mails(n: int, start: int = 0) -> Iterator[bytes]:
     for i in range(start, start + n):
         yield mail(i)
+
+
+def write_mbox(path: Path, n: int, n_campaigns: int = N_CAMPAIGNS) -> Path:
+    """`n` mails in one mbox file, as a mail program appends them (one at a time: never all in memory)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("wb") as f:
+        for i in range(n):
+            raw = mail(i, n_campaigns)
+            f.write(b"From intake@example.vn Wed Jun  1 07:00:00 2022\n" + raw.replace(b"\r\n", b"\n") + b"\n")
+    return path
 
 
 def write_inbox(folder: Path, n: int) -> Path:

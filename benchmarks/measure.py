@@ -146,17 +146,8 @@ def _pss_kb(pid: int) -> int:
 def rss_figures(n_mails: int, base_campaign: Path, work: Path, workers: int | None = None) -> dict:
     """Peak memory of `intake ingest` (a child process, with its worker pool) over `n_mails` mails:
     the sum of the processes' proportional set sizes, sampled every 0.1 s."""
-    import yaml
-
     inbox = corpus.write_inbox(work / "rss-inbox", n_mails)
-    rules = work / "rules"
-    rules.mkdir(exist_ok=True)
-    for c in corpus.campaigns(base_campaign):  # the same campaigns, as files the CLI can load
-        data = yaml.safe_load(base_campaign.read_text(encoding="utf-8"))
-        data.update(id=c.id, title=c.title, keywords=c.keywords,
-                    units=[{"id": u.id, "name": u.name, "emails": list(u.emails)} for u in c.units])
-        data.pop("thread_ids", None)
-        (rules / f"{c.id}.yml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    rules = corpus.write_rules(base_campaign, work / "rules")
     env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     cmd = [sys.executable, "-m", "pipeline", "ingest", "--db", str(work / "rss.db"), "--rules", str(rules), str(inbox)]
     if workers:

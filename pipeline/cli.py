@@ -6,11 +6,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shlex
+import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import click
 
@@ -26,27 +30,61 @@ class ConfigError(click.ClickException):
     exit_code = 2
 
 
+class CommandStopped(click.ClickException):
+    """A condition that stops a command: one line, no traceback, the exit status it calls for."""
+
+    def __init__(self, message: str, exit_code: int):
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
 class IntakeGroup(click.Group):
-    """Every bad setting, whichever command meets it, is one line and exit status 2."""
+    """Every bad setting, whichever command meets it, is one line and exit status 2; so is a
+    damaged database; a full disk or a write lock held too long is one line and exit status 1."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except registry.SettingError as exc:
             raise ConfigError(str(exc)) from None
+        except sqlite3.DatabaseError as exc:
+            run = ctx.find_object(Run)
+            if run is None or run.db_path is None:
+                raise
+            raise run.stopped(exc) or exc
 
 
 @dataclass
 class Run:
-    """What every command is handed: the settings, and how much to say."""
+    """What every command is handed: the settings, and how much to say; and, once a command has
+    opened its database, which one and how far it got (for the line that stops it)."""
 
     settings: registry.Settings
     quiet: bool = False
+    db_path: str | None = None
+    done: Callable[[], str] = lambda: "no mail stored"
 
     def say(self, text: str) -> None:
         """A summary line: printed unless -q."""
         if not self.quiet:
             click.echo(text)
+
+    def stopped(self, exc: sqlite3.DatabaseError) -> CommandStopped | None:
+        """The line a database error stops the command with, or None for an error that is a bug."""
+        from pipeline.store import is_busy, is_full, is_malformed
+
+        path = self.db_path or ""
+        if is_full(exc):
+            return CommandStopped(f"disk full: {self.done()}; run again after freeing space", 1)
+        if is_busy(exc):
+            return CommandStopped(f"{path} is locked by another process (a backup, an export?) for more than "
+                                  f"{self.settings.busy_timeout:g} s (INTAKE_BUSY_TIMEOUT): {self.done()}; run "
+                                  "again when it is done", 1)
+        if is_malformed(exc, path):
+            return CommandStopped(f"the database {path} is damaged ({exc}): recover what it holds with "
+                                  f"sqlite3 {shlex.quote(path)} \".recover\" | sqlite3 {shlex.quote(path + '.recovered')}"
+                                  f" and use that file", 2)
+        return None
 
 
 def _run() -> Run:
@@ -74,25 +112,51 @@ def _pick(campaigns: list[Campaign], campaign_id: str | None) -> Campaign:
     return campaigns[0]
 
 
-def _moment(value: str | None) -> datetime:
+def _moment(value: str | None, campaigns: list[Campaign]) -> datetime:
+    """--now; without an offset it is read in the campaigns' time zone (the office's clock, not
+    the machine's), which must then be one."""
     if not value:
         return datetime.now(timezone.utc)
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise ConfigError(f"--now must be an ISO 8601 date-time, e.g. 2022-06-15T08:00:00+07:00, not {value!r}")
-    return moment if moment.tzinfo else moment.astimezone()
+    if moment.tzinfo:
+        return moment
+    zones = sorted({c.timezone for c in campaigns})
+    if len(zones) != 1:
+        raise ConfigError(f"--now {value} has no offset and the campaigns are in several time zones "
+                          f"({', '.join(zones)}): add one, e.g. {value}+07:00")
+    return moment.replace(tzinfo=ZoneInfo(zones[0]))
+
+
+def _opened(path: str, open_it: Callable[[str, float], Any]) -> Any:
+    run = _run()
+    run.db_path = path
+    try:
+        return open_it(path, run.settings.busy_timeout)
+    except SchemaError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except sqlite3.OperationalError as exc:
+        from pipeline.store import cannot_open
+
+        if cannot_open(exc):
+            raise ConfigError(f"cannot open database {path}: {exc}") from None
+        raise  # busy, full or damaged: IntakeGroup says which
 
 
 def _db(path: str):
+    """The database of a command that writes (created or migrated when needed)."""
     from pipeline.store import open_db
 
-    try:
-        return open_db(path)
-    except SchemaError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - sqlite3 raises several kinds for a path that is no database
-        raise ConfigError(f"cannot open database {path}: {exc}") from None
+    return _opened(path, open_db)
+
+
+def _reader(path: str):
+    """The database of a command that only reads: read-only, never waiting on a writer."""
+    from pipeline.store import open_reader
+
+    return _opened(path, open_reader)
 
 
 def _workers(value: int | None) -> int:
@@ -206,13 +270,16 @@ def ingest(sources: tuple[str, ...], db_path: str, rules: str, as_json: bool, wo
     Every message is kept byte for byte, once; running the command again changes nothing.
     Exit status 1 when some source could not be read (each is named with the reason).
     """
+    from pipeline.flow import IngestReport
     from pipeline.flow import ingest as run_ingest
 
     count = _workers(workers)
     campaigns = _campaigns(rules)
     db = _db(db_path)
+    report = IngestReport()
+    _run().done = lambda: f"{report.new} mails stored"
     with _progress("ingest", as_json) as bar:
-        report = run_ingest(db, list(sources), campaigns, count, on_written=bar.written)
+        run_ingest(db, list(sources), campaigns, count, on_written=bar.written, report=report)
     if as_json:
         click.echo(json.dumps(report.as_json(), ensure_ascii=False, indent=2))
     else:
@@ -286,7 +353,7 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
     from pipeline.flow import statuses
 
     campaign = _pick(_campaigns(rules), campaign_id)
-    result = statuses(_db(db_path), campaign, _moment(now))
+    result = statuses(_reader(db_path), campaign, _moment(now, [campaign]))
     if as_json:
         click.echo(json.dumps([s.as_json() for s in result], ensure_ascii=False, indent=2))
         return
@@ -311,8 +378,15 @@ def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | 
     if campaign_id:
         _pick(campaigns, campaign_id)
     db = _db(db_path)
+    derived = []
+
+    def written(*args: Any) -> None:
+        derived.append(1)
+        bar.written(*args)
+
+    _run().done = lambda: f"no mail stored, {len(derived)} derived again"
     with _progress("reprocess", as_json=False) as bar:
-        done = run_reprocess(db, campaigns, campaign_id, count, on_written=bar.written, on_total=bar.total)
+        done = run_reprocess(db, campaigns, campaign_id, count, on_written=written, on_total=bar.total)
     _run().say(f"{done} mails processed again")
 
 
@@ -327,23 +401,25 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
     send failed or the SMTP server could not be reached (no attempt is counted then).
     """
     from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, due, run_due_alerts
+    from pipeline.flow import derive_pending
     from rules.vocabulary import AlertOutcome
 
-    campaigns = _campaigns(rules)
-    if campaign_id:
-        campaigns = [_pick(campaigns, campaign_id)]
+    loaded = _campaigns(rules)
+    campaigns = [_pick(loaded, campaign_id)] if campaign_id else loaded
     unavailable = None
     try:
         settings = AlertSettings.from_settings(_run().settings)
-        db, moment = _db(db_path), _moment(now)
+        moment = _moment(now, campaigns)
         if send:
+            db = _db(db_path)
+            derive_pending(db, loaded, _workers(None))  # a mail half derived would miss its acknowledgement
             try:
                 results = run_due_alerts(db, campaigns, settings, moment)
             except SmtpUnavailable as exc:
                 results, unavailable = exc.results, exc
             items = [r.as_json() for r in results]
         else:
-            items = [a.as_json() for a in due(db, campaigns, settings, moment)]
+            items = [a.as_json() for a in due(_reader(db_path), campaigns, settings, moment)]
     except AlertConfigError as exc:
         raise ConfigError(str(exc)) from None
     if as_json:
@@ -368,10 +444,9 @@ def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
 @_setting_option("--port", setting="port", type=click.IntRange(1, 65535), help="Port to listen on")
 def serve(db_path: str, rules: str, host: str, port: int) -> None:
     """Serve the database in Datasette with the Vietnamese labels of metadata.yml."""
-    from pipeline.flow import refresh_statuses
-    from pipeline.serve import run
+    from pipeline.serve import refresh_if_free, run
 
-    refresh_statuses(_db(db_path), _campaigns(rules))
+    refresh_if_free(_db(db_path), _campaigns(rules))
     run(db_path, host, port, _run().settings)
 
 
@@ -487,7 +562,7 @@ def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     """
     from pipeline.alerts import AlertSettings
     from pipeline.imap import ImapSettings
-    from pipeline.poll import AlertSchedule, PollLocked, run
+    from pipeline.poll import AlertSchedule, PollLocked, PollReport, run
     from pipeline.secrets import install_redaction
     from pipeline.sources import SourceRefused
 
@@ -500,9 +575,11 @@ def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     campaigns = _campaigns(rules)
     # Alerts go out from the loop when SMTP is configured, unless INTAKE_ALERTS=0.
     alerts = AlertSchedule(alert_settings if alert_settings.smtp_host else None)
+    report = PollReport()
+    _run().done = lambda: f"{report.new} mails stored"
     try:
-        report = run(db_path, source, campaigns, once=once, open_database=_db, alerts=alerts,
-                     workers=_workers(None))
+        run(db_path, source, campaigns, once=once, open_database=_db, alerts=alerts, workers=_workers(None),
+            report=report)
     except (SourceRefused, PollLocked) as exc:
         raise ConfigError(str(exc)) from None
     except source.transient_errors as exc:

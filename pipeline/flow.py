@@ -13,7 +13,7 @@ import sqlite_utils
 from extractors.model import FlagKind
 from pipeline.schema import truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
-from pipeline.store import add_source, has_source, save_campaigns, save_raw, save_submissions
+from pipeline.store import add_source, has_source, save_campaigns, save_raw, save_submissions, sha256
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.campaign import Campaign
 from rules.facts import DocumentFacts, MailFacts, SignatureFacts
@@ -38,12 +38,15 @@ class IngestReport:
 
 
 def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign],
-           workers: int | None = None, on_written: OnWritten | None = None) -> IngestReport:
+           workers: int | None = None, on_written: OnWritten | None = None,
+           report: IngestReport | None = None) -> IngestReport:
     """Store every mail found under `paths` raw, derive the new ones, then refresh statuses.
+    First, derive again what a run before left underived or half derived (derive_pending).
 
     `workers` processes derive mails in parallel (default: one per usable CPU); rows are still
-    written in source order, one transaction per mail."""
-    report = IngestReport()
+    written in source order, one transaction per mail. `report`, when given, is filled in as
+    mails are stored, so a caller whose run stops on an error still knows how far it got."""
+    report = report if report is not None else IngestReport()
     workers = workers or default_workers()
     save_campaigns(db, campaigns)
     derive_pending(db, campaigns, workers)
@@ -78,10 +81,12 @@ def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], repor
         job = None
         if isinstance(item, RawMail):
             report.seen += 1
-            if has_source(db, item.source):
+            digest = sha256(item.raw)
+            # Known by its bytes, not only its name: a file rewritten in place is a new mail.
+            if has_source(db, item.source, digest):
                 report.known += 1
             else:
-                digest, new = save_raw(db, item.raw, item.source, item.internaldate)
+                digest, new = save_raw(db, item.raw, item.source, item.internaldate, digest)
                 if new:
                     report.new += 1
                     job = DeriveJob(digest, item.raw, item.internaldate, item.source)
@@ -98,11 +103,16 @@ def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], repor
             yield job
 
 
+# Mails whose derivation is missing (stored by a run that stopped before deriving them) or not known
+# to be whole (derived by an intake that wrote a mail's rows in several steps: messages.complete).
+_UNDERIVED = "m.id is null or m.complete is null"
+
+
 def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], condition: str = "",
                    args: tuple = (), workers: int = 1, on_written: OnWritten | None = None,
-                   on_total: Callable[[int], None] | None = None) -> int:
+                   on_total: Callable[[int], None] | None = None, stop: Callable[[], bool] | None = None) -> int:
     """Derive stored raw mails (those matching `condition`) again, oldest first; `on_total` is
-    told how many first."""
+    told how many first. `stop` is asked before each mail is handed on."""
     rows = db.execute(f"""select r.sha256, min(s.internaldate), min(s.source) from raw_messages r
         left join message_sources s on s.sha256 = r.sha256
         left join messages m on m.id = r.sha256 {condition}
@@ -112,25 +122,32 @@ def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], conditi
 
     def jobs() -> Iterator[DeriveJob]:
         for digest, internaldate, source in rows:  # the bytes one at a time, as they are needed
+            if stop and stop():
+                return
             raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
             yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None,
                             source)
-    derive_in_order(db, jobs(), campaigns, workers, on_written)
-    return len(rows)
+    return derive_in_order(db, jobs(), campaigns, workers, on_written)
 
 
-def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign], workers: int = 1) -> int:
-    """Derive raw mails stored by a run that stopped before deriving them."""
-    return _derive_stored(db, campaigns, "where m.id is null", workers=workers)
+def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign], workers: int = 1,
+                   stop: Callable[[], bool] | None = None) -> int:
+    """Derive the raw mails whose derivation is missing or incomplete: stored by a run that
+    stopped before deriving them, or derived by an older intake that could stop halfway through
+    a mail. Every command that writes calls it first. Returns how many."""
+    return _derive_stored(db, campaigns, f"where {_UNDERIVED}", workers=workers, stop=stop)
 
 
 def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None,
               workers: int | None = None, on_written: OnWritten | None = None,
               on_total: Callable[[int], None] | None = None) -> int:
-    """Derive every stored mail again (or those of one campaign, plus those no campaign claimed)."""
+    """Derive every stored mail again (or those of one campaign, those no campaign claimed, and
+    those whose derivation is missing or incomplete). Each mail's rows are replaced in place, in
+    one transaction, so commands running meanwhile read the old rows or the new, never none."""
     save_campaigns(db, campaigns)
     workers = workers or default_workers()
-    condition, args = ("where m.campaign_id = ? or m.campaign_id is null", (campaign_id,)) if campaign_id else ("", ())
+    condition, args = ((f"where m.campaign_id = ? or m.campaign_id is null or {_UNDERIVED}", (campaign_id,))
+                       if campaign_id else ("", ()))
     count = _derive_stored(db, campaigns, condition, args, workers, on_written, on_total)
     refresh_statuses(db, campaigns)
     return count

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
+import socket
 import ssl
 import threading
 import time
@@ -284,6 +286,21 @@ class ImapSession:
             self.client.logout()
         except Exception:  # noqa: BLE001 - the connection may already be gone
             pass
+
+    def interrupt(self) -> None:
+        """From another thread: shut the connection down under the reader (on a duplicate of its
+        descriptor, leaving imaplib's and ssl's objects to the thread using them), so a read
+        waiting on a server that hangs gets end-of-file at once."""
+        try:
+            sock = socket.socket(fileno=os.dup(self.client.socket().fileno()))
+        except (OSError, AttributeError):
+            return  # already closed
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+        finally:
+            sock.close()
 
     def arrivals(self, db: sqlite_utils.Database, stop: Callable[[], bool], catch_up: bool) -> Iterator[Arrival]:
         for folder in self.settings.folders:

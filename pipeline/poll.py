@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import signal
+import sqlite3
 import threading
 import time
 import weakref
@@ -21,6 +22,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
+from typing import Any
 
 import sqlite_utils
 
@@ -28,12 +30,13 @@ from pipeline import schema
 from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, run_due_alerts
 from pipeline.flow import IngestReport, derive_pending, refresh_statuses, store_arrivals
 from pipeline.sources import LiveSession, LiveSource, PassEnd, SourceRefused
-from pipeline.store import now_iso, open_db, save_campaigns
+from pipeline.store import is_busy, now_iso, open_db, save_campaigns
 from pipeline.workers import default_workers, derive_in_order
 
 log = logging.getLogger(__name__)
 
 BACKOFF_START, BACKOFF_MAX = 1.0, 60.0
+STOP_GRACE = 2.0  # seconds the server has, once stopping, to finish what is in hand
 
 
 class PollLocked(Exception):
@@ -92,10 +95,17 @@ def _forget_in_child(lock: weakref.ref[PollLock]) -> None:
 class PollReport:
     passes: int = 0
     fetched: int = 0
-    new: int = 0
-    skipped: int = 0
     actions: int = 0
     errors: list[str] = field(default_factory=list)
+    stored: IngestReport = field(default_factory=IngestReport)  # counted as each mail is committed
+
+    @property
+    def new(self) -> int:
+        return self.stored.new
+
+    @property
+    def skipped(self) -> int:
+        return self.stored.known
 
 
 def record_pass(db: sqlite_utils.Database, account: str, end: PassEnd, new: int, skipped: int, started: str) -> None:
@@ -129,15 +139,13 @@ def one_pass(session: LiveSession, db: sqlite_utils.Database, source: LiveSource
              stop: Callable[[], bool], report: PollReport, catch_up: bool, workers: int) -> None:
     """Every folder once, stored and derived as `ingest` does; statuses refreshed when something
     new was stored."""
-    stored = IngestReport()
+    stored, new_before = report.stored, report.stored.new
     started = now_iso()
 
     def on_pass_end(end: PassEnd, new: int, skipped: int) -> None:
         nonlocal started
         record_pass(db, source.account, end, new, skipped, started)
         report.fetched += end.fetched
-        report.new += new
-        report.skipped += skipped
         report.actions += end.actions
         report.errors += [f"{end.folder}: {e}" for e in end.errors]
         if new:
@@ -151,7 +159,7 @@ def one_pass(session: LiveSession, db: sqlite_utils.Database, source: LiveSource
         record_failure(db, source.account, session.folder, started, _describe(exc))
         raise
     report.passes += 1
-    if stored.new:
+    if stored.new > new_before:
         refresh_statuses(db, campaigns)
 
 
@@ -159,11 +167,19 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _backoff() -> Iterator[float]:
-    delay = BACKOFF_START
-    while True:
-        yield delay
-        delay = min(delay * 2, BACKOFF_MAX)
+class _Backoff:
+    """Seconds to wait after each failure in a row (a lost server, a locked database): doubling
+    up to BACKOFF_MAX, and small again once a pass goes through."""
+
+    def __init__(self) -> None:
+        self._delay = BACKOFF_START
+
+    def next(self) -> float:
+        delay, self._delay = self._delay, min(self._delay * 2, BACKOFF_MAX)
+        return delay
+
+    def reset(self) -> None:
+        self._delay = BACKOFF_START
 
 
 class AlertSchedule:
@@ -191,58 +207,137 @@ class AlertSchedule:
 def run(db_path: str, source: LiveSource, campaigns: list, once: bool = False,
         stop: threading.Event | None = None,
         open_database: Callable[[str], sqlite_utils.Database] = open_db,
-        alerts: AlertSchedule | None = None, workers: int | None = None) -> PollReport:
+        alerts: AlertSchedule | None = None, workers: int | None = None,
+        report: PollReport | None = None) -> PollReport:
     """Poll until `stop` is set (SIGTERM/SIGINT set it when run in the main thread), or one pass
     with `once`. Raises PollLocked, SourceRefused, and with `once` the network error itself.
-    The database is opened under the lock, so two pollers never race even to create it."""
+    The database is opened under the lock, so two pollers never race even to create it. A write
+    lock another process holds past the busy timeout is waited out, with backoff; a server that
+    hangs is cut off STOP_GRACE seconds after `stop` is set. `report`, when given, is filled in as
+    mails are stored."""
     stop = stop or threading.Event()
     workers = workers or default_workers()
-    report = PollReport()
+    report = report if report is not None else PollReport()
+    live = _Live()
     with PollLock(db_path):
-        db = open_database(db_path)
         restore = _install_signals(stop)
+        threading.Thread(target=_cut_when_stopped, args=(stop, live), daemon=True, name="intake-stop").start()
         try:
-            save_campaigns(db, campaigns)
-            delays = _backoff()
+            db: sqlite_utils.Database | None = None
+            ready = False
+            delays = _Backoff()
             while not stop.is_set():
-                # What a crash (or a lost connection) left between the raw commit and deriving.
-                if derive_pending(db, campaigns, workers):
-                    refresh_statuses(db, campaigns)
                 try:
-                    session = source.connect()
-                except SourceRefused:
-                    raise  # retrying a refused password only locks the account
-                except source.transient_errors as exc:
-                    if once:
+                    if not ready:
+                        db = db or open_database(db_path)
+                        save_campaigns(db, campaigns)
+                        ready = True
+                    assert db is not None
+                    if _connected_passes(db, source, campaigns, once, stop, alerts, workers, report, live, delays) \
+                            and once:
+                        return report
+                except sqlite3.OperationalError as exc:
+                    if not is_busy(exc):
                         raise
-                    delay = next(delays)
-                    log.warning("cannot reach %s (%s); retrying in %.0f s", source.address, _describe(exc), delay)
-                    record_failure(db, source.account, ",".join(source.folders), now_iso(), _describe(exc))
+                    delay = delays.next()
+                    log.warning("the database is locked by another process (a backup, an export?) for longer than "
+                                "the busy timeout; trying again in %.0f s", delay)
                     stop.wait(delay)
-                    continue
-                try:
-                    catch_up = True
-                    while not stop.is_set():
-                        one_pass(session, db, source, campaigns, stop.is_set, report, catch_up, workers)
-                        if alerts:
-                            alerts.maybe_run(db, campaigns)
-                        catch_up = False
-                        delays = _backoff()  # a pass went through: the next outage starts small again
-                        if once:
-                            return report
-                        session.wait_for_mail(db, stop)
-                except source.transient_errors as exc:
-                    if once:
-                        raise
-                    delay = next(delays)
-                    log.warning("connection to %s lost (%s); reconnecting in %.0f s", source.address,
-                                _describe(exc), delay)
-                    stop.wait(delay)
-                finally:
-                    session.close()
             return report
         finally:
+            live.ended = True
             restore()
+
+
+def _connected_passes(db: sqlite_utils.Database, source: LiveSource, campaigns: list, once: bool,
+                      stop: threading.Event, alerts: AlertSchedule | None, workers: int, report: PollReport,
+                      live: _Live, delays: _Backoff) -> bool:
+    """Repair what a crash left, connect, and pass over the folders until stopped (once with
+    `once`); True when a pass went through. Network trouble is waited out here, with backoff."""
+    # What a crash (or a lost connection) left between the raw commit and deriving.
+    if derive_pending(db, campaigns, workers, stop.is_set):
+        refresh_statuses(db, campaigns)
+    try:
+        session = _connect(source, stop)
+    except SourceRefused:
+        raise  # retrying a refused password only locks the account
+    except source.transient_errors as exc:
+        if once:
+            raise
+        delay = delays.next()
+        log.warning("cannot reach %s (%s); retrying in %.0f s", source.address, _describe(exc), delay)
+        record_failure(db, source.account, ",".join(source.folders), now_iso(), _describe(exc))
+        stop.wait(delay)
+        return False
+    if session is None:
+        return False  # stopped while connecting
+    live.session, passed = session, False
+    try:
+        catch_up = True
+        while not stop.is_set():
+            one_pass(session, db, source, campaigns, stop.is_set, report, catch_up, workers)
+            passed = True
+            delays.reset()  # a pass went through: the next outage starts small again
+            if alerts:
+                alerts.maybe_run(db, campaigns)
+            catch_up = False
+            if once:
+                return True
+            session.wait_for_mail(db, stop)
+    except source.transient_errors as exc:
+        if once and not stop.is_set():
+            raise
+        if not stop.is_set():
+            delay = delays.next()
+            log.warning("connection to %s lost (%s); reconnecting in %.0f s", source.address, _describe(exc), delay)
+            stop.wait(delay)
+    finally:
+        session.close()
+        live.session = None
+    return passed
+
+
+class _Live:
+    """The session the loop is in, for the thread that cuts it off when stopping."""
+
+    session: LiveSession | None = None
+    ended = False  # the loop is over: the thread has nothing left to watch
+
+
+def _cut_when_stopped(stop: threading.Event, live: _Live) -> None:
+    """Once `stop` is set, give what is in hand STOP_GRACE seconds, then cut the connection: a read
+    waiting on a server that hangs (mid-fetch, in IDLE, at logout) returns at once and the loop ends."""
+    while not stop.wait(0.5):
+        if live.ended:
+            return
+    time.sleep(STOP_GRACE)
+    session = live.session
+    if session is not None and not live.ended:
+        log.warning("the server does not answer: its connection is cut to stop")
+        session.interrupt()
+
+
+def _connect(source: LiveSource, stop: threading.Event) -> LiveSession | None:
+    """source.connect(), or None when `stop` is set first: a server that hangs at the greeting or
+    the login must not hold up stopping (the attempt is left to end on its own, in a daemon thread)."""
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def attempt() -> None:
+        try:
+            outcome["session"] = source.connect()
+        except BaseException as exc:  # noqa: BLE001 - handed over to the loop's thread as it is
+            outcome["error"] = exc
+        finally:
+            done.set()
+
+    threading.Thread(target=attempt, daemon=True, name="intake-connect").start()
+    while not done.wait(0.1):
+        if stop.is_set():
+            return None
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["session"]
 
 
 def _install_signals(stop: threading.Event) -> Callable[[], None]:

@@ -23,7 +23,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -51,17 +51,22 @@ class Table:
 
 TABLES: tuple[Table, ...] = (
     Table("raw_messages", INPUT, {"sha256": str, "raw": bytes, "size": int, "stored_at": str}, "sha256"),
-    # Where each mail was seen: "file:…", "mbox:…:N", "imap:user@host/folder;UIDVALIDITY=…;UID=…".
-    Table("message_sources", INPUT, {"source": str, "sha256": str, "internaldate": str, "seen_at": str}, "source",
-          foreign_keys=(("sha256", "raw_messages", "sha256"),), indexes=(("sha256",),)),
+    # Where each mail was seen: "file:…", "mbox:…:N", "imap:user@host/folder;UIDVALIDITY=…;UID=…". A file
+    # source is known by its bytes: a file rewritten with other bytes under the same name is one more row.
+    Table("message_sources", INPUT, {"source": str, "sha256": str, "internaldate": str, "seen_at": str},
+          ("source", "sha256"), foreign_keys=(("sha256", "raw_messages", "sha256"),), indexes=(("sha256",),)),
     # Attachment contents, content-addressed: derived, but shared between mails, so never deleted with one.
     Table("blobs", DERIVED, {"sha256": str, "content": bytes, "size": int}, "sha256"),
-    # One row per derived mail, written in the same transaction as the rest of its rows.
+    # One row per derived mail, written in the same transaction as the rest of its rows: the mail's
+    # marker of a whole derivation. `complete` is 1 for those; NULL for a mail derived by an intake
+    # of schema version 2 or older, which could stop halfway through a mail and leave this row
+    # alone, so such mails are derived again (pipeline/flow.py derive_pending).
     Table("messages", DERIVED, {
         "id": str, "message_id": str, "content_key": str, "subject": str, "from_addr": str,
         "from_name": str, "to_addrs": str, "date_header": str, "received_at": str,
         "received_basis": str, "in_reply_to": str, "auto_reply": int, "campaign_id": str,
         "unit_id": str, "unit_basis": str, "body_text": str, "n_files": int, "derived_at": str,
+        "complete": int,
     }, "id", foreign_keys=(("id", "raw_messages", "sha256"),),
         indexes=(("campaign_id", "unit_id"), ("message_id",), ("received_at",))),
     Table("attachments", DERIVED, {
@@ -181,20 +186,17 @@ VIEWS: dict[str, str] = {"vocabulary": vocabulary_view(), "unit_status": UNIT_ST
 def ensure(db: sqlite_utils.Database) -> None:
     """Bring `db` to SCHEMA_VERSION. Raises SchemaError for a database made by a newer release."""
     conn = db.conn
-    if _version(conn) == SCHEMA_VERSION and _views_current(conn):
+    if version(conn) == SCHEMA_VERSION and _views_current(conn):
         return  # the common case: nothing to write, no lock taken
     conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; the others wait, then find it done
     try:
-        version = _version(conn)
-        if version > SCHEMA_VERSION:
-            raise SchemaError(f"the database was made by a newer intake (schema version {version}; this one "
-                              f"knows up to {SCHEMA_VERSION}): upgrade intake")
-        existing = _tables(conn)
-        if not existing & BY_NAME.keys():
+        found = version(conn)
+        _refuse_newer(found)
+        if not has_tables(conn):
             for table in TABLES:
                 _create(db, table)
         else:
-            for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+            for step in range(max(found, 1) + 1, SCHEMA_VERSION + 1):
                 MIGRATIONS[step](db)
         _check_shape(conn)
         for name, sql in VIEWS.items():
@@ -208,8 +210,25 @@ def ensure(db: sqlite_utils.Database) -> None:
         raise
 
 
-def _version(conn: sqlite3.Connection) -> int:
+def check(conn: sqlite3.Connection) -> None:
+    """For a command that only reads: raises SchemaError unless the database has this release's shape."""
+    _refuse_newer(version(conn))
+    _check_shape(conn)
+
+
+def version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
+
+
+def has_tables(conn: sqlite3.Connection) -> bool:
+    """Whether any table of intake's is there (a database not created yet has none)."""
+    return bool(_tables(conn) & BY_NAME.keys())
+
+
+def _refuse_newer(found: int) -> None:
+    if found > SCHEMA_VERSION:
+        raise SchemaError(f"the database was made by a newer intake (schema version {found}; this one "
+                          f"knows up to {SCHEMA_VERSION}): upgrade intake")
 
 
 def _tables(conn: sqlite3.Connection) -> set[str]:
@@ -303,8 +322,39 @@ def _v3(db: sqlite_utils.Database) -> None:
     _add_missing(db)
 
 
+def _key(conn: sqlite3.Connection, name: str) -> tuple[str, ...]:
+    """The primary key columns of table `name`, in key order."""
+    info = sorted((r[5], r[1]) for r in conn.execute(f"PRAGMA table_info([{name}])") if r[5])
+    return tuple(column for _, column in info)
+
+
+def _rebuild(db: sqlite_utils.Database, table: Table) -> None:
+    """Make `table` anew in its declared shape (SQLite cannot change a key in place), its rows
+    copied in their order, as statements of the open transaction."""
+    conn, temporary = db.conn, f"_new_{table.name}"
+    conn.execute(db.create_table_sql(temporary, dict(table.columns), pk=table.pk,
+                                     foreign_keys=list(table.foreign_keys)))
+    kept = ", ".join(f"[{r[1]}]" for r in conn.execute(f"PRAGMA table_info([{table.name}])") if r[1] in table.columns)
+    conn.execute(f"INSERT INTO [{temporary}] ({kept}) SELECT {kept} FROM [{table.name}] ORDER BY rowid")
+    conn.execute(f"DROP TABLE [{table.name}]")
+    conn.execute(f"ALTER TABLE [{temporary}] RENAME TO [{table.name}]")
+    for columns in table.indexes:
+        conn.execute(f"CREATE INDEX {_index(table, columns)}")
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    """File sources known by their bytes: message_sources keyed by (source, sha256), so a file
+    rewritten under the same name is stored as the new mail it is. messages.complete: the mails
+    derived before (NULL) are derived again by the next command that writes, since the release
+    that wrote them committed a mail's rows in several steps and a crash could leave half."""
+    sources = BY_NAME["message_sources"]
+    if _key(db.conn, sources.name) != sources.keys:
+        _rebuild(db, sources)
+    _add_missing_columns(db)
+
+
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:
@@ -341,14 +391,15 @@ def _values(table: Table, rows: Iterable[Mapping[str, Any]]) -> list[list[Any]]:
     return values
 
 
-def insert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]], ignore: bool = False) -> None:
+def insert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]], ignore: bool = False) -> int:
     """Insert `rows` into table `name`; a declared column a row leaves out is NULL (or, for an
-    integer key, the next number). With `ignore`, a row whose key is taken is skipped."""
+    integer key, the next number). With `ignore`, a row whose key is taken is skipped. Returns
+    how many rows were inserted."""
     table = BY_NAME[name]
     columns = list(table.columns)
     sql = (f"INSERT {'OR IGNORE ' if ignore else ''}INTO [{name}] ({', '.join(f'[{c}]' for c in columns)}) "
            f"VALUES ({', '.join('?' for _ in columns)})")
-    conn.executemany(sql, _values(table, rows))
+    return conn.executemany(sql, _values(table, rows)).rowcount
 
 
 def upsert(conn: sqlite3.Connection, name: str, rows: Iterable[Mapping[str, Any]]) -> None:

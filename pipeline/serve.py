@@ -6,14 +6,17 @@ templates, settings, access); `intake serve` and the tests both build their Data
 
 from __future__ import annotations
 
+import sqlite3
 import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import sqlite_utils
 import yaml
 
 from pipeline.settings import Settings, load, metadata_path
+from rules.campaign import Campaign
 from rules.vocabulary import TERMS
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -104,6 +107,24 @@ def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str
     from datasette.app import Datasette
 
     return Datasette(**datasette_options(db_path, host, env, settings))
+
+
+def refresh_if_free(db: sqlite_utils.Database, campaigns: list[Campaign]) -> None:
+    """Recompute the cached statuses before serving, unless another process is writing: serving
+    never waits for a writer (Datasette reads on read-only connections; the next ingest or poll
+    refreshes the statuses, and the unit_status view turns pending into missing by itself)."""
+    from pipeline.flow import refresh_statuses
+    from pipeline.store import is_busy
+
+    db.execute("PRAGMA busy_timeout=0")
+    try:
+        refresh_statuses(db, campaigns)
+    except sqlite3.OperationalError as exc:
+        if not is_busy(exc):
+            raise
+        print("note: another process is writing the database: statuses are shown as last computed", file=sys.stderr)
+    finally:
+        db.close()
 
 
 def run(db_path: str, host: str, port: int, settings: Settings) -> None:

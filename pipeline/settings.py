@@ -93,6 +93,10 @@ class Settings:
     workers: int | None = setting(
         "INTAKE_WORKERS", None, "processes reading mails in parallel (`ingest`, `reprocess`, `poll`)",
         flag="--workers", default_text="one per usable CPU", unit="processes", minimum=1)
+    busy_timeout: float = setting(
+        "INTAKE_BUSY_TIMEOUT", 30.0, "seconds a command that writes waits for another process's write (a backup, "
+        "an export, another command) before it stops with one line and exit status 1; `poll` waits and tries "
+        "again instead, with backoff. Commands that only read never wait", unit="seconds", positive=True)
     host: str = setting("INTAKE_HOST", "127.0.0.1", "address `intake serve` listens on", flag="serve --host")
     port: int = setting("INTAKE_PORT", 8001, "port `intake serve` listens on", flag="serve --port", minimum=1,
                         maximum=65535)

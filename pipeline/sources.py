@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -30,6 +31,8 @@ _KNOWN_HEADERS = {
 }
 _SNIFF_BYTES = 8192
 _MAIL_EXTENSIONS = {"", ".eml", ".msg", ".mbox", ".mbx", ".mail", ".emlx"}
+# A file changed this recently may still be being written: a mail cut short in it waits for the next run.
+STILL_WRITTEN_SECONDS = 300
 
 
 class Checkpoint(Protocol):
@@ -104,6 +107,11 @@ class LiveSession(Protocol):
         """Until new mail may be there, or `stop` is set."""
         ...
 
+    def interrupt(self) -> None:
+        """Called from another thread: end the connection now, so that a read waiting on a server
+        that hangs returns (with one of the source's transient errors)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -161,12 +169,42 @@ def _is_blank(line: bytes) -> bool:
     return line in (b"\n", b"\r\n")
 
 
+_BOUNDARY = re.compile(rb"""^content-type:[^\n]*?\bboundary\s*=\s*(?:"([^"\r\n]+)"|([^";\s]+))""", re.I | re.M)
+_HEADERS_END = re.compile(rb"\r?\n\r?\n")
+
+
+def looks_complete(raw: bytes) -> bool:
+    """False when `raw` is visibly cut short, as a mail is while it is being written: it stops in
+    its header block, or it is a multipart whose closing delimiter has not come. (A cut in a
+    single-part body cannot be told from its end.)"""
+    end = _HEADERS_END.search(raw)
+    if end is None:
+        return False
+    headers = re.sub(rb"\r?\n[ \t]+", b" ", raw[:end.start()])  # unfolded
+    boundary = _BOUNDARY.search(headers)
+    if boundary is None:
+        return True
+    delimiter = b"\n--" + (boundary.group(1) or boundary.group(2)).strip() + b"--"
+    return delimiter in raw[end.start():]
+
+
+def _being_written(f: BinaryIO) -> bool:
+    """Whether the file changed so recently that a writer may still be at it (a mail cut short in
+    an older file is read as it is: nothing received is lost)."""
+    return time.time() - os.fstat(f.fileno()).st_mtime < STILL_WRITTEN_SECONDS
+
+
+def _still_written(source: str) -> SourceError:
+    return SourceError(source, "incomplete, perhaps still being written: read on the next run")
+
+
 def _read_mbox(path: str, f: BinaryIO) -> Iterator[RawMail | SourceError]:
     """Split an mbox stream on "From " lines at the start or after a blank line, one message in memory.
 
     The blank line before each separator belongs to the mbox format, not the message, and is
     dropped (as Python's mailbox module does). ">From " quoting is NOT undone: the bytes are what
-    the file holds, and a parser reads ">From" in a body as text anyway.
+    the file holds, and a parser reads ">From" in a body as text anyway. The last message waits
+    for the next run when it is cut short in a file just written: a mail program is appending it.
     """
     index, current, previous = 0, None, b"\n"
     for line in f:
@@ -180,7 +218,11 @@ def _read_mbox(path: str, f: BinaryIO) -> Iterator[RawMail | SourceError]:
             current.append(line)
         previous = line
     if current is not None:
-        yield _mbox_message(path, index, current)
+        last = _mbox_message(path, index, current)
+        # mbox writers end every message with a line break (and a blank line): its lack is a cut too.
+        torn = (isinstance(last, RawMail) and not (current[-1].endswith(b"\n") and looks_complete(last.raw))
+                and _being_written(f))
+        yield _still_written(last.source) if torn else last
 
 
 def _mbox_message(path: str, index: int, lines: list[bytes]) -> RawMail | SourceError:
@@ -245,6 +287,9 @@ def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
             raw = head + f.read()
             if outlook and not (path.lower().endswith(".msg") or is_outlook_message(raw)):
                 yield SourceError(f"file:{path}", "not a mail file")  # a .doc or .xls, not an Outlook item
+                return
+            if not outlook and not looks_complete(raw) and _being_written(f):
+                yield _still_written(f"file:{path}")  # being copied into the folder right now
                 return
     except OSError as exc:
         yield SourceError(f"file:{path}", _reason(exc))

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import sqlite3
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -27,18 +30,88 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def open_db(path: str) -> sqlite_utils.Database:
-    """The database at `path`, created or migrated to the declared schema. Raises SchemaError."""
+def open_db(path: str, busy_timeout: float = 30.0) -> sqlite_utils.Database:
+    """The database at `path`, created or migrated to the declared schema, for a command that
+    writes: a write waits up to `busy_timeout` seconds for another process's. Raises SchemaError."""
     db = sqlite_utils.Database(path)
-    db.execute("PRAGMA busy_timeout=30000")  # first: switching to WAL waits for other processes too
-    db.execute("PRAGMA journal_mode=WAL")
+    db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")  # first: switching to WAL waits too
+    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # asked only once: it takes a lock
+        db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA foreign_keys=ON")
     schema.ensure(db)
     return db
 
 
-def has_source(db: sqlite_utils.Database, source: str) -> bool:
-    return bool(db.execute("select 1 from message_sources where source = ?", [source]).fetchone())
+def open_reader(path: str, busy_timeout: float = 30.0) -> sqlite_utils.Database:
+    """The database at `path` for a command that only reads (status, alerts without --send):
+    read-only, so it never waits on another process's write lock (WAL readers see the last
+    commit). Only a database not created yet, or of an older schema, is first created or
+    migrated by open_db(), which may wait `busy_timeout` for a command creating it too."""
+    if not os.path.exists(path) or os.path.getsize(path) == 0:
+        open_db(path, busy_timeout).close()
+    db = _read_only(path)
+    if schema.version(db.conn) < schema.SCHEMA_VERSION:
+        db.close()
+        open_db(path, busy_timeout).close()
+        db = _read_only(path)
+    schema.check(db.conn)
+    return db
+
+
+def _read_only(path: str) -> sqlite_utils.Database:
+    conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+    return sqlite_utils.Database(conn)
+
+
+# SQLite's primary result codes (an error's sqlite_errorcode holds the extended one).
+_BUSY, _LOCKED, _CORRUPT, _FULL, _CANTOPEN, _NOTADB = 5, 6, 11, 13, 14, 26
+
+
+def _code(exc: BaseException) -> int | None:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code & 0xFF if isinstance(code, int) else None
+
+
+def is_busy(exc: BaseException) -> bool:
+    """Another process held the write lock longer than the busy timeout ("database is locked")."""
+    return _code(exc) in (_BUSY, _LOCKED)
+
+
+def is_full(exc: BaseException) -> bool:
+    """"database or disk is full": what was being written is rolled back, what was committed stays."""
+    return _code(exc) == _FULL
+
+
+def cannot_open(exc: BaseException) -> bool:
+    """The path cannot be opened as a file (no such folder, no permission)."""
+    return _code(exc) == _CANTOPEN
+
+
+def is_malformed(exc: BaseException, path: str) -> bool:
+    """The file is damaged: SQLite says so, or an error no sound database of intake's gives (a
+    foreign key its writers never break, a table gone) comes from a file whose integrity check
+    fails."""
+    if _code(exc) in (_CORRUPT, _NOTADB):
+        return True
+    if not isinstance(exc, sqlite3.DatabaseError) or is_busy(exc) or is_full(exc) or not os.path.exists(path):
+        return False
+    try:
+        conn = sqlite3.connect(f"file:{quote(os.path.abspath(path))}?mode=ro", uri=True)
+        try:
+            return conn.execute("PRAGMA quick_check(1)").fetchone()[0] != "ok"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError:
+        return True
+
+
+def has_source(db: sqlite_utils.Database, source: str, digest: str | None = None) -> bool:
+    """Whether `source` was seen, with these bytes (`digest`) when given: a file rewritten under
+    the same name is a mail not stored yet."""
+    if digest is None:
+        return bool(db.execute("select 1 from message_sources where source = ?", [source]).fetchone())
+    return bool(db.execute("select 1 from message_sources where source = ? and sha256 = ?",
+                           [source, digest]).fetchone())
 
 
 def _source_row(source: str, digest: str, internaldate: datetime | None) -> dict[str, Any]:
@@ -46,14 +119,14 @@ def _source_row(source: str, digest: str, internaldate: datetime | None) -> dict
             "internaldate": internaldate.isoformat() if internaldate else None}
 
 
-def save_raw(db: sqlite_utils.Database, raw: bytes, source: str, internaldate: datetime | None) -> tuple[str, bool]:
-    """Store a mail's bytes (once per content) and where it came from. Returns (sha256, new?)."""
-    digest = sha256(raw)
+def save_raw(db: sqlite_utils.Database, raw: bytes, source: str, internaldate: datetime | None,
+             digest: str | None = None) -> tuple[str, bool]:
+    """Store a mail's bytes (once per content) and where it came from. Returns (sha256, new?):
+    not new when another process stored the same bytes first, even a moment ago."""
+    digest = digest or sha256(raw)
     with db.conn:
-        new = not db.execute("select 1 from raw_messages where sha256 = ?", [digest]).fetchone()
-        if new:
-            schema.insert(db.conn, "raw_messages", [{"sha256": digest, "raw": raw, "size": len(raw),
-                                                     "stored_at": now_iso()}])
+        new = schema.insert(db.conn, "raw_messages", [{"sha256": digest, "raw": raw, "size": len(raw),
+                                                       "stored_at": now_iso()}], ignore=True) == 1
         schema.insert(db.conn, "message_sources", [_source_row(source, digest, internaldate)], ignore=True)
     return digest, new
 
@@ -79,7 +152,7 @@ def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, 
         for table in schema.PER_MAIL:
             column = "id" if table == "messages" else "message"
             db.conn.execute(f"delete from [{table}] where [{column}] = ?", [message])
-        schema.insert(db.conn, "messages", [rows["message"]])
+        schema.insert(db.conn, "messages", [{**rows["message"], "complete": 1}])
         for blob in rows["blobs"]:
             save_blob(db, blob)
         for table in reversed(schema.PER_MAIL[:-1]):  # parents before the rows that refer to them

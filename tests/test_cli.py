@@ -88,3 +88,21 @@ def test_console_script_runs_with_environment_settings(tmp_path):
     assert out.returncode == 0, out.stderr
     assert len(json.loads(out.stdout)) == len(EXPECTED)
     assert (tmp_path / "x.db").exists()
+
+
+def test_now_without_an_offset_is_read_in_the_campaigns_time_zone(tmp_path, run_cli, monkeypatch):
+    """The same command gives the same answer in Hà Nội and in New York: 20:00 is the office's 20:00."""
+    for zone in ("Asia/Ho_Chi_Minh", "America/New_York"):
+        out = subprocess.run([sys.executable, "-m", "pipeline", "status", "--json", "--now", "2022-06-14T20:00"],
+                             capture_output=True, text=True, timeout=120,
+                             env={"INTAKE_DB": str(tmp_path / "x.db"), "INTAKE_RULES": str(CAMPAIGN_FILE), "TZ": zone})
+        assert out.returncode == 0, out.stderr
+        assert {r["status"] for r in json.loads(out.stdout)} == {"pending"}, zone  # the deadline is 15/6 00:00 +07:00
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a.yml").write_text(CAMPAIGN_FILE.read_text(encoding="utf-8"), encoding="utf-8")
+    (rules / "b.yml").write_text(CAMPAIGN_FILE.read_text(encoding="utf-8").replace("id: nq03-2022", "id: other")
+                                 .replace("timezone: Asia/Ho_Chi_Minh", "timezone: Europe/Paris"), encoding="utf-8")
+    monkeypatch.setenv("INTAKE_RULES", str(rules))
+    result = run_cli("alerts", "--now", "2022-06-14T20:00")
+    assert result.exit_code == 2 and "several time zones (Asia/Ho_Chi_Minh, Europe/Paris)" in result.output
