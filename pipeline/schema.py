@@ -7,9 +7,9 @@ one already current is only read. Rows are written through `insert()` and `upser
 the declarations: a row naming a column its table does not have is an error, not a silent drift.
 
 Each table has a role. Inputs (raw mail, where it came from, the IMAP checkpoint, the logs of
-polls and alerts) are never rewritten by derivation; `derived` tables are rebuilt per mail from
+polls and alerts, staff decisions) are never rewritten by derivation; `derived` tables are rebuilt per mail from
 the raw bytes (`intake reprocess`); `campaign` tables mirror the campaign files, written only
-where they changed; `cache` holds the computed statuses.
+where they changed; `cache` holds the computed statuses and the unit each mail counts for.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -89,8 +89,14 @@ TABLES: tuple[Table, ...] = (
     Table("submissions", CACHE, {
         "campaign_id": str, "unit_id": str, "row": int, "status": str, "received_at": str,
         "deadline": str, "missing_attachments": str, "missing_sections": str, "flags": str,
-        "report": str, "messages": str, "computed_at": str,
+        "report": str, "messages": str, "computed_at": str, "decisions": str,
     }, ("campaign_id", "row"), indexes=(("unit_id",), ("report",))),
+    # Which unit each mail of a campaign counts for once staff decisions are applied (basis: how
+    # it was found, rules/attribution.py), whether it counts, and the decisions about it. Rewritten
+    # with `submissions`, per campaign.
+    Table("attributions", CACHE, {"campaign_id": str, "message": str, "unit_id": str, "basis": str,
+                                  "counted": int, "decisions": str}, ("campaign_id", "message"),
+          indexes=(("unit_id",), ("message",))),
     Table("campaigns", CAMPAIGN, {"id": str, "title": str, "deadline": str, "path": str, "outline": str,
                                   "closed": int, "timezone": str, "attachments": str}, "id",
           added_defaults={"closed": 0}),
@@ -112,6 +118,12 @@ TABLES: tuple[Table, ...] = (
         "recipient": str, "subject": str, "outcome": str, "error": str, "as_of": str,
         "attempted_at": str, "sent_at": str,
     }, "id", indexes=(("key", "recipient"), ("recipient", "attempted_at"), ("unit_id",), ("campaign_id", "unit_id"))),
+    # What office staff decided (rules/decisions.py), as they said it: never derived, never
+    # rewritten; a decision is withdrawn by a later `undo` naming it in `revokes`.
+    Table("decisions", INPUT, {
+        "id": int, "campaign": str, "kind": str, "target": str, "value": str, "address": str,
+        "revokes": int, "note": str, "by": str, "at": str,
+    }, "id", foreign_keys=(("revokes", "decisions", "id"),), indexes=(("campaign",), ("target",))),
 )
 BY_NAME = {t.name: t for t in TABLES}
 # The rows of one mail, children first: the order they are deleted in when it is derived again.
@@ -145,7 +157,7 @@ _LIVE_STATUS = f"""case when s.status in ('{NOT_SUBMITTED[0]}', '{NOT_SUBMITTED[
 UNIT_STATUS_VIEW = f"""
 select s.campaign_id, c.title as campaign_title, s.unit_id, u.name as unit_name, {_LIVE_STATUS} as status,
   {label_case("status", _LIVE_STATUS)} as status_label,
-  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report
+  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report, s.decisions
 from submissions s
 left join campaigns c on c.id = s.campaign_id
 left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
@@ -272,10 +284,8 @@ def _add_missing_indexes(db: sqlite_utils.Database) -> None:
             db.conn.execute(f"CREATE INDEX IF NOT EXISTS {_index(table, columns)}")
 
 
-def _v2(db: sqlite_utils.Database) -> None:
-    """From the first release (version 1, which every open wrote whatever the shape): tables,
-    columns and indexes added since (campaigns.closed where it was made before `closed: true`
-    existed; the campaign's time zone and attachments and the lookups of the staff pages)."""
+def _add_what_is_missing(db: sqlite_utils.Database) -> None:
+    """Every declared table, column and index a database lacks, the rows already there kept."""
     existing = _tables(db.conn)
     for table in TABLES:
         if table.name not in existing:
@@ -285,7 +295,11 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2}
+# 2: from the first release (version 1, which every open wrote whatever the shape): campaigns.closed
+#    where it was made before `closed: true` existed, the campaign's time zone and attachments, the
+#    lookups of the staff pages. 3: staff decisions (the `decisions` input, the `attributions`
+#    cache, submissions.decisions). Both only add what is missing.
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _add_what_is_missing, 3: _add_what_is_missing}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:

@@ -25,7 +25,7 @@ PASSWORD_HASH_ENV = "INTAKE_PASSWORD_HASH"  # made by `datasette hash-password` 
 # the column's description (the column menu shows it), so metadata.yml writes none of them.
 VOCABULARY_COLUMNS = {("unit_status", "status"): "status", ("unattributed_submissions", "status"): "status",
                       ("attachments", "origin"): "origin", ("flags", "kind"): "flag", ("alerts", "kind"): "alert",
-                      ("alerts", "outcome"): "outcome"}
+                      ("alerts", "outcome"): "outcome", ("decisions", "kind"): "decision"}
 SETTINGS = {
     "allow_download": False,  # the whole .db holds every raw mail: not a one-click download
     "default_cache_ttl": 0,   # statuses change as mail arrives
@@ -68,9 +68,10 @@ def office_name(settings: Settings) -> str | None:
 
 
 def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
-                      settings: Settings | None = None) -> dict[str, Any]:
+                      settings: Settings | None = None, rules: str | None = None) -> dict[str, Any]:
     """Keyword arguments for `datasette.app.Datasette`: what `intake serve` runs, with `settings`
-    (what the CLI loaded), else those of the INTAKE_* variables in `env`, else the defaults.
+    (what the CLI loaded), else those of the INTAKE_* variables in `env`, else the defaults; staff
+    decisions are checked against the campaign files at `rules` (default: the setting).
 
     With INTAKE_PASSWORD_HASH set, staff log in at /-/login as INTAKE_USERNAME (default "vanphong")
     and anonymous requests are refused everywhere. The hash stays in the environment: metadata
@@ -79,7 +80,8 @@ def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, s
     settings = settings or load(env or {})
     metadata = metadata_for(db_path)
     plugins = metadata.setdefault("plugins", {})
-    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(settings)}
+    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(settings),
+                         "rules": rules or settings.rules}
     if settings.password_hash:
         username = settings.username
         plugins["datasette-auth-passwords"] = {
@@ -98,14 +100,14 @@ def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, s
 
 
 def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
-                    settings: Settings | None = None):
+                    settings: Settings | None = None, rules: str | None = None):
     """A Datasette configured like `intake serve` (call `await ds.invoke_startup()` before use)."""
     from datasette.app import Datasette
 
-    return Datasette(**datasette_options(db_path, host, env, settings))
+    return Datasette(**datasette_options(db_path, host, env, settings, rules))
 
 
-def run(db_path: str, host: str, port: int, settings: Settings) -> None:
+def run(db_path: str, host: str, port: int, settings: Settings, rules: str | None = None) -> None:
     """Run Datasette in the foreground until interrupted."""
     import asyncio
 
@@ -117,7 +119,7 @@ def run(db_path: str, host: str, port: int, settings: Settings) -> None:
     if not settings.password_hash:
         print(f"note: {PASSWORD_HASH_ENV} is not set, so no login is asked for "
               "(make one with `datasette hash-password`).", file=sys.stderr)
-    ds = build_datasette(db_path, host, settings=settings)
+    ds = build_datasette(db_path, host, settings=settings, rules=rules)
     asyncio.run(ds.invoke_startup())
     print(f"Datasette: http://{host}:{port}/", file=sys.stderr)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")
