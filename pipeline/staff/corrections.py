@@ -4,7 +4,8 @@ pipeline/decide.py on a connection of its own (Datasette's stay read-only).
 
 A write is a POST carrying Datasette's CSRF token, from a logged-in staff member, or, with no login
 configured, from loopback only. asgi-csrf compares the token with the ds_csrftoken cookie, but lets
-a POST with no cookies at all through (a cross-site form sends none): such a POST is refused here.
+a POST with no cookies at all through (a cross-site form sends none): such a POST is refused here,
+and asgi-csrf's English refusal is replaced by a Vietnamese page.
 Afterwards the visitor is back on the page the form was on, with a message saying what was recorded
 (or, in Vietnamese, why nothing was).
 """
@@ -15,6 +16,7 @@ import asyncio
 import getpass
 from dataclasses import dataclass
 
+import asgi_csrf
 from datasette.utils.asgi import Forbidden, Response
 
 from pipeline.datasette_plugins.intake_access import error_page, login_required, safe_next
@@ -104,20 +106,22 @@ async def post(datasette, request):
 
 
 def csrf_failure_in_vietnamese(app):
-    """asgi-csrf answers a bad token with an English "CSRF check failed": staff read this instead."""
+    """asgi-csrf answers a bad or missing token with an English line ("form-urlencoded POST field did
+    not match cookie"): staff read this page instead."""
+    english = {m.encode("utf-8") for m in asgi_csrf.error_messages.values()} | {b"CSRF validation failed"}
+
     async def wrapped(scope, receive, send):
         if scope["type"] != "http" or scope.get("method") != "POST":
             return await app(scope, receive, send)
         held: dict = {}
 
         async def checked_send(message):
-            if message["type"] == "http.response.start" and message["status"] == 403 and \
-                    dict(message.get("headers") or []).get(b"content-type", b"").startswith(b"text/plain"):
+            if message["type"] == "http.response.start" and message["status"] == 403:
                 held["start"] = message  # wait for the body: is it asgi-csrf's?
                 return
             if message["type"] == "http.response.body" and "start" in held:
                 start = held.pop("start")
-                if message.get("body", b"").startswith(b"CSRF check failed"):
+                if message.get("body", b"") in english and not message.get("more_body"):
                     body = CSRF_FAILED.encode("utf-8")
                     start = {**start, "headers": [(b"content-type", b"text/html; charset=utf-8"),
                                                   (b"content-length", str(len(body)).encode())]}
