@@ -7,9 +7,9 @@ Everything after that (outline alignment, metadata, classification) works on blo
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from enum import StrEnum
-import datetime
 
 
 @dataclass

@@ -37,9 +37,9 @@ import sqlite_utils
 
 from pipeline.flow import mail_facts
 from pipeline.secrets import SecretFileError, read_secret_file
-from pipeline.store import load_decisions
 from pipeline.settings import SettingError, Settings
 from pipeline.settings import load as load_settings
+from pipeline.store import load_decisions
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 from rules.alerts import Alert, Receipt, due_alerts, mail_alert_key
 from rules.campaign import Campaign
@@ -171,15 +171,16 @@ def already_sent(db: sqlite_utils.Database) -> set[tuple[tuple[str, ...], str]]:
             case when json_array_length(a.key) = 4 then a.unit_id end from alerts a
         join messages m on m.id = a.message where a.outcome in (?, ?) and m.content_key is not null""",
                             [AlertOutcome.SENT, AlertOutcome.SENDING])
-    return sent | {(mail_alert_key(kind, campaign, key, unit), r) for kind, campaign, key, r, unit in about_mail.fetchall()}
+    return sent | {(mail_alert_key(kind, campaign, key, unit), r)
+                   for kind, campaign, key, r, unit in about_mail.fetchall()}
 
 
 def receipts(db: sqlite_utils.Database, campaign: Campaign, corrected: Corrected) -> list[Receipt]:
     """The campaign's stored mails (with the staff decisions applied: a paper submission is none),
     each with its unit's status once it arrived."""
     mails = corrected.mails
-    rows = {r["id"]: r for r in db.query("select id, from_addr, subject, message_id from messages "
-                                         "where id in (select value from json_each(?))", [json.dumps([m.id for m in mails])])}
+    rows = {r["id"]: r for r in db.query("select id, from_addr, subject, message_id from messages where id in "
+                                         "(select value from json_each(?))", [json.dumps([m.id for m in mails])])}
     result = []
     for m in mails:
         if m.received_at is None or m.id not in rows:

@@ -494,7 +494,8 @@ def _cli_user() -> str:
 
 def _decide(db_path: str, rules: str, kind: str, target: str, value: str | None = None, *,
             campaign_id: str | None, note: str | None, remember: bool = False) -> None:
-    from pipeline.decide import Ask, DecisionError, decide as make
+    from pipeline.decide import Ask, DecisionError
+    from pipeline.decide import decide as make
 
     campaigns = _campaigns(rules)
     try:

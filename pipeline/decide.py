@@ -57,8 +57,9 @@ def resolve_mail(db: sqlite_utils.Database, text: str) -> tuple[str, str | None]
     text = text.strip()
     found = db.execute("select id, campaign_id from messages where id = ?", [text]).fetchall()
     if not found and len(text) >= MIN_PREFIX:
+        pattern = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         found = db.execute("select id, campaign_id from messages where id like ? escape '\\' limit 2",
-                           [text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"]).fetchall()
+                           [pattern]).fetchall()
         if len(found) > 1:
             raise DecisionError(f"mail id prefix {text!r} is ambiguous: give more characters",
                                 f"Mã thư «{text}» trùng với nhiều thư: cần ghi dài hơn")
@@ -156,8 +157,9 @@ def _row(db: sqlite_utils.Database, campaigns: Sequence[Campaign], ask: Ask, by:
             try:
                 value = paper_moment(value or "", campaign).isoformat()
             except ValueError:
-                raise DecisionError(f"--at must be an ISO 8601 date-time, e.g. 2022-06-14T09:30:00+07:00, not {value!r}",
-                                    "Cần ghi ngày giờ nhận bản giấy, ví dụ 14/06/2022 09:30") from None
+                raise DecisionError(
+                    f"--at must be an ISO 8601 date-time, e.g. 2022-06-14T09:30:00+07:00, not {value!r}",
+                    "Cần ghi ngày giờ nhận bản giấy, ví dụ 14/06/2022 09:30") from None
         elif ask.kind == DecisionKind.NOTE and not value:
             raise DecisionError("the note is empty", "Ghi chú còn trống")
     return {"campaign": campaign.id, "kind": ask.kind, "target": target, "value": value, "address": address,
@@ -215,9 +217,9 @@ def listed(db: sqlite_utils.Database | sqlite3.Connection, rosters: dict[str, Ro
     campaigns as they are now, by id."""
     decisions = load_decisions(db)
     targets = json.dumps(sorted({d.target for d in decisions}))
-    mails = {r[0] for r in db.execute("select id from messages where id in (select value from json_each(?))", [targets])}
-    files = {r[0] for r in db.execute("select id from attachments where id in (select value from json_each(?))",
-                                      [targets])}
+    found = "select id from {} where id in (select value from json_each(?))"
+    mails = {r[0] for r in db.execute(found.format("messages"), [targets])}
+    files = {r[0] for r in db.execute(found.format("attachments"), [targets])}
     standing = review(decisions, rosters, mails, files)
     return [Listed(d, standing[d.id].state, standing[d.id].by) for d in reversed(decisions)
             if campaign_id is None or d.campaign == campaign_id]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rules.campaign import Campaign, unit_key
 from extractors.text import fold
+from rules.campaign import Campaign, unit_key
 
 ISSUER_MATCH = "issuer"
 SENDER_MATCH = "sender"

@@ -232,7 +232,8 @@ def correct(campaign: Campaign, mails: Sequence[MailFacts], decisions: Iterable[
     result = Corrected([])
     kinds = Roster.of(campaign).kinds
     for d in mine:
-        if d.kind in MAIL_KINDS and d.target in keys and (d.kind == DecisionKind.IGNORE or campaign.unit(d.value or "")):
+        if d.kind in MAIL_KINDS and d.target in keys and (d.kind == DecisionKind.IGNORE
+                                                          or campaign.unit(d.value or "")):
             about_mail[keys[d.target]] = d
         elif d.kind == DecisionKind.KIND and d.value in kinds:
             about_file[d.target] = d
@@ -249,7 +250,7 @@ def correct(campaign: Campaign, mails: Sequence[MailFacts], decisions: Iterable[
         documents = []
         for doc in mail.documents:
             kind = about_file.get(doc.id)
-            documents.append(replace(doc, kind=kind.value) if kind else doc)
+            documents.append(replace(doc, kind=kind.value or doc.kind) if kind else doc)
             if kind:
                 about.append(kind.id)
         mail = replace(mail, documents=documents)

@@ -104,9 +104,16 @@ def test_kind_says_what_a_file_is(cli, tmp_path):
     check(cli, "so-tai-chinh", missing_attachments=["quy_che_dan_chu"], decisions=[n])
 
 
+def overdue(cli) -> set:
+    due = json.loads(cli("alerts", "--json", "--now", "2022-06-16T08:00:00+07:00").output)
+    return {a["unit"] for a in due if a["kind"] == "overdue"}
+
+
 def test_exempt_and_undo_and_undo_the_undo(cli):
+    assert "so-y-te" in overdue(cli)
     n = decided(cli, "exempt", "so-y-te", "--note", "Công văn số 12 xin miễn")
     check(cli, "so-y-te", status="exempt", missing_attachments=[], decisions=[n])
+    assert "so-y-te" not in overdue(cli)
     undo = decided(cli, "undo", str(n))
     check(cli, "so-y-te", status="missing", decisions=[])
     decided(cli, "undo", str(undo))

@@ -79,6 +79,8 @@ def test_a_decision_posted_with_the_token_is_recorded_and_shown_at_once(served):
     assert "Đã ghi nhận điều chỉnh số 1: Miễn nộp." in shown
     assert "Đảng bộ Sở Y tế: miễn nộp" in shown and "Công văn số 12/CV-ĐU" in shown  # the history
     assert "Miễn nộp (1)" in shown  # its own tab
+    home = visible(get(ds, "/").text)
+    assert "6/6 đã nộp" in home and "0 chưa nộp" in home and "1 đơn vị miễn nộp (không tính vào các số trên)" in home
 
 
 def test_each_kind_through_the_forms(served, sample_db):

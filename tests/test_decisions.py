@@ -77,7 +77,8 @@ def test_ignore_sets_a_mail_aside_even_one_intake_attributed():
     mine = stray(sender="dangbo@snv.example.vn", unit="so-noi-vu", basis=SENDER_MATCH)
     got = entry(campaign_status(CAMPAIGN, [mine], LATER, [decision(1, "ignore", "m1")]), "so-noi-vu")
     assert (got.status, got.report, got.decisions) == ("missing", None, [1])
-    assert [s for s in campaign_status(CAMPAIGN, [stray()], LATER, [decision(1, "ignore", "m1")]) if s.unit is None] == []
+    set_aside = campaign_status(CAMPAIGN, [stray()], LATER, [decision(1, "ignore", "m1")])
+    assert [s for s in set_aside if s.unit is None] == []
 
 
 def test_kind_says_what_a_file_is():

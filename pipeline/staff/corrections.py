@@ -21,11 +21,12 @@ from datasette.utils.asgi import Forbidden, Response
 
 from pipeline.datasette_plugins.intake_access import error_page, login_required, safe_next
 from pipeline.decide import Ask, DecisionError, record
+from pipeline.settings import default_rules
 from pipeline.staff import fmt
 from pipeline.staff.page import database_name
 from pipeline.tls import is_loopback
 from rules.campaign import CampaignError
-from rules.vocabulary import DecisionKind
+from rules.vocabulary import TERMS, DecisionKind
 
 DECIDE_PATH = "/-/decide"
 CSRF_COOKIE = "ds_csrftoken"  # Datasette's name for asgi-csrf's cookie
@@ -89,7 +90,7 @@ async def post(datasette, request):
     if not request.cookies.get(CSRF_COOKIE) or form.get("csrftoken") != request.cookies[CSRF_COOKIE]:
         raise Forbidden("the form carries no valid CSRF token")
     database = datasette.get_database(database_name(datasette))
-    rules = (datasette.plugin_config("intake") or {}).get("rules")
+    rules = (datasette.plugin_config("intake") or {}).get("rules") or default_rules()
     ask = ask_of(form)
     try:
         made = await asyncio.to_thread(record, database.path, rules, ask, _by(request))
@@ -100,7 +101,7 @@ async def post(datasette, request):
                               datasette.ERROR)
         datasette.add_message(request, str(exc), datasette.ERROR)
     else:
-        datasette.add_message(request, f"Đã ghi nhận điều chỉnh số {made.id}: {DecisionKind(made.kind).label}.",
+        datasette.add_message(request, f"Đã ghi nhận điều chỉnh số {made.id}: {TERMS['decision'][made.kind]}.",
                               datasette.INFO)
     return Response.redirect(datasette.urls.path(safe_next(form.get("next"))))
 

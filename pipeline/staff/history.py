@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pipeline.decide import Listed, listed
 from pipeline.staff import data, fmt
 from rules.decisions import MAIL_KINDS, UNIT_KINDS, Roster
-from rules.vocabulary import DecisionKind, DecisionState
+from rules.vocabulary import TERMS, DecisionKind, DecisionState
 
 
 @dataclass
@@ -124,9 +124,8 @@ def history(conn: sqlite3.Connection, *, campaign_id: str | None = None, unit_id
     for item in items:
         d, info = item.decision, campaigns.get(item.decision.campaign)
         state = item.state.label + (f" (số {item.by_decision})" if item.by_decision else "")
-        entries.append(Entry(d.id, d.campaign, d.kind, DecisionKind(d.kind).label if d.kind in set(DecisionKind)
-                             else d.kind, d.target, d.value or "", d.address or "", _what(item, names), d.note or "",
-                             d.by or "",
+        entries.append(Entry(d.id, d.campaign, d.kind, TERMS["decision"].get(d.kind, d.kind), d.target, d.value or "",
+                             d.address or "", _what(item, names), d.note or "", d.by or "",
                              fmt.moment(d.at, info.tz if info else fmt.zone(None)), item.state, state))
     return entries
 
