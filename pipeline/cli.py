@@ -610,7 +610,8 @@ def decisions(db_path: str, rules: str, campaign_id: str | None, as_json: bool) 
     campaigns = _campaigns(rules)
     if campaign_id:
         _pick(campaigns, campaign_id)
-    items = listed(_db(db_path), {c.id: Roster.of(c) for c in campaigns}, campaign_id)
+    items = listed(_db(db_path), {c.id: Roster.of(c) for c in campaigns},
+                   lambda d: campaign_id is None or d.campaign == campaign_id)
     if as_json:
         click.echo(json.dumps([item.as_json() for item in items], ensure_ascii=False, indent=2))
         return

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -212,14 +212,15 @@ class Listed:
 
 
 def listed(db: sqlite_utils.Database | sqlite3.Connection, rosters: dict[str, Roster],
-           campaign_id: str | None = None) -> list[Listed]:
-    """Every decision (of one campaign) with its standing, newest first: `rosters` are the
-    campaigns as they are now, by id."""
-    decisions = load_decisions(db)
-    targets = json.dumps(sorted({d.target for d in decisions}))
+           keep: Callable[[Decision], bool] = lambda d: True, decisions: list[Decision] | None = None) -> list[Listed]:
+    """The decisions `keep` keeps (of `decisions`, default every one stored), with their standing,
+    newest first: `rosters` are the campaigns as they are now, by id (at least those of the
+    decisions kept)."""
+    decisions = load_decisions(db) if decisions is None else decisions
+    kept = [d for d in decisions if keep(d)]
+    targets = json.dumps(sorted({d.target for d in kept}))
     found = "select id from {} where id in (select value from json_each(?))"
     mails = {r[0] for r in db.execute(found.format("messages"), [targets])}
     files = {r[0] for r in db.execute(found.format("attachments"), [targets])}
     standing = review(decisions, rosters, mails, files)
-    return [Listed(d, standing[d.id].state, standing[d.id].by) for d in reversed(decisions)
-            if campaign_id is None or d.campaign == campaign_id]
+    return [Listed(d, standing[d.id].state, standing[d.id].by) for d in reversed(kept)]

@@ -7,8 +7,8 @@ one already current is only read. Rows are written through `insert()` and `upser
 the declarations: a row naming a column its table does not have is an error, not a silent drift.
 
 Each table has a role. Inputs (raw mail, where it came from, the IMAP checkpoint, the logs of
-polls and alerts, staff decisions) are never rewritten by derivation; `derived` tables are rebuilt per mail from
-the raw bytes (`intake reprocess`); `campaign` tables mirror the campaign files, written only
+polls and alerts, staff decisions) are never rewritten by derivation; `derived` tables are
+rebuilt per mail from the raw bytes (`intake reprocess`); `campaign` tables mirror the campaign files, written only
 where they changed; `cache` holds the computed statuses and the unit each mail counts for.
 """
 

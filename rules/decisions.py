@@ -225,7 +225,8 @@ def correct(campaign: Campaign, mails: Sequence[MailFacts], decisions: Iterable[
     nothing."""
     live = in_force(decisions)
     mine = [d for d in live if d.campaign == campaign.id]
-    addresses = {address: d for address, d in remembered(live).items() if campaign.unit(d.value or "")}
+    addresses = remembered(live)
+    units_of = {address: d.value or "" for address, d in addresses.items()}
     keys = {m.id: m.content_key for m in mails}
     about_mail: dict[str, Decision] = {}  # content key → the latest decision about that mail
     about_file: dict[str, Decision] = {}
@@ -264,7 +265,7 @@ def correct(campaign: Campaign, mails: Sequence[MailFacts], decisions: Iterable[
             mail = replace(mail, unit=said.value, unit_basis=ASSIGNED_MATCH)
             about.append(said.id)
         else:
-            unit = remembered_unit(campaign, mail.sender, {a: d.value or "" for a, d in addresses.items()})
+            unit = remembered_unit(campaign, mail.sender, units_of)
             if unit is not None:
                 mail = replace(mail, unit=unit, unit_basis=REMEMBERED_MATCH)
                 about.append(addresses[(mail.sender or "").lower()].id)

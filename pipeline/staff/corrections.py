@@ -30,10 +30,11 @@ from rules.vocabulary import TERMS, DecisionKind
 
 DECIDE_PATH = "/-/decide"
 CSRF_COOKIE = "ds_csrftoken"  # Datasette's name for asgi-csrf's cookie
-CSRF_FAILED = (
-    "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Chưa ghi nhận được</title></head>"
-    "<body><h1>Chưa ghi nhận được điều chỉnh</h1><p>Trang đã mở quá lâu hoặc phần mềm vừa khởi động lại, nên "
-    "biểu mẫu không còn hợp lệ. Hãy quay lại, tải lại trang rồi làm lại.</p></body></html>")
+CSRF_FAILED = (  # any form's: a decision's, the login's, the logout's
+    "<!DOCTYPE html><html lang=\"vi\"><head><meta charset=\"utf-8\"><title>Biểu mẫu đã hết hạn</title></head>"
+    "<body><h1>Chưa làm được: biểu mẫu đã hết hạn</h1><p>Trang đã mở quá lâu hoặc phần mềm vừa khởi động lại, "
+    "nên biểu mẫu không còn hợp lệ và chưa có gì được ghi lại. Hãy quay lại, tải lại trang rồi làm lại.</p>"
+    "</body></html>")
 
 
 @dataclass

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
@@ -385,10 +386,11 @@ def unit(conn: sqlite3.Connection, unit_id: str) -> UnitInfo | None:
     return UnitInfo(unit_id, rows[0]["name"] or unit_id, emails)
 
 
-def campaign_units(conn: sqlite3.Connection) -> dict[str, list[tuple[str, str]]]:
-    """Campaign → its roster's (id, name), in roster order: the unit pickers."""
+def campaign_units(conn: sqlite3.Connection, campaign_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Campaign → its roster's (id, name), in roster order, for these campaigns: the unit pickers."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for row in _query(conn, "select campaign_id, id, name from units order by rowid"):
+    for row in _query(conn, "select campaign_id, id, name from units where campaign_id in "
+                            "(select value from json_each(?)) order by rowid", [json.dumps(sorted(set(campaign_ids)))]):
         found.setdefault(row["campaign_id"], []).append((row["id"], row["name"] or row["id"]))
     return found
 

@@ -18,8 +18,10 @@ def _load(conn, mail_id: str):
     if mail is None:
         return None
     entries = history.history(conn, mails=[mail.id], files=[f.id for f in mail.files])
+    open_campaigns = [c for c in data.campaigns(conn) if not c.closed]
+    pickers = [mail.campaign_id] if mail.campaign_id else [c.id for c in open_campaigns]
     return mail, data.campaign(conn, mail.campaign_id) if mail.campaign_id else None, entries, \
-        data.campaign_units(conn), [c for c in data.campaigns(conn) if not c.closed]
+        data.campaign_units(conn, pickers), open_campaigns
 
 
 async def view(datasette, request):

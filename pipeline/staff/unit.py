@@ -23,8 +23,7 @@ def _load(conn, unit_id: str):
     mails = data.unit_mails(conn, unit_id)
     entries = history.history(conn, unit_id=unit_id, mails=[m.id for m in mails],
                               files=[f.id for m in mails for f in m.files])
-    return unit, campaigns, data.unit_statuses(conn, unit_id), mails, data.unit_alerts(conn, unit_id), entries, \
-        data.campaign_units(conn)
+    return unit, campaigns, data.unit_statuses(conn, unit_id), mails, data.unit_alerts(conn, unit_id), entries
 
 
 def mail_view(mail: data.Mail, info: data.CampaignInfo | None,
@@ -53,7 +52,7 @@ async def view(datasette, request):
     loaded = await read(db, _load, unit_id)
     if loaded is None:
         raise NotFound(f"Không có đơn vị «{unit_id}»")
-    unit, campaigns, statuses, mails, alerts, entries, units = loaded
+    unit, campaigns, statuses, mails, alerts, entries = loaded
     kinds, outcomes = {k.value: k.label for k in AlertKind}, {o.value: o.label for o in AlertOutcome}
     about_units, about_mails = history.in_force_about_units(entries), history.in_force_about_mails(entries)
     decide = forms(datasette, request)
@@ -62,7 +61,7 @@ async def view(datasette, request):
         "statuses": [(campaigns[cid], present.unit_line(campaigns[cid], row, about_units.get((cid, unit_id), [])))
                      for cid, row in statuses if cid in campaigns],
         "mails": mails,
-        "mail_list": part(datasette, "_intake_mails.html", decide=decide, units=units, mails=[
+        "mail_list": part(datasette, "_intake_mails.html", decide=decide, mails=[
             mail_view(m, campaigns.get(m.campaign_id or ""), about_mails) for m in mails]),
         "alerts": [{"alert": a, "campaign": campaigns.get(a.campaign_id),
                     "kind": kinds.get(a.kind, a.kind), "outcome": outcomes.get(a.outcome, a.outcome),
