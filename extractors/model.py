@@ -7,9 +7,9 @@ Everything after that (outline alignment, metadata, classification) works on blo
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass, field
 from enum import StrEnum
-import datetime
 
 
 @dataclass
@@ -184,12 +184,16 @@ class Signature:
         }
 
 
+REPORT_KIND = "report"  # a file's kind when it is the campaign's report (extractors/classify.py)
+OTHER_KIND = "other"  # ... when it is neither the report nor one of the campaign's attachments
+
+
 @dataclass
 class Extraction:
     """What the extractors know about one file, for one campaign profile."""
 
     format: str
-    kind: str  # "report", an attachment id, or "other"
+    kind: str  # REPORT_KIND, an attachment id, or OTHER_KIND
     metadata: Metadata
     sections: list[Section]
     missing_sections: list[str]

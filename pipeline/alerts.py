@@ -39,10 +39,12 @@ from pipeline.flow import mail_facts
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.settings import SettingError, Settings
 from pipeline.settings import load as load_settings
+from pipeline.store import load_decisions
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 from rules.alerts import Alert, Receipt, due_alerts, mail_alert_key
 from rules.campaign import Campaign
-from rules.status import campaign_status, submission_status
+from rules.decisions import Corrected, correct
+from rules.status import corrected_status, unit_status
 from rules.vocabulary import AlertKind, AlertOutcome
 
 log = logging.getLogger(__name__)
@@ -159,29 +161,34 @@ def already_sent(db: sqlite_utils.Database) -> set[tuple[tuple[str, ...], str]]:
     """(key, recipient) pairs that must not be sent again: sent, in flight, or given up.
 
     An alert about a mail also counts under the mail's content key of today: `intake reprocess`
-    after an improvement may change the key, and the submission must not be answered again."""
+    after an improvement may change the key, and the submission must not be answered again (nor,
+    for a mail staff said was a unit's, answered again for that unit)."""
     rows = db.execute("""select key, recipient from alerts group by key, recipient
         having sum(outcome in (?, ?)) > 0 or sum(outcome = ?) >= ?""",
                       [AlertOutcome.SENT, AlertOutcome.SENDING, AlertOutcome.FAILED, MAX_ATTEMPTS])
     sent = {(tuple(json.loads(k)), r) for k, r in rows.fetchall()}
-    about_mail = db.execute("""select distinct a.kind, a.campaign_id, m.content_key, a.recipient from alerts a
+    about_mail = db.execute("""select distinct a.kind, a.campaign_id, m.content_key, a.recipient,
+            case when json_array_length(a.key) = 4 then a.unit_id end from alerts a
         join messages m on m.id = a.message where a.outcome in (?, ?) and m.content_key is not null""",
                             [AlertOutcome.SENT, AlertOutcome.SENDING])
-    return sent | {(mail_alert_key(kind, campaign, key), r) for kind, campaign, key, r in about_mail.fetchall()}
+    return sent | {(mail_alert_key(kind, campaign, key, unit), r)
+                   for kind, campaign, key, r, unit in about_mail.fetchall()}
 
 
-def receipts(db: sqlite_utils.Database, campaign: Campaign) -> list[Receipt]:
-    mails = mail_facts(db, campaign)
-    rows = {r["id"]: r for r in db.query(
-        "select id, from_addr, subject, message_id, unit_basis from messages where campaign_id = ?", [campaign.id])}
+def receipts(db: sqlite_utils.Database, campaign: Campaign, corrected: Corrected) -> list[Receipt]:
+    """The campaign's stored mails (with the staff decisions applied: a paper submission is none),
+    each with its unit's status once it arrived."""
+    mails = corrected.mails
+    rows = {r["id"]: r for r in db.query("select id, from_addr, subject, message_id from messages where id in "
+                                         "(select value from json_each(?))", [json.dumps([m.id for m in mails])])}
     result = []
     for m in mails:
         if m.received_at is None or m.id not in rows:
             continue
         same_unit = [x for x in mails if x.unit == m.unit] if m.unit else [m]
         row = rows[m.id]
-        result.append(Receipt(m, row["from_addr"], row["subject"] or "", row["message_id"], row["unit_basis"],
-                              submission_status(campaign, m.unit, same_unit, m.received_at)))
+        result.append(Receipt(m, row["from_addr"], row["subject"] or "", row["message_id"], m.unit_basis,
+                              unit_status(campaign, m.unit, same_unit, m.received_at, corrected)))
     return result
 
 
@@ -206,9 +213,11 @@ def due(db: sqlite_utils.Database, campaigns: list[Campaign], settings: AlertSet
     max_age = timedelta(days=settings.max_age_days) if settings.max_age_days else None
     office = [settings.sender_address] if settings.sender_address else []
     result = []
+    decisions = load_decisions(db)
     for campaign in campaigns:
-        facts = mail_facts(db, campaign)
-        result += due_alerts(campaign, campaign_status(campaign, facts, now), receipts(db, campaign), sent, now,
+        corrected = correct(campaign, mail_facts(db, campaign, decisions), decisions)
+        result += due_alerts(campaign, corrected_status(campaign, corrected, now), receipts(db, campaign, corrected),
+                             sent, now,
                              staff=staff_addresses(campaign, settings)[0], office=office, max_age=max_age)
     return result
 

@@ -447,7 +447,7 @@ def serve(db_path: str, rules: str, host: str, port: int) -> None:
     from pipeline.serve import refresh_if_free, run
 
     refresh_if_free(_db(db_path), _campaigns(rules))
-    run(db_path, host, port, _run().settings)
+    run(db_path, host, port, _run().settings, rules)
 
 
 @cli.command()
@@ -464,7 +464,7 @@ def demo(db_path: str, host: str, port: int, no_serve: bool) -> None:
     report = run_ingest(_db(db_path), [str(inbox)], _campaigns(registry.default_rules()), _workers(None))
     _run().say(f"sample inbox: {report.seen} mails, {report.new} new → {db_path}")
     if not no_serve:
-        run(db_path, host, port, _run().settings)
+        run(db_path, host, port, _run().settings, registry.default_rules())
 
 
 @cli.group()
@@ -537,6 +537,157 @@ def campaign_check(file: str) -> None:
                                                    if found.signature == SIGNATURE_REQUIRED else ""))
     click.echo(f"  units: {len(found.units)}" + ("" if found.units else "  (none yet)"))
     click.echo(f"  late arrivals and the digest go to: {', '.join(staff) or '-'} ({source})")
+
+
+def decision_options(command):
+    """The options of every `intake decide` command."""
+    for option in (click.option("--note", help="Why: kept with the decision and shown to staff"),
+                   campaign_option, rules_option, db_option):
+        command = option(command)
+    return command
+
+
+def _cli_user() -> str:
+    """Who runs the command, for the decision's `by`."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no name for this uid (a bare container)
+        return f"uid {os.getuid()}"
+
+
+def _decide(db_path: str, rules: str, kind: str, target: str, value: str | None = None, *,
+            campaign_id: str | None, note: str | None, remember: bool = False) -> None:
+    from pipeline.decide import Ask, DecisionError
+    from pipeline.decide import decide as make
+
+    campaigns = _campaigns(rules)
+    try:
+        made = make(_db(db_path), campaigns, Ask(kind, target, value, campaign_id, note, remember), _cli_user())
+    except DecisionError as exc:
+        raise ConfigError(str(exc)) from None
+    shown = " ".join(str(x) for x in (made.kind, made.target, made.value, made.address) if x)
+    _run().say(f"decision {made.id}: {shown} ({made.campaign})")
+
+
+@cli.group()
+def decide() -> None:
+    """Correct what intake got wrong: staff decisions, kept as said and applied to every status.
+
+    \b
+    MAIL is a mail's id, an unambiguous prefix of it (8 characters or more) or its Message-ID;
+    ATTACHMENT an attachment's id; UNIT a unit's id in the campaign. Each decision is recorded with
+    who made it and when, survives `intake reprocess`, and is withdrawn by `intake decide undo ID`.
+    An unknown mail, attachment, unit or kind exits 2 and writes nothing.
+    """
+
+
+@decide.command("assign")
+@click.argument("mail")
+@click.argument("unit")
+@click.option("--remember-sender", is_flag=True, help="Count every mail from this sender address as the unit's")
+@decision_options
+def decide_assign(mail: str, unit: str, remember_sender: bool, db_path: str, rules: str, campaign_id: str | None,
+                  note: str | None) -> None:
+    """This mail belongs to UNIT."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.ASSIGN, mail, unit, campaign_id=campaign_id, note=note,
+            remember=remember_sender)
+
+
+@decide.command("ignore")
+@click.argument("mail")
+@decision_options
+def decide_ignore(mail: str, db_path: str, rules: str, campaign_id: str | None, note: str | None) -> None:
+    """This mail does not count for the campaign (spam, a newsletter, another campaign's)."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.IGNORE, mail, campaign_id=campaign_id, note=note)
+
+
+@decide.command("kind")
+@click.argument("attachment")
+@click.argument("kind")
+@decision_options
+def decide_kind(attachment: str, kind: str, db_path: str, rules: str, campaign_id: str | None,
+                note: str | None) -> None:
+    """This file is KIND: report, one of the campaign's attachment ids, or other."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.KIND, attachment, kind, campaign_id=campaign_id, note=note)
+
+
+@decide.command("exempt")
+@click.argument("unit")
+@decision_options
+def decide_exempt(unit: str, db_path: str, rules: str, campaign_id: str | None, note: str | None) -> None:
+    """UNIT is exempt from the campaign: status exempt, no reminder or overdue notice."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.EXEMPT, unit, campaign_id=campaign_id, note=note)
+
+
+@decide.command("paper")
+@click.argument("unit")
+@click.option("--at", "at", required=True, help="When the paper copy came, ISO 8601 (without an offset: the "
+              "campaign's time zone)")
+@decision_options
+def decide_paper(unit: str, at: str, db_path: str, rules: str, campaign_id: str | None, note: str | None) -> None:
+    """UNIT submitted on paper: its report and every listed attachment received --at then."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.PAPER, unit, at, campaign_id=campaign_id, note=note)
+
+
+@decide.command("note")
+@click.argument("unit")
+@click.argument("text")
+@decision_options
+def decide_note(unit: str, text: str, db_path: str, rules: str, campaign_id: str | None, note: str | None) -> None:
+    """A note on UNIT in the campaign, shown to staff."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.NOTE, unit, text, campaign_id=campaign_id, note=note)
+
+
+@decide.command("undo")
+@click.argument("decision_id", metavar="ID")
+@decision_options
+def decide_undo(decision_id: str, db_path: str, rules: str, campaign_id: str | None, note: str | None) -> None:
+    """Withdraw decision ID (the history keeps both)."""
+    from rules.vocabulary import DecisionKind
+
+    _decide(db_path, rules, DecisionKind.UNDO, decision_id, campaign_id=campaign_id, note=note)
+
+
+@cli.command()
+@db_option
+@rules_option
+@campaign_option
+@json_option
+def decisions(db_path: str, rules: str, campaign_id: str | None, as_json: bool) -> None:
+    """Every staff decision (of one campaign with --campaign), newest first, with whether it applies."""
+    from pipeline.decide import listed
+    from rules.decisions import Roster
+
+    campaigns = _campaigns(rules)
+    if campaign_id:
+        _pick(campaigns, campaign_id)
+    items = listed(_db(db_path), {c.id: Roster.of(c) for c in campaigns},
+                   lambda d: campaign_id is None or d.campaign == campaign_id)
+    if as_json:
+        click.echo(json.dumps([item.as_json() for item in items], ensure_ascii=False, indent=2))
+        return
+    for item in items:
+        d = item.decision
+        what = " ".join(str(x) for x in (d.kind, d.target, d.value, d.address) if x)
+        state = item.state + (f" {item.by_decision}" if item.by_decision else "")
+        click.echo(f"{d.id:>4} {d.at} {d.by or '-':12} {d.campaign:14} {what}  [{state}]"
+                   + (f"  {d.note}" if d.note else ""))
+    if not items:
+        click.echo("no decisions")
 
 
 @cli.command()

@@ -10,14 +10,15 @@ from datetime import datetime, timezone
 
 import sqlite_utils
 
-from extractors.model import FlagKind
+from extractors.model import OTHER_KIND, FlagKind
 from pipeline.schema import truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
-from pipeline.store import add_source, has_source, save_campaigns, save_raw, save_submissions, sha256
+from pipeline.store import add_source, has_source, load_decisions, save_campaigns, save_raw, save_submissions, sha256
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.campaign import Campaign
+from rules.decisions import Decision, correct, reach
 from rules.facts import DocumentFacts, MailFacts, SignatureFacts
-from rules.status import UnitStatus, campaign_status
+from rules.status import UnitStatus, campaign_status, corrected_status
 from rules.vocabulary import MailFlag
 
 log = logging.getLogger(__name__)
@@ -153,20 +154,33 @@ def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id:
     return count
 
 
-def mail_facts(db: sqlite_utils.Database, campaign: Campaign) -> list[MailFacts]:
-    """The facts the status rules need, read from the derived rows of one campaign."""
+def _marks(values: Iterable[str]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterable[Decision] = ()) -> list[MailFacts]:
+    """The facts the status rules need, read from the derived rows of one campaign, with the mails
+    and files its staff decisions are about where intake placed them elsewhere (a mail in another
+    campaign or in none, a file it read no document from)."""
+    extra_mails, extra_files = (sorted(found) for found in reach(campaign, decisions))
+    mails_of = f"campaign_id = ? or id in ({_marks(extra_mails)})"
+    documents_of = f"campaign_id = ? or message in ({_marks(extra_mails)})"
     signatures: dict[str, list[SignatureFacts]] = {}
-    for row in db.query("select document, intact, modified_after_signing from signatures where campaign_id = ? "
-                        "order by document, position", [campaign.id]):
+    for row in db.query("select document, intact, modified_after_signing from signatures where document in "
+                        f"(select id from documents where {documents_of}) order by document, position",
+                        [campaign.id, *extra_mails]):
         signatures.setdefault(row["document"], []).append(SignatureFacts(
             truth(row["intact"]), truth(row["modified_after_signing"])))
     docs: dict[str, list[DocumentFacts]] = {}
     for row in db.query("select id, message, filename, kind, missing_sections, mentions, format, same_as "
-                        "from documents where campaign_id = ? order by id", [campaign.id]):
+                        f"from documents where {documents_of} order by id", [campaign.id, *extra_mails]):
         docs.setdefault(row["message"], []).append(DocumentFacts(
             row["id"], row["filename"], row["kind"], json.loads(row["missing_sections"] or "[]"),
             json.loads(row["mentions"] or "{}"), format=row["format"] or "", same_as=row["same_as"],
             signatures=signatures.get(row["id"], [])))
+    for row in db.query("select a.id, a.message, a.filename from attachments a left join documents d on d.id = a.id "
+                        f"where a.id in ({_marks(extra_files)}) and d.id is null order by a.id", extra_files):
+        docs.setdefault(row["message"], []).append(DocumentFacts(row["id"], row["filename"], OTHER_KIND))
     doc_flags: dict[str, list[str]] = {}
     for row in db.query("select attachment, kind from flags where campaign_id = ? and attachment is not null "
                         "and kind in (?, ?) order by id", [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
@@ -175,22 +189,36 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign) -> list[MailFacts]
         for d in ds:
             d.flags = sorted(set(doc_flags.get(d.id, [])))
     facts = []
-    for row in db.query("select id, received_at, unit_id, content_key, auto_reply, received_basis from messages "
-                        "where campaign_id = ? order by received_at, id", [campaign.id]):
+    for row in db.query("select id, received_at, unit_id, content_key, auto_reply, received_basis, from_addr, "
+                        f"unit_basis from messages where {mails_of} order by received_at, id",
+                        [campaign.id, *extra_mails]):
         flags = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
         facts.append(MailFacts(
             row["id"], datetime.fromisoformat(row["received_at"]) if row["received_at"] else None,
             row["unit_id"], row["content_key"] or row["id"], counted=not row["auto_reply"],
-            documents=docs.get(row["id"], []), flags=flags))
+            documents=docs.get(row["id"], []), flags=flags, sender=row["from_addr"], unit_basis=row["unit_basis"]))
     return facts
 
 
 def statuses(db: sqlite_utils.Database, campaign: Campaign, now: datetime | None) -> list[UnitStatus]:
-    return campaign_status(campaign, mail_facts(db, campaign), now)
+    """Every unit's status as of `now`, computed from the stored facts and the staff decisions."""
+    decisions = load_decisions(db)
+    return campaign_status(campaign, mail_facts(db, campaign, decisions), now, decisions)
+
+
+def recompute(db: sqlite_utils.Database, campaign: Campaign, now: datetime) -> None:
+    """Rewrite the campaign's cached statuses and attributions from the facts and decisions as they
+    are now. Inside the caller's write transaction, so that what it read is what it writes: a
+    decision or a mail committed meanwhile waits for it, and is never left out of the cache."""
+    decisions = load_decisions(db)
+    corrected = correct(campaign, mail_facts(db, campaign, decisions), decisions)
+    save_submissions(db, campaign, corrected_status(campaign, corrected, now), corrected)
 
 
 def refresh_statuses(db: sqlite_utils.Database, campaigns: list[Campaign]) -> None:
-    """Recompute the cached status table that Datasette shows."""
+    """Recompute the cached statuses that Datasette shows, one write transaction per campaign."""
     now = datetime.now(timezone.utc)
     for campaign in campaigns:
-        save_submissions(db, campaign, statuses(db, campaign, now))
+        with db.conn:
+            db.conn.execute("BEGIN IMMEDIATE")
+            recompute(db, campaign, now)

@@ -7,9 +7,9 @@ one already current is only read. Rows are written through `insert()` and `upser
 the declarations: a row naming a column its table does not have is an error, not a silent drift.
 
 Each table has a role. Inputs (raw mail, where it came from, the IMAP checkpoint, the logs of
-polls and alerts) are never rewritten by derivation; `derived` tables are rebuilt per mail from
-the raw bytes (`intake reprocess`); `campaign` tables mirror the campaign files, written only
-where they changed; `cache` holds the computed statuses.
+polls and alerts, staff decisions) are never rewritten by derivation; `derived` tables are
+rebuilt per mail from the raw bytes (`intake reprocess`); `campaign` tables mirror the campaign files, written only
+where they changed; `cache` holds the computed statuses and the unit each mail counts for.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -102,8 +102,14 @@ TABLES: tuple[Table, ...] = (
     Table("submissions", CACHE, {
         "campaign_id": str, "unit_id": str, "row": int, "status": str, "received_at": str,
         "deadline": str, "missing_attachments": str, "missing_sections": str, "flags": str,
-        "report": str, "messages": str, "computed_at": str, "missing_signature": str,
+        "report": str, "messages": str, "computed_at": str, "missing_signature": str, "decisions": str,
     }, ("campaign_id", "row"), indexes=(("unit_id",), ("report",))),
+    # Which unit each mail of a campaign counts for once staff decisions are applied (basis: how
+    # it was found, rules/attribution.py), whether it counts, and the decisions about it. Rewritten
+    # with `submissions`, per campaign.
+    Table("attributions", CACHE, {"campaign_id": str, "message": str, "unit_id": str, "basis": str,
+                                  "counted": int, "decisions": str}, ("campaign_id", "message"),
+          indexes=(("unit_id",), ("message",))),
     Table("campaigns", CAMPAIGN, {"id": str, "title": str, "deadline": str, "path": str, "outline": str,
                                   "closed": int, "timezone": str, "attachments": str}, "id",
           added_defaults={"closed": 0}),
@@ -125,6 +131,12 @@ TABLES: tuple[Table, ...] = (
         "recipient": str, "subject": str, "outcome": str, "error": str, "as_of": str,
         "attempted_at": str, "sent_at": str,
     }, "id", indexes=(("key", "recipient"), ("recipient", "attempted_at"), ("unit_id",), ("campaign_id", "unit_id"))),
+    # What office staff decided (rules/decisions.py), as they said it: never derived, never
+    # rewritten; a decision is withdrawn by a later `undo` naming it in `revokes`.
+    Table("decisions", INPUT, {
+        "id": int, "campaign": str, "kind": str, "target": str, "value": str, "address": str,
+        "revokes": int, "note": str, "by": str, "at": str,
+    }, "id", foreign_keys=(("revokes", "decisions", "id"),), indexes=(("campaign",), ("target",))),
 )
 BY_NAME = {t.name: t for t in TABLES}
 # The rows of one mail, children first: the order they are deleted in when it is derived again.
@@ -158,7 +170,8 @@ _LIVE_STATUS = f"""case when s.status in ('{NOT_SUBMITTED[0]}', '{NOT_SUBMITTED[
 UNIT_STATUS_VIEW = f"""
 select s.campaign_id, c.title as campaign_title, s.unit_id, u.name as unit_name, {_LIVE_STATUS} as status,
   {label_case("status", _LIVE_STATUS)} as status_label,
-  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report, s.missing_signature
+  s.received_at, s.deadline, s.missing_attachments, s.missing_sections, s.flags, s.report, s.missing_signature,
+  s.decisions
 from submissions s
 left join campaigns c on c.id = s.campaign_id
 left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
@@ -300,7 +313,7 @@ def _add_missing_indexes(db: sqlite_utils.Database) -> None:
 
 
 def _add_missing(db: sqlite_utils.Database) -> None:
-    """Every declared table, column and index the database lacks."""
+    """Every declared table, column and index a database lacks, the rows already there kept."""
     existing = _tables(db.conn)
     for table in TABLES:
         if table.name not in existing:
@@ -353,8 +366,14 @@ def _v4(db: sqlite_utils.Database) -> None:
     _add_missing_columns(db)
 
 
+def _v5(db: sqlite_utils.Database) -> None:
+    """Staff decisions (issue 16): the `decisions` input, the `attributions` cache,
+    submissions.decisions."""
+    _add_missing(db)
+
+
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:

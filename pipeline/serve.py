@@ -29,7 +29,7 @@ PASSWORD_HASH_ENV = "INTAKE_PASSWORD_HASH"  # made by `datasette hash-password` 
 VOCABULARY_COLUMNS = {("unit_status", "status"): "status", ("unattributed_submissions", "status"): "status",
                       ("attachments", "origin"): "origin", ("flags", "kind"): "flag", ("alerts", "kind"): "alert",
                       ("alerts", "outcome"): "outcome", ("documents", "signature_state"): "signature",
-                      ("signatures", "state"): "signature"}
+                      ("signatures", "state"): "signature", ("decisions", "kind"): "decision"}
 SETTINGS = {
     "allow_download": False,  # the whole .db holds every raw mail: not a one-click download
     "default_cache_ttl": 0,   # statuses change as mail arrives
@@ -72,9 +72,10 @@ def office_name(settings: Settings) -> str | None:
 
 
 def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
-                      settings: Settings | None = None) -> dict[str, Any]:
+                      settings: Settings | None = None, rules: str | None = None) -> dict[str, Any]:
     """Keyword arguments for `datasette.app.Datasette`: what `intake serve` runs, with `settings`
-    (what the CLI loaded), else those of the INTAKE_* variables in `env`, else the defaults.
+    (what the CLI loaded), else those of the INTAKE_* variables in `env`, else the defaults; staff
+    decisions are checked against the campaign files at `rules` (default: the setting).
 
     With INTAKE_PASSWORD_HASH set, staff log in at /-/login as INTAKE_USERNAME (default "vanphong")
     and anonymous requests are refused everywhere. The hash stays in the environment: metadata
@@ -83,7 +84,8 @@ def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, s
     settings = settings or load(env or {})
     metadata = metadata_for(db_path)
     plugins = metadata.setdefault("plugins", {})
-    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(settings)}
+    plugins["intake"] = {"exposed_host": None if host in LOOPBACK else host, "office_name": office_name(settings),
+                         "rules": rules or settings.rules}
     if settings.password_hash:
         username = settings.username
         plugins["datasette-auth-passwords"] = {
@@ -102,11 +104,11 @@ def datasette_options(db_path: str, host: str = "127.0.0.1", env: Mapping[str, s
 
 
 def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str] | None = None,
-                    settings: Settings | None = None):
+                    settings: Settings | None = None, rules: str | None = None):
     """A Datasette configured like `intake serve` (call `await ds.invoke_startup()` before use)."""
     from datasette.app import Datasette
 
-    return Datasette(**datasette_options(db_path, host, env, settings))
+    return Datasette(**datasette_options(db_path, host, env, settings, rules))
 
 
 def refresh_if_free(db: sqlite_utils.Database, campaigns: list[Campaign]) -> None:
@@ -127,7 +129,7 @@ def refresh_if_free(db: sqlite_utils.Database, campaigns: list[Campaign]) -> Non
         db.close()
 
 
-def run(db_path: str, host: str, port: int, settings: Settings) -> None:
+def run(db_path: str, host: str, port: int, settings: Settings, rules: str | None = None) -> None:
     """Run Datasette in the foreground until interrupted."""
     import asyncio
 
@@ -139,7 +141,7 @@ def run(db_path: str, host: str, port: int, settings: Settings) -> None:
     if not settings.password_hash:
         print(f"note: {PASSWORD_HASH_ENV} is not set, so no login is asked for "
               "(make one with `datasette hash-password`).", file=sys.stderr)
-    ds = build_datasette(db_path, host, settings=settings)
+    ds = build_datasette(db_path, host, settings=settings, rules=rules)
     asyncio.run(ds.invoke_startup())
     print(f"Datasette: http://{host}:{port}/", file=sys.stderr)
     uvicorn.run(ds.app(), host=host, port=port, log_level="warning", lifespan="on")

@@ -19,6 +19,7 @@ import sqlite_utils
 
 from pipeline import schema
 from rules.campaign import Campaign
+from rules.decisions import Corrected, Decision, paper_decision
 from rules.status import UnitStatus
 
 
@@ -180,18 +181,31 @@ def save_campaigns(db: sqlite_utils.Database, campaigns: Iterable[Campaign]) -> 
         db.conn.executemany("delete from campaigns where id = ?", gone)
 
 
-def save_submissions(db: sqlite_utils.Database, campaign: Campaign, statuses: Iterable[UnitStatus]) -> None:
-    """Replace a campaign's cached statuses with freshly computed ones."""
+def save_submissions(db: sqlite_utils.Database, campaign: Campaign, statuses: Iterable[UnitStatus],
+                     corrected: Corrected) -> None:
+    """Replace a campaign's cached statuses, and the unit each of its mails counts for, with freshly
+    computed ones. Part of the caller's transaction, which read the facts they come from."""
     computed = now_iso()
-    with db.conn:
-        db.conn.execute("delete from submissions where campaign_id = ?", [campaign.id])
-        schema.insert(db.conn, "submissions", ({
-            "campaign_id": campaign.id, "unit_id": s.unit, "row": n, "status": s.status,
-            "received_at": s.received_at.isoformat() if s.received_at else None,
-            "deadline": campaign.deadline.isoformat(),
-            "missing_attachments": json.dumps(s.missing_attachments),
-            "missing_sections": json.dumps(s.missing_sections),
-            "flags": json.dumps(s.flags, ensure_ascii=False),
-            "report": s.report, "messages": json.dumps(s.messages), "computed_at": computed,
-            "missing_signature": s.missing_signature,
-        } for n, s in enumerate(statuses)))
+    db.conn.execute("delete from submissions where campaign_id = ?", [campaign.id])
+    schema.insert(db.conn, "submissions", ({
+        "campaign_id": campaign.id, "unit_id": s.unit, "row": n, "status": s.status,
+        "received_at": s.received_at.isoformat() if s.received_at else None,
+        "deadline": campaign.deadline.isoformat(),
+        "missing_attachments": json.dumps(s.missing_attachments),
+        "missing_sections": json.dumps(s.missing_sections),
+        "flags": json.dumps(s.flags, ensure_ascii=False),
+        "report": s.report, "messages": json.dumps(s.messages), "computed_at": computed,
+        "missing_signature": s.missing_signature, "decisions": json.dumps(s.decisions),
+    } for n, s in enumerate(statuses)))
+    db.conn.execute("delete from attributions where campaign_id = ?", [campaign.id])
+    schema.insert(db.conn, "attributions", ({
+        "campaign_id": campaign.id, "message": m.id, "unit_id": m.unit, "basis": m.unit_basis,
+        "counted": int(m.counted), "decisions": json.dumps(corrected.by_mail.get(m.id, [])),
+    } for m in corrected.mails if paper_decision(m.id) is None))
+
+
+def load_decisions(db: sqlite_utils.Database | sqlite3.Connection) -> list[Decision]:
+    """Every staff decision, oldest first (from a database or a plain connection: the staff pages
+    read on Datasette's)."""
+    return [Decision(*row) for row in db.execute(
+        "select id, campaign, kind, target, value, note, [by], at, address, revokes from decisions order by id")]

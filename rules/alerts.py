@@ -20,6 +20,12 @@ the caller reads from its log. Kinds:
 Both are per submission, not per delivery: the deliveries of one mail (same content key: same
 Message-ID and files) get one, from the first of them.
 
+Staff decisions (rules/decisions.py) reach the alerts through the statuses and receipts: an
+exempt unit gets no reminder or overdue notice and is not in the digest; a mail staff assigned to a
+unit (or whose sender they told intake to remember) gets that unit's acknowledgement, once per unit
+even if it was acknowledged before as nobody's; a paper submission is no receipt, so nobody is
+acknowledged for it; a mail set aside is not counted.
+
 Never to auto-replies or list mail without files (those are not counted), nor to no-reply
 addresses. Alerts about a mail (acknowledgement, late_arrival) are only due within `max_age` of its
 arrival, and overdue notices within `max_age` of the deadline, so a first run over an old mailbox
@@ -35,6 +41,7 @@ from datetime import datetime, timedelta
 from typing import Collection
 
 from rules import alert_texts as texts
+from rules.attribution import ASSIGNED_MATCH, REMEMBERED_MATCH
 from rules.campaign import Campaign
 from rules.facts import MailFacts
 from rules.status import UnitStatus
@@ -78,7 +85,7 @@ class Receipt:
     sender: str | None
     subject: str
     message_id: str | None
-    unit_basis: str | None  # sender | forwarded_sender | issuer | None
+    unit_basis: str | None  # sender | forwarded_sender | issuer | assigned | remembered | None
     after: UnitStatus  # the unit's status evaluated at mail.received_at
 
 
@@ -100,10 +107,10 @@ def _new(kind: str, campaign: Campaign, unit: str | None, recipients, rendered, 
     return Alert(kind, campaign.id, unit, tuple(todo), subject, key, text, html, **extra)
 
 
-def mail_alert_key(kind: str, campaign_id: str, content_key: str) -> AlertKey:
+def mail_alert_key(kind: str, campaign_id: str, content_key: str, unit: str | None = None) -> AlertKey:
     """Identity of an alert about one submission (acknowledgement, late_arrival): its content key,
-    shared by every delivery of the same mail."""
-    return (kind, campaign_id, content_key)
+    shared by every delivery of the same mail, and the unit when staff said whose it is."""
+    return (kind, campaign_id, content_key) + ((unit,) if unit else ())
 
 
 def _first_deliveries(receipts: list[Receipt]) -> list[Receipt]:
@@ -141,8 +148,9 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
         else:
             to = list(unit.emails) if unit else []
         rendered = texts.acknowledgement(campaign, name, r.subject, m.received_at, m.documents, r.after)
+        decided = m.unit if unit and r.unit_basis in (ASSIGNED_MATCH, REMEMBERED_MATCH) else None
         alerts.append(_new(AlertKind.ACKNOWLEDGEMENT, campaign, m.unit if unit else None, to, rendered,
-                           mail_alert_key(AlertKind.ACKNOWLEDGEMENT, campaign.id, m.content_key), sent,
+                           mail_alert_key(AlertKind.ACKNOWLEDGEMENT, campaign.id, m.content_key, decided), sent,
                            message=m.id, in_reply_to=r.message_id))
         if m.received_at >= campaign.deadline and any(d.kind == "report" for d in m.documents):
             rendered = texts.late_arrival(campaign, name, r.sender, r.subject, m.received_at, m.documents)
@@ -154,7 +162,7 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
     if campaign.reminder_days > 0 and reminder_from <= now < campaign.deadline:
         for unit in campaign.units:
             status = by_unit.get(unit.id)
-            if status and not complete(status):
+            if status and status.status != Status.EXEMPT and not complete(status):
                 alerts.append(_new(AlertKind.REMINDER, campaign, unit.id, unit.emails,
                                    texts.reminder(campaign, unit.name, status, now),
                                    (AlertKind.REMINDER, campaign.id, unit.id), sent))
@@ -165,7 +173,8 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
                 alerts.append(_new(AlertKind.OVERDUE, campaign, unit.id, unit.emails,
                                    texts.overdue(campaign, unit.name, status, now),
                                    (AlertKind.OVERDUE, campaign.id, unit.id), sent))
-        rows = [(u.name, by_unit[u.id]) for u in campaign.units if u.id in by_unit and not complete(by_unit[u.id])]
+        rows = [(u.name, by_unit[u.id]) for u in campaign.units
+                if u.id in by_unit and by_unit[u.id].status != Status.EXEMPT and not complete(by_unit[u.id])]
         if rows:
             alerts.append(_new(AlertKind.OVERDUE, campaign, None, staff, texts.digest(campaign, rows, now),
                                ("overdue_digest", campaign.id), sent))

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rules.campaign import Campaign, unit_key
 from extractors.text import fold
+from rules.campaign import Campaign, unit_key
 
 ISSUER_MATCH = "issuer"
 SENDER_MATCH = "sender"
 FORWARDED_MATCH = "forwarded_sender"
+# Found by a staff decision (rules/decisions.py): the mail assigned to the unit, or its sender an
+# address staff told intake to remember for the unit.
+ASSIGNED_MATCH = "assigned"
+REMEMBERED_MATCH = "remembered"
 
 
 @dataclass
@@ -59,6 +64,16 @@ def issuer_unit(campaign: Campaign, issuer: str | None) -> str | None:
         if any(unit_key(n) == key for n in names):
             return unit.id
     return None
+
+
+def remembered_unit(campaign: Campaign, sender: str | None, remembered: Mapping[str, str]) -> str | None:
+    """The unit staff told intake the sender's address belongs to (`remembered`: address → unit
+    id), when that unit is on the campaign's roster. It outranks a forwarded sender and the
+    letterhead, never an address the campaign file gives a unit."""
+    if not sender or sender_unit(campaign, sender):
+        return None
+    unit = remembered.get(sender.lower())
+    return unit if unit is not None and campaign.unit(unit) is not None else None
 
 
 def attribute(campaign: Campaign, mail: MailSignals, issuers: list[str]) -> tuple[str | None, str | None]:

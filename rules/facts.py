@@ -36,6 +36,8 @@ class MailFacts:
     received_at: datetime | None
     unit: str | None
     content_key: str  # same Message-ID and content → same key: a duplicate delivery
-    counted: bool = True  # False for auto-replies and mail unrelated to the campaign
+    counted: bool = True  # False for auto-replies, mail unrelated to the campaign and mail staff set aside
     documents: list[DocumentFacts] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
+    sender: str | None = None  # the From address, for the addresses staff told intake to remember
+    unit_basis: str | None = None  # how the unit was found (rules/attribution.py), or that staff said it

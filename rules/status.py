@@ -12,14 +12,20 @@ Policy for a unit with several mails:
 - files of one mail holding the same text (the signed PDF and its .docx) are one report
   (rules/same_report.py); with `signature: required` the current report must be signed
   (rules/signatures.py).
+
+Staff decisions (rules/decisions.py) are applied to the facts first: mails assigned or set aside,
+files of the kind staff said, paper submissions as mails. Then a unit staff exempted is `exempt`,
+owing nothing, and every status lists the decisions that shaped it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from rules.campaign import Campaign
+from rules.decisions import Corrected, Decision, correct, paper_decision
 from rules.facts import MailFacts
 from rules.same_report import reports_of
 from rules.signatures import missing_signature
@@ -34,9 +40,10 @@ class UnitStatus:
     missing_attachments: list[str] = field(default_factory=list)
     missing_sections: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
-    report: str | None = None  # id of the current report document
+    report: str | None = None  # id of the current report document ("decision:<id>" for a paper one)
     messages: list[str] = field(default_factory=list)
     missing_signature: str | None = None  # StatusFlag.UNSIGNED or SIGNATURE_INVALID (also in flags)
+    decisions: list[int] = field(default_factory=list)  # the staff decisions that shaped it
 
     def as_json(self) -> dict:
         return {
@@ -49,6 +56,7 @@ class UnitStatus:
             "report": self.report,
             "messages": self.messages,
             "missing_signature": self.missing_signature,
+            "decisions": self.decisions,
         }
 
 
@@ -95,7 +103,8 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
     for d in current.flags:
         if d not in flags:
             flags.append(d)
-    signature = missing_signature(campaign, current)
+    # A paper copy is signed by hand: the rule asks a digital signature of files only.
+    signature = missing_signature(campaign, current) if paper_decision(current.id) is None else None
     if signature:
         flags.append(signature)
     return UnitStatus(
@@ -111,16 +120,38 @@ def submission_status(campaign: Campaign, unit: str | None, mails: list[MailFact
     )
 
 
-def campaign_status(campaign: Campaign, mails: list[MailFacts], now: datetime | None = None) -> list[UnitStatus]:
-    """Every expected unit's status, then one entry per unattributed counted mail (unit None)."""
+def unit_status(campaign: Campaign, unit: str | None, mails: list[MailFacts], now: datetime | None,
+                corrected: Corrected) -> UnitStatus:
+    """submission_status() of corrected facts, then what staff decided about the unit itself: an
+    exempt unit owes nothing. `messages` names stored mails only (a paper submission is a decision)."""
+    entry = submission_status(campaign, unit, mails, now)
+    if unit is not None and unit in corrected.exempt:
+        entry.status = Status.EXEMPT
+        entry.missing_attachments, entry.missing_sections = [], []
+        entry.flags = [f for f in entry.flags if f not in (StatusFlag.NO_REPORT, entry.missing_signature)]
+        entry.missing_signature = None
+    entry.decisions = corrected.shaping(unit, entry.messages)
+    entry.messages = [m for m in entry.messages if paper_decision(m) is None]
+    return entry
+
+
+def campaign_status(campaign: Campaign, mails: list[MailFacts], now: datetime | None = None,
+                    decisions: Iterable[Decision] = ()) -> list[UnitStatus]:
+    """Every expected unit's status, then one entry per unattributed counted mail (unit None), with
+    the staff decisions applied."""
+    return corrected_status(campaign, correct(campaign, mails, decisions), now)
+
+
+def corrected_status(campaign: Campaign, corrected: Corrected, now: datetime | None) -> list[UnitStatus]:
+    """campaign_status() of facts the decisions were already applied to."""
     by_unit: dict[str | None, list[MailFacts]] = {}
-    for mail in mails:
+    for mail in corrected.mails:
         by_unit.setdefault(mail.unit, []).append(mail)
     known = {u.id for u in campaign.units}
-    result = [submission_status(campaign, u.id, by_unit.get(u.id, []), now) for u in campaign.units]
+    result = [unit_status(campaign, u.id, by_unit.get(u.id, []), now, corrected) for u in campaign.units]
     strays = [m for uid, ms in by_unit.items() if uid not in known for m in ms]
     for mail in _dedupe([m for m in strays if m.counted and _arrived(m, now)]):
-        entry = submission_status(campaign, None, [mail], now)
+        entry = unit_status(campaign, None, [mail], now, corrected)
         if MailFlag.UNKNOWN_SENDER not in entry.flags:
             entry.flags.insert(0, MailFlag.UNKNOWN_SENDER)
         result.append(entry)

@@ -1,6 +1,6 @@
 """One home for intake's words: every status, flag kind, attachment origin, alert kind, alert
-outcome and what a digital signature shows, as the code the database and JSON carry and the
-Vietnamese label staff read.
+outcome, what a digital signature shows, and kind and state of a staff decision, as the code the
+database and JSON carry and the Vietnamese label staff read.
 
 Code compares and stores the members (they are `str`s); pages, exports and mails show `.label`.
 The SQL view `vocabulary` (pipeline/store.py) is generated from `TERMS`, so canned queries and
@@ -35,6 +35,7 @@ class Status(Term):
     LATE = "late", "Trễ hạn"
     MISSING = "missing", "Chưa nộp (quá hạn)"
     PENDING = "pending", "Chưa nộp (còn hạn)"
+    EXEMPT = "exempt", "Miễn nộp"  # staff exempted the unit (rules/decisions.py): nothing is owed
 
 
 SUBMITTED = (Status.ON_TIME, Status.LATE)  # a report arrived
@@ -68,6 +69,7 @@ class StatusFlag(Term):
     # With `signature: required` (rules/signatures.py): the current report's digital signature.
     UNSIGNED = "unsigned", "Chưa ký số"
     SIGNATURE_INVALID = "signature_invalid", "Bản ký số đã bị sửa"
+    ON_PAPER = "on_paper", "Nộp bản giấy"  # a paper submission staff recorded (rules/decisions.py)
 
 
 EXTRACTOR_FLAG_LABELS: dict[FlagKind, str] = {
@@ -137,6 +139,31 @@ class AlertOutcome(Term):
     DEFERRED = "deferred", "Để lần sau (quá số thư mỗi giờ)"
 
 
+class DecisionKind(Term):
+    """What a staff decision says (rules/decisions.py)."""
+
+    ASSIGN = "assign", "Gán cho đơn vị"
+    IGNORE = "ignore", "Không tính"
+    KIND = "kind", "Xác định loại tệp"
+    EXEMPT = "exempt", "Miễn nộp"
+    PAPER = "paper", "Nộp bản giấy"
+    NOTE = "note", "Ghi chú"
+    UNDO = "undo", "Hoàn tác"
+
+
+class DecisionState(Term):
+    """Whether a staff decision shapes the statuses now, and if not, why (rules/decisions.py)."""
+
+    IN_FORCE = "in_force", "Đang áp dụng"
+    REVOKED = "revoked", "Đã hoàn tác"
+    SUPERSEDED = "superseded", "Đã được thay bằng điều chỉnh sau"
+    MAIL_GONE = "mail_gone", "Không áp dụng: thư không còn trong dữ liệu"
+    ATTACHMENT_GONE = "attachment_gone", "Không áp dụng: tệp không còn trong dữ liệu"
+    UNIT_GONE = "unit_gone", "Không áp dụng: đơn vị không còn trong danh sách của đợt báo cáo"
+    KIND_GONE = "kind_gone", "Không áp dụng: đợt báo cáo không còn tài liệu kèm theo này"
+    CAMPAIGN_GONE = "campaign_gone", "Không áp dụng: đợt báo cáo không còn"
+
+
 FLAG_LABELS: dict[str, str] = {
     **{str(kind): label for kind, label in EXTRACTOR_FLAG_LABELS.items()},
     **{flag.value: flag.label for flag in MailFlag},
@@ -152,6 +179,8 @@ TERMS: dict[str, dict[str, str]] = {
     "outcome": {o.value: o.label for o in AlertOutcome},
     "signature": {s.value: s.label for s in SignatureState},
     "certificate": {c.value: c.label for c in CertificateCheck},
+    "decision": {k.value: k.label for k in DecisionKind},
+    "decision_state": {s.value: s.label for s in DecisionState},
 }
 
 

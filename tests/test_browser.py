@@ -8,6 +8,7 @@ playwright drives the system Chromium). Screenshots go to test-artifacts/.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -16,6 +17,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from urllib.parse import quote
 
 import pytest
 
@@ -38,12 +40,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def served(sample_db, tmp_path_factory):
-    """`intake serve` in a subprocess on a free loopback port, with a staff password."""
+@contextlib.contextmanager
+def serving(sample_db, folder: Path):
+    """`intake serve` in a subprocess on a free loopback port, with a staff password, on a copy of
+    the sample inbox in `folder`: yields its address."""
     from datasette_auth_passwords.utils import hash_password
 
-    path = tmp_path_factory.mktemp("browser") / "demo.db"
+    path = folder / "demo.db"
     sample_db.conn.execute("PRAGMA wal_checkpoint(FULL)")
     shutil.copy(sample_db.conn.execute("PRAGMA database_list").fetchone()[2], path)
     port = free_port()
@@ -70,6 +73,12 @@ def served(sample_db, tmp_path_factory):
         proc.wait(timeout=10)
 
 
+@pytest.fixture(scope="module")
+def served(sample_db, tmp_path_factory):
+    with serving(sample_db, tmp_path_factory.mktemp("browser")) as base:
+        yield base
+
+
 VIEWPORT = {"width": 1366, "height": 768}  # the office's laptops
 
 
@@ -84,21 +93,27 @@ def browser():
             browser.close()
 
 
-@pytest.fixture(scope="module")
-def staff(browser, served):
-    """A logged-in staff member's browser page (1366×768, Vietnamese), and every URL it loaded."""
+def logged_in(browser, served: str, path: str):
+    """A logged-in staff member's browser page (1366×768, Vietnamese) that asked for `path` first,
+    and every URL it loaded."""
     ARTIFACTS.mkdir(exist_ok=True)
     context = browser.new_context(viewport=VIEWPORT, locale="vi-VN", accept_downloads=True)
     page = context.new_page()
     page.requests = []
     page.on("request", lambda r: page.requests.append(r.url))
-    page.goto(served + f"/-/campaign/{CAMPAIGN}")
-    assert f"/-/login?next=%2F-%2Fcampaign%2F{CAMPAIGN}" in page.url  # anonymous: sent to the login form
+    page.goto(served + path)
+    assert f"/-/login?next={quote(path, safe='')}" in page.url  # anonymous: sent to the login form
     page.fill("#id_username", "vanphong")
     page.fill("#id_password", PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_load_state("networkidle")
-    assert page.url == served + f"/-/campaign/{CAMPAIGN}"  # back to the page asked for
+    assert page.url == served + path  # back to the page asked for
+    return context, page
+
+
+@pytest.fixture(scope="module")
+def staff(browser, served):
+    context, page = logged_in(browser, served, f"/-/campaign/{CAMPAIGN}")
     yield page
     # Everything the pages loaded came from the server itself: no CDN.
     assert all(u.startswith(served) or u.startswith("data:") for u in page.requests), \

@@ -235,11 +235,21 @@ def test_script_in_subject_and_file_name_is_escaped(tmp_path):
 
 # ---- access
 
-def test_no_write_plugin_and_no_database_download(ds):
+def test_sql_stays_read_only_and_staff_decisions_are_the_only_writes(ds):
+    """Nothing writes through Datasette but the staff decisions, POST /-/decide (tests/test_decide_web.py):
+    no write plugin, arbitrary SQL refused, no canned query that writes, no whole-database download."""
     names = {p["name"] for p in get(ds, "/-/plugins.json").json()}
     assert names <= {"datasette-auth-passwords", "datasette-dashboards", "datasette-leaflet",
                      "datasette-render-markdown", "intake_datasette.py", "intake_staff.py", "intake_access.py",
                      "intake_csv.py"}, names
+    before = rows(ds, "decisions"), rows(ds, "submissions")
+    for sql in ("insert into decisions (campaign, kind, target) values ('x', 'exempt', 'so-y-te')",
+                "update submissions set status = 'late'", "delete from messages", "drop table decisions",
+                "select 1; delete from decisions"):
+        assert get(ds, "/demo.json", params={"sql": sql}).status_code == 400, sql
+    assert (rows(ds, "decisions"), rows(ds, "submissions")) == before
+    queries = next(iter(ds.metadata()["databases"].values()))["queries"]
+    assert not any(q.get("write") for q in queries.values())
     assert get(ds, "/demo.db").status_code == 403
 
 

@@ -14,13 +14,14 @@ from pathlib import Path
 import pytest
 
 from pipeline import schema
-from pipeline.flow import ingest, reprocess
+from pipeline.flow import ingest, refresh_statuses, reprocess
 from pipeline.store import open_db, save_campaigns
 from rules.campaign import Unit, load_campaign
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
 
 RELEASE_1 = Path(__file__).parent / "fixtures" / "release-1.db.gz"  # tests/fixtures/make_release_db.py
 INPUTS = [t.name for t in schema.TABLES if t.role == schema.INPUT]
+SINCE_RELEASE_1 = {"decisions", "attributions"}  # tables the first release did not have
 
 
 def release_db(folder: Path, name: str = "release-1.db") -> Path:
@@ -65,15 +66,17 @@ def test_a_database_of_the_first_release_is_migrated_with_nothing_lost(tmp_path,
     before = {t.name: rows(path, t.name) for t in kept}
     had = {t.name: columns(path, t.name) for t in kept}
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
-    assert all(before[t] for t in INPUTS)  # the fixture has every kind of input: mail, sources, IMAP, logs
+    assert all(before[t] for t in INPUTS if t in before)  # the fixture has every kind of input it knew
     db = open_db(str(path))
     assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
     assert {t.name: rows(path, t.name, had[t.name]) for t in kept} == before  # nothing lost or rewritten
     assert shape(db.conn) == shape(open_db(str(tmp_path / "new.db")).conn)  # the shape a new database has
     db.close()
-    # Derived again by this release: every input as it was, the statuses those of the release.
+    # Derived again by this release: every input as it was, the statuses those of the release; and
+    # a staff decision made on it kept through a reprocess.
+    inputs = [t for t in INPUTS if t in before]
     assert run_cli("--quiet", "reprocess", "--db", str(path)).exit_code == 0
-    assert {t: rows(path, t) for t in INPUTS} == {t: before[t] for t in INPUTS}
+    assert {t: rows(path, t) for t in inputs} == {t: before[t] for t in inputs}
     assert rows(path, "messages") and len(rows(path, "messages")) == len(before["messages"])
     # The statuses of the release's units (the campaign file has gained one since), all but when.
     keep = ["campaign_id", "unit_id", "status", "received_at", "deadline", "missing_attachments",
@@ -81,6 +84,30 @@ def test_a_database_of_the_first_release_is_migrated_with_nothing_lost(tmp_path,
     was = {r[:2]: r for r in rows(original, "submissions", keep)}
     now = {r[:2]: r for r in rows(path, "submissions", keep) if r[:2] in was}
     assert now == was
+    assert run_cli("--quiet", "decide", "exempt", "so-y-te", "--db", str(path)).exit_code == 0
+    assert run_cli("--quiet", "reprocess", "--db", str(path)).exit_code == 0
+    assert rows(path, "decisions", ["kind", "target"]) == [("exempt", "so-y-te")]
+    assert ("nq03-2022", "so-y-te", "exempt") in rows(path, "submissions", ["campaign_id", "unit_id", "status"])
+
+
+def test_a_database_from_before_staff_decisions_is_upgraded_in_place(tmp_path, campaign):
+    """Schema version 2 (no decisions, attributions or submissions.decisions) to this one, every row kept."""
+    path = tmp_path / "intake.db"
+    ingest(open_db(str(path)), [str(SAMPLE_INBOX)], [campaign], workers=1)
+    conn = sqlite3.connect(path)
+    conn.executescript("""drop table decisions; drop table attributions; drop view unit_status;
+        alter table submissions drop column decisions; pragma user_version = 4;""")
+    conn.close()
+    tables = [t.name for t in schema.TABLES if t.name not in SINCE_RELEASE_1]
+    before = {t: rows(path, t) for t in tables}
+    had = {t: columns(path, t) for t in tables}
+    db = open_db(str(path))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert {t: rows(path, t, had[t]) for t in tables} == before
+    assert shape(db.conn) == shape(open_db(str(tmp_path / "new.db")).conn)
+    refresh_statuses(db, [campaign])  # the cache gains what it lacked at the next refresh
+    assert {r[0] for r in db.execute("select distinct decisions from submissions")} == {"[]"}
+    db.close()
 
 
 def test_opening_a_current_database_takes_no_write_lock(tmp_path):
@@ -141,10 +168,14 @@ def test_loading_campaigns_again_writes_nothing_and_only_what_changed(db, campai
 
 
 def test_derivation_never_rewrites_inputs(tmp_path, campaign):
+    from pipeline.decide import Ask, decide
+
     path = tmp_path / "intake.db"
     db = open_db(str(path))
     ingest(db, [str(SAMPLE_INBOX)], [campaign], workers=1)
+    decide(db, [campaign], Ask("exempt", "so-y-te", note="Miễn theo công văn"), "vanphong")
     before = {t: rows(path, t) for t in INPUTS}
+    assert before["decisions"]
     reprocess(db, [load_campaign(CAMPAIGN_FILE)], workers=1)
     assert {t: rows(path, t) for t in INPUTS} == before
     assert json.loads(db.execute("select outline from campaigns").fetchone()[0])[0]["key"] == "I"

@@ -1,12 +1,13 @@
 """The office staff's pages (pipeline/staff/), served by `intake serve` behind the same login and
-reading the same database (loaded from plugins_dir): their routes, the downloads, and what every
-template is given (links, the office's name, Vietnamese for Datasette's messages)."""
+reading the same database (loaded from plugins_dir): their routes, the downloads, the one route that
+writes (staff decisions, pipeline/staff/corrections.py), and what every template is given (links,
+the office's name, Vietnamese for Datasette's messages)."""
 
 from __future__ import annotations
 
 from datasette import hookimpl
 
-from pipeline.staff import campaign, downloads, exports, home, mail, search, section, unit
+from pipeline.staff import campaign, corrections, downloads, exports, home, mail, search, section, unit
 from pipeline.staff.page import Links, database_name
 
 # Datasette's own flash messages, as staff read them.
@@ -24,7 +25,13 @@ def register_routes():
         (r"^/-/unit/(?P<unit>[^/]+)$", unit.view),
         (r"^/-/mail/(?P<mail>[^/]+)$", mail.view),
         (r"^/-/search$", search.view),
+        (rf"^{corrections.DECIDE_PATH}$", corrections.post),
     ]
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    return corrections.csrf_failure_in_vietnamese
 
 
 @hookimpl

@@ -1,6 +1,8 @@
 """Campaign page `/-/campaign/{id}`: one line per unit of the roster (status in words, received,
-how late, what is missing, the report's file, the mail, the alerts sent), tabs by status, and the
-reports nobody could attribute listed apart, never counted as a unit's."""
+how late, what is missing, the report's file, the mail, the alerts sent), tabs by status, the
+reports nobody could attribute listed apart, never counted as a unit's, and the staff decisions:
+each unit's (exempt, paper copy, note) and each unattributed report's (assign, set aside) forms,
+and the history of the campaign's decisions."""
 
 from __future__ import annotations
 
@@ -8,26 +10,31 @@ from datetime import datetime, timezone
 
 from datasette.utils.asgi import NotFound
 
-from pipeline.staff import data, fmt, present
+from pipeline.staff import data, fmt, history, present
+from pipeline.staff.corrections import forms
 from pipeline.staff.page import open_database, part, read, render
 from rules.vocabulary import Status
 
 # Tab (the `xem` argument) -> (title, which lines it keeps).
 TABS = {
     "": ("Tất cả", lambda row: True),
-    "chua-nop": ("Chưa nộp", lambda row: not row.submitted),
+    "chua-nop": ("Chưa nộp", lambda row: row.owing),
     "tre-han": ("Trễ hạn", lambda row: row.status == Status.LATE),
     "da-nop": ("Đã nộp", lambda row: row.submitted),
     "con-thieu": ("Nộp còn thiếu", lambda row: row.incomplete),
+    "mien-nop": ("Miễn nộp", lambda row: row.status == Status.EXEMPT),
 }
+SHOWN_EMPTY = {"", "chua-nop", "tre-han", "da-nop", "con-thieu"}  # "Miễn nộp" only once a unit is
 UNATTRIBUTED_TAB = "chua-ro"  # the anchor of the reports nobody could attribute
+HISTORY_ANCHOR = "lich-su"
 
 
 def _load(conn, campaign_id: str):
     info = data.campaign(conn, campaign_id)
     if info is None:
         return None
-    return info, data.roster(conn, campaign_id), data.unattributed(conn, campaign_id)
+    return info, data.roster(conn, campaign_id), data.unattributed(conn, campaign_id), \
+        history.history(conn, campaign_id=campaign_id)
 
 
 async def view(datasette, request):
@@ -36,20 +43,27 @@ async def view(datasette, request):
     loaded = await read(db, _load, campaign_id)
     if loaded is None:
         raise NotFound(f"Không có đợt báo cáo «{campaign_id}»")
-    info, rows, strays = loaded
+    info, rows, strays, entries = loaded
     tab = request.args.get("xem", "")
     if tab not in TABS:
         tab = ""
     keep = TABS[tab][1]
     now = datetime.now(timezone.utc)
+    decided = history.in_force_about_units(entries)
+    decide = forms(datasette, request)
+    tabs = [(key, title, sum(1 for r in rows if test(r))) for key, (title, test) in TABS.items()]
     return await render(datasette, request, "staff_campaign.html", {
         "info": info,
         "deadline": fmt.deadline(info.deadline, info.tz),
         "time_left": fmt.time_left(info.deadline, now),
-        "tabs": [(key, title, sum(1 for r in rows if test(r))) for key, (title, test) in TABS.items()],
+        "tabs": [(key, title, n) for key, title, n in tabs if n or key in SHOWN_EMPTY or key == tab],
         "tab": tab,
-        "roster": part(datasette, "_intake_roster.html", lines=[present.unit_line(info, r) for r in rows if keep(r)]),
-        "strays": [present.stray_line(info, s) for s in strays],
+        "roster": part(datasette, "_intake_roster.html", info=info, decide=decide, lines=[
+            present.unit_line(info, r, decided.get((info.id, r.unit_id), [])) for r in rows if keep(r)]),
+        "strays": [(present.stray_line(info, s), s) for s in strays],
+        "units": [(r.unit_id, r.unit_name) for r in rows],
         "unattributed_tab": UNATTRIBUTED_TAB,
-        "units": len(rows),
+        "history": entries,
+        "history_anchor": HISTORY_ANCHOR,
+        "decide": decide,
     })

@@ -2,7 +2,8 @@
 Datasette's read thread (`Database.execute_fn`) or directly (exports, benchmarks).
 
 Statuses come from the `unit_status` view (roster units only) and `unattributed_submissions`
-(reports nobody could attribute, never a unit's); labels from rules/vocabulary.py.
+(reports nobody could attribute, never a unit's); the unit a mail counts for from `attributions`
+(staff decisions applied); labels from rules/vocabulary.py.
 """
 
 from __future__ import annotations
@@ -10,16 +11,17 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
+from extractors.model import OTHER_KIND, REPORT_KIND
 from extractors.text import fold
 from pipeline.schema import truth
 from pipeline.staff import fmt
-from rules.vocabulary import SUBMITTED, AlertOutcome, Origin, Status, flag_label
-
-REPORT_KIND = "report"  # documents.kind of a campaign's report (extractors/classify.py)
-OTHER_KIND = "other"
+from rules.attribution import ASSIGNED_MATCH
+from rules.decisions import paper_decision
+from rules.vocabulary import NOT_SUBMITTED, SUBMITTED, AlertOutcome, Origin, Status, flag_label
 
 
 def _query(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
@@ -99,6 +101,11 @@ class Counts:
     not_submitted: int = 0
     incomplete: int = 0  # submitted with an attachment or a section missing
     unattributed: int = 0
+    exempt: int = 0  # staff exempted them: neither submitted nor owing
+
+    @property
+    def expected(self) -> int:
+        return self.units - self.exempt
 
 
 def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
@@ -118,8 +125,10 @@ def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
         if row["status"] in SUBMITTED:
             entry.submitted += row["n"]
             entry.incomplete += row["incomplete"]
-        else:
+        elif row["status"] in NOT_SUBMITTED:
             entry.not_submitted += row["n"]
+        elif row["status"] == Status.EXEMPT:
+            entry.exempt += row["n"]
         if row["status"] == Status.LATE:
             entry.late += row["n"]
     return result
@@ -180,6 +189,11 @@ class UnitRow:
     @property
     def submitted(self) -> bool:
         return self.status in SUBMITTED
+
+    @property
+    def owing(self) -> bool:
+        """Nothing submitted yet, and not exempted."""
+        return self.status in NOT_SUBMITTED
 
     @property
     def incomplete(self) -> bool:
@@ -289,6 +303,11 @@ class UnitSection:
     report_message: str | None
     parts: list[Part] = field(default_factory=list)  # the section and its subsections, in document order
 
+    @property
+    def paper(self) -> bool:
+        """The current report is a paper copy staff recorded: no text to show."""
+        return paper_decision(self.report) is not None
+
 
 def _under(key: str) -> str:
     """LIKE pattern of a key's subsections ("II" -> "II.%"), with LIKE's wildcards escaped."""
@@ -349,17 +368,31 @@ class Mail:
     body_text: str | None
     flags: list[str]
     files: list[File] = field(default_factory=list)
+    counted: bool = True  # False: an auto-reply, or set aside by staff
+    basis: str | None = None  # how its unit was found; rules/attribution.py ASSIGNED_MATCH: staff said so
+
+    @property
+    def assigned(self) -> bool:
+        return self.basis == ASSIGNED_MATCH
 
 
-_MAIL_COLUMNS = """m.id, m.subject, m.from_addr, m.from_name, m.to_addrs, m.received_at, m.campaign_id, m.unit_id,
-    u.name as unit_name, m.auto_reply, m.body_text"""
+# The unit a mail counts for: its attribution with staff decisions applied (the campaign staff
+# assigned it to first, else its own), or what deriving found where no attribution was computed.
+_MAIL_FROM = f"""messages m
+    left join attributions a on a.message = m.id and a.campaign_id = coalesce((select x.campaign_id
+        from attributions x where x.message = m.id and x.basis = '{ASSIGNED_MATCH}' limit 1), m.campaign_id)"""
+_MAIL_UNIT = "coalesce(a.unit_id, case when a.message is null then m.unit_id end)"
+_MAIL_COLUMNS = f"""m.id, m.subject, m.from_addr, m.from_name, m.to_addrs, m.received_at,
+    coalesce(a.campaign_id, m.campaign_id) as campaign_id, {_MAIL_UNIT} as unit_id, u.name as unit_name,
+    m.auto_reply, m.body_text, coalesce(a.counted, not m.auto_reply) as counted, a.basis"""
 
 
 def _mails(conn: sqlite3.Connection, where: str, args) -> list[Mail]:
     mails = [Mail(r["id"], r["subject"], r["from_addr"], r["from_name"], r["to_addrs"], r["received_at"],
-                  r["campaign_id"], r["unit_id"], r["unit_name"], bool(r["auto_reply"]), r["body_text"], [])
-             for r in _query(conn, f"""select {_MAIL_COLUMNS} from messages m
-                 left join units u on u.campaign_id = m.campaign_id and u.id = m.unit_id
+                  r["campaign_id"], r["unit_id"], r["unit_name"], bool(r["auto_reply"]), r["body_text"], [],
+                  counted=bool(r["counted"]), basis=r["basis"])
+             for r in _query(conn, f"""select {_MAIL_COLUMNS} from {_MAIL_FROM}
+                 left join units u on u.campaign_id = coalesce(a.campaign_id, m.campaign_id) and u.id = {_MAIL_UNIT}
                  where {where} order by m.received_at desc, m.id""", args)]
     by_id = {m.id: m for m in mails}
     if not by_id:
@@ -396,7 +429,9 @@ def mail(conn: sqlite3.Connection, mail_id: str) -> Mail | None:
 
 
 def unit_mails(conn: sqlite3.Connection, unit_id: str) -> list[Mail]:
-    return _mails(conn, "m.unit_id = ?", [unit_id])
+    """The mails that count as the unit's (staff decisions applied)."""
+    return _mails(conn, f"(m.id in (select message from attributions where unit_id = ?) or m.unit_id = ?) "
+                        f"and {_MAIL_UNIT} = ?", [unit_id, unit_id, unit_id])
 
 
 @dataclass
@@ -416,6 +451,15 @@ def unit(conn: sqlite3.Connection, unit_id: str) -> UnitInfo | None:
     for row in rows:
         emails += [e.strip() for e in (row["emails"] or "").split(",") if e.strip() and e.strip() not in emails]
     return UnitInfo(unit_id, rows[0]["name"] or unit_id, emails)
+
+
+def campaign_units(conn: sqlite3.Connection, campaign_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
+    """Campaign → its roster's (id, name), in roster order, for these campaigns: the unit pickers."""
+    found: dict[str, list[tuple[str, str]]] = {}
+    for row in _query(conn, "select campaign_id, id, name from units where campaign_id in "
+                            "(select value from json_each(?)) order by rowid", [json.dumps(sorted(set(campaign_ids)))]):
+        found.setdefault(row["campaign_id"], []).append((row["id"], row["name"] or row["id"]))
+    return found
 
 
 def unit_statuses(conn: sqlite3.Connection, unit_id: str) -> list[tuple[str, UnitRow]]:
@@ -483,10 +527,12 @@ def search(conn: sqlite3.Connection, text: str, campaign_id: str | None = None, 
     current = "exists (select 1 from submissions sub where sub.report = s.document)"
     if not include_old:
         where.append(current)
-    rows = _query(conn, f"""select s.id, s.key, s.heading, s.text, s.document, s.message, s.campaign_id, s.unit_id,
-            u.name as unit_name, d.filename, d.kind, {current} as current
+    unit = "coalesce(a.unit_id, case when a.message is null then s.unit_id end)"  # staff decisions applied
+    rows = _query(conn, f"""select s.id, s.key, s.heading, s.text, s.document, s.message, s.campaign_id,
+            {unit} as unit_id, u.name as unit_name, d.filename, d.kind, {current} as current
         from sections_fts f join sections s on s.rowid = f.rowid
-        left join units u on u.campaign_id = s.campaign_id and u.id = s.unit_id
+        left join attributions a on a.campaign_id = s.campaign_id and a.message = s.message
+        left join units u on u.campaign_id = s.campaign_id and u.id = {unit}
         left join documents d on d.id = s.document
         where {' and '.join(where)}
         order by f.rowid desc limit ?""", args + [limit + 1])

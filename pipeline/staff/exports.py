@@ -153,7 +153,7 @@ def status_xlsx(info: data.CampaignInfo, rows: list[data.UnitRow], strays: list[
     for n, row in enumerate(rows, 1):
         line = present.unit_line(info, row)
         lines.append([n, line.unit_name, line.unit_id, line.status_label, fmt.local(row.received_at, info.tz),
-                      line.late, "\n".join(line.missing), "\n".join(line.notes), line.report_file or "",
+                      line.late, "\n".join(line.missing), "\n".join(line.notes), line.report_file or line.report_paper,
                       "\n".join(line.sent)])
     _sheet(sheet, XLSX_HEADERS, lines, 4, [6, 36, 18, 20, 18, 18, 40, 36, 36, 30])
     other = book.create_sheet("Chưa xác định đơn vị")

@@ -3,6 +3,7 @@ time zone, "trễ 1 ngày 8 giờ", "quá hạn 3 ngày", decimal commas."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,6 +25,22 @@ def parse(value: str | datetime | None) -> datetime | None:
         return value
     try:
         return datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+_TYPED = re.compile(r"\s*(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?:[ ,]+(\d{1,2})\s*[:hg]\s*(\d{2})?\s*(?:phút)?)?\s*")
+
+
+def typed(text: str) -> datetime | None:
+    """A moment as staff type it: "14/06/2022 09:30", "14/6/2022 9h30", "14-6-2022" (midnight),
+    as a naive date-time (in the campaign's zone); None when it is not one."""
+    found = _TYPED.fullmatch(text or "")
+    if not found:
+        return None
+    day, month, year, hour, minute = (int(g) if g else 0 for g in found.groups())
+    try:
+        return datetime(year, month, day, hour, minute)
     except ValueError:
         return None
 

@@ -4,15 +4,20 @@ digital signature's line, "Ký số: Nguyễn Văn A (Sở Tài chính), 14/06/2
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import tzinfo
 
 from pipeline.staff import fmt
 from pipeline.staff.data import CampaignInfo, SignatureRow, Stray, UnitRow, flag_words, missing_words
-from rules.vocabulary import AlertKind, CertificateCheck, SignatureState, Status
+from pipeline.staff.history import Entry
+from rules.decisions import paper_decision
+from rules.vocabulary import AlertKind, CertificateCheck, DecisionKind, SignatureState, Status
 
 # CSS class of each status (pipeline/templates/_intake_style.html gives each its colour).
-STATUS_CLASS = {Status.ON_TIME: "ok", Status.LATE: "late", Status.MISSING: "missing", Status.PENDING: "pending"}
+STATUS_CLASS = {Status.ON_TIME: "ok", Status.LATE: "late", Status.MISSING: "missing", Status.PENDING: "pending",
+                Status.EXEMPT: "exempt"}
+PAPER_REPORT = "Bản giấy (nộp trực tiếp)"  # where a paper report's file name would be
 ALERT_KINDS = {k.value: k for k in AlertKind}
 
 
@@ -74,16 +79,21 @@ class Line:
     sent: list[str] = field(default_factory=list)  # "Nhắc hạn 13/06/2022 08:00"
     signatures: list[SignatureLine] = field(default_factory=list)  # of the report (its signed PDF's)
     copies: list[tuple[str, str]] = field(default_factory=list)  # (id, filename): the report's other files
+    report_paper: str = ""  # the current report is a paper copy staff recorded: in words
+    decided: list[Entry] = field(default_factory=list)  # the unit's exemption, paper copy and notes in force
 
 
-def unit_line(info: CampaignInfo, row: UnitRow) -> Line:
+def unit_line(info: CampaignInfo, row: UnitRow, decided: Sequence[Entry] = ()) -> Line:
+    """`decided`: the staff decisions in force about the unit (its notes join the flags' words)."""
+    paper = paper_decision(row.report) is not None
+    notes = flag_words(info, row.flags, row.missing_signature) + [
+        f"Ghi chú: {e.value}" for e in decided if e.kind == DecisionKind.NOTE]
     return Line(row.unit_id, row.unit_name, row.status, status_label(row.status), STATUS_CLASS.get(row.status, ""),
                 fmt.moment(row.received_at, info.tz), fmt.lateness(row.received_at, row.deadline),
-                missing_words(info, row), flag_words(info, row.flags, row.missing_signature), row.report,
-                row.report_file, row.report_message,
+                missing_words(info, row), notes, None if paper else row.report, row.report_file, row.report_message,
                 [f"{ALERT_KINDS[s.kind].label if s.kind in ALERT_KINDS else s.kind} {fmt.moment(s.at, info.tz)}"
-                 for s in row.sent],
-                [signature_line(s, info.tz) for s in row.report_signatures], row.report_copies)
+                 for s in row.sent], signatures=[signature_line(s, info.tz) for s in row.report_signatures],
+                copies=row.report_copies, report_paper=PAPER_REPORT if paper else "", decided=list(decided))
 
 
 def stray_line(info: CampaignInfo, stray: Stray) -> Line:
