@@ -26,7 +26,7 @@ import sqlite_utils
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from pipeline import schema
+from pipeline import oauth2, schema
 from pipeline import settings as registry
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.sources import Advance, Arrival, KnownMail, PassEnd, RawMail, SourceRefused
@@ -80,7 +80,7 @@ class ImapSettings:
 
     host: str
     user: str
-    password: str = field(repr=False)  # never logged, never stored
+    password: str = field(repr=False)  # never logged, never stored ("" with OAuth2)
     port: int = 993
     ssl: str = "1"  # "1" implicit TLS, "starttls", "0" plaintext (loopback only)
     folders: list[str] = field(default_factory=lambda: ["INBOX"])
@@ -88,8 +88,12 @@ class ImapSettings:
     interval: float = 60.0  # seconds between passes when the server has no IDLE
     idle: bool = True
     timeout: float = 60.0  # socket timeout
-    # Network trouble worth a reconnect; anything else is a bug and should surface.
-    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, EOFError, IMAPClientError)
+    auth: str = "password"  # INTAKE_IMAP_AUTH
+    tokens: oauth2.TokenSource | None = None  # with OAuth2
+    # Network trouble worth a reconnect (a token service out of reach too); anything else is a bug
+    # and should surface.
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, EOFError, IMAPClientError,
+                                                                    oauth2.TokenUnavailable)
 
     @property
     def account(self) -> str:
@@ -119,7 +123,7 @@ class ImapSettings:
         """The INTAKE_IMAP_* settings; `flags` (the poll options, non-None values) win over them.
 
         Flag names: host, port, user, password_file, ssl, folder, action, interval. The password
-        file wins over INTAKE_IMAP_PASSWORD."""
+        file wins over INTAKE_IMAP_PASSWORD; with OAuth2 (INTAKE_IMAP_AUTH) no password is read."""
         texts = {FLAGS[name]: str(value) for name, value in flags.items() if value is not None}
         s = dataclasses.replace(settings, **{name: registry.parse(registry.spec(name), registry.field_type(name), text)
                                              for name, text in texts.items()})
@@ -127,19 +131,29 @@ class ImapSettings:
             raise ImapConfigError("no IMAP server: set INTAKE_IMAP_HOST or --host")
         if not s.imap_user:
             raise ImapConfigError("no IMAP user: set INTAKE_IMAP_USER or --user")
-        if s.imap_password_file:
+        password, tokens = "", None
+        if s.imap_auth != "password":
+            tokens = oauth2.token_source(s.imap_oauth2_token_command, s.imap_oauth2_token_file,
+                                         "INTAKE_IMAP_OAUTH2_TOKEN_COMMAND", "INTAKE_IMAP_OAUTH2_TOKEN_FILE",
+                                         ImapConfigError)
+        elif s.imap_oauth2_token_command or s.imap_oauth2_token_file:
+            raise ImapConfigError("an OAuth2 token is configured but INTAKE_IMAP_AUTH is password: set "
+                                  "INTAKE_IMAP_AUTH=oauth2")
+        elif s.imap_password_file:
             try:
                 password = read_secret_file(s.imap_password_file, "INTAKE_IMAP_PASSWORD_FILE")
             except SecretFileError as exc:
                 raise ImapConfigError(str(exc)) from None
         else:
             password = s.imap_password or ""
-        if not password:
-            raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE")
+        if not (password or tokens):
+            raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE "
+                                  "(or INTAKE_IMAP_AUTH=oauth2 and a token)")
         mode = s.imap_ssl
         if mode == "0" and not is_loopback(s.imap_host):
-            raise ImapConfigError(f"refusing plaintext IMAP to {s.imap_host}: the password would cross the network "
-                                  "in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback only)")
+            raise ImapConfigError(f"refusing plaintext IMAP to {s.imap_host}: the password or token would cross the "
+                                  "network in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback "
+                                  "only)")
         port = s.imap_port or (993 if mode == "1" else 143)
         if port == 993 and mode != "1":  # the server would wait for a TLS handshake until the timeout
             raise ImapConfigError(f"port 993 is IMAP over implicit TLS: set INTAKE_IMAP_SSL=1, or use port 143 "
@@ -147,7 +161,7 @@ class ImapSettings:
         folders = list(s.imap_folder) or ["INBOX"]
         return cls(host=s.imap_host, user=s.imap_user, password=password, port=port, ssl=mode, folders=folders,
                    actions=parse_actions(s.imap_action, folders), interval=max(s.imap_interval, 0.1),
-                   idle=s.imap_idle)
+                   idle=s.imap_idle, auth=s.imap_auth, tokens=tokens)
 
 
 def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
@@ -168,7 +182,8 @@ def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
 
 def login(settings: ImapSettings) -> IMAPClient:
     """A logged-in connection. LoginError becomes ImapAuthError; a certificate that does not verify,
-    a missing STARTTLS or implicit TLS on a plaintext port ImapTlsError; network errors propagate."""
+    a missing STARTTLS or implicit TLS on a plaintext port ImapTlsError; network errors and
+    TokenUnavailable propagate."""
     context = verified_context()
     client = None
     try:
@@ -179,12 +194,13 @@ def login(settings: ImapSettings) -> IMAPClient:
                 raise ImapTlsError(f"{settings.host}:{settings.port} does not offer STARTTLS: use INTAKE_IMAP_SSL=1 "
                                    "and its implicit-TLS port (usually 993)")
             client.starttls(context)
-        client.login(settings.user, settings.password)
+        if settings.tokens:
+            _oauth2_login(client, settings, settings.tokens)
+        else:
+            client.login(settings.user, settings.password)
     except LoginError as exc:
         _close(client)
-        detail = str(exc.args[0] if exc.args else "")
-        detail = re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)  # imapclient hands over repr(bytes)
-        raise ImapAuthError(f"IMAP login as {settings.account} refused: {detail}") from None
+        raise ImapAuthError(f"IMAP login as {settings.account} refused: {_refusal(exc)}") from None
     except ssl.SSLCertVerificationError as exc:
         _close(client)
         raise ImapTlsError(certificate_error(settings.host, settings.port, exc)) from None
@@ -200,6 +216,35 @@ def login(settings: ImapSettings) -> IMAPClient:
         raise
     client.normalise_times = False  # INTERNALDATE with its offset, not naive local time
     return client
+
+
+def _oauth2_login(client: IMAPClient, settings: ImapSettings, tokens: oauth2.TokenSource) -> None:
+    """AUTHENTICATE with an access token (fetched again once when refused). ImapAuthError when the
+    server offers no OAuth2 mechanism or refuses the token."""
+    offered = [c.decode("ascii", "replace")[5:] for c in client.capabilities() if c.upper().startswith(b"AUTH=")]
+    mechanism = oauth2.choose(settings.auth, offered)
+    if mechanism is None:
+        wanted = " or ".join(oauth2.MECHANISMS) if settings.auth == "oauth2" else settings.auth.upper()
+        raise ImapAuthError(f"{settings.address} does not offer OAuth2 sign-in by {wanted} (it offers "
+                            f"{', '.join(offered) or 'no SASL mechanism'}): check INTAKE_IMAP_AUTH")
+    said: list[oauth2.Conversation] = []
+
+    def attempt(token: str) -> None:
+        said.append(oauth2.Conversation(mechanism, settings.user, token, settings.host, settings.port))
+        client.sasl_login(mechanism, said[-1])
+
+    try:
+        oauth2.sign_in(tokens, attempt, LoginError)
+    except LoginError as exc:
+        status = f" ({said[-1].refusal})" if said and said[-1].refusal else ""
+        raise ImapAuthError(f"IMAP login as {settings.account} refused the OAuth2 token from {tokens.variable} "
+                            f"({mechanism}, asked again once): {_refusal(exc)}{status}") from None
+
+
+def _refusal(exc: LoginError) -> str:
+    """What the server said, from imapclient's LoginError (which hands over repr(bytes))."""
+    detail = str(exc.args[0] if exc.args else "")
+    return re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)
 
 
 def _close(client: IMAPClient | None) -> None:

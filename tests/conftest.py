@@ -176,3 +176,36 @@ def dovecot_tls(tls_cert):
 def tls_imap_user(dovecot_tls, request):
     """(user, password) of a fresh mailbox on dovecot_tls."""
     return _new_user(dovecot_tls, request)
+
+
+# ---- OAuth2 (issue 18): a pretend provider's tokens, and a Dovecot that signs in with them.
+
+@pytest.fixture(scope="session")
+def oauth_provider():
+    """tests/servers.py OAuthProvider: `issue(user)` gives a good token, `expire(token)` ends it."""
+    from tests.servers import OAuthProvider
+
+    provider = OAuthProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauth2(oauth_provider):
+    """A Dovecot taking SASL XOAUTH2 and OAUTHBEARER, each token asked of oauth_provider (and
+    passwords too, for the tests' own APPENDs)."""
+    from tests.servers import Dovecot, dovecot_missing
+
+    reason = dovecot_missing()
+    if reason:
+        pytest.skip(reason)
+    server = Dovecot(oauth2=oauth_provider.url)
+    server.start()
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def oauth_imap_user(dovecot_oauth2, request):
+    """(user, password) of a fresh mailbox on dovecot_oauth2."""
+    return _new_user(dovecot_oauth2, request)
