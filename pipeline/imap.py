@@ -6,7 +6,11 @@ anything else happens; the source id "imap:<user>@<host>/<folder>;UIDVALIDITY=<v
 stored with it, so a UID already seen is never downloaded again; and the (folder, UIDVALIDITY,
 last UID) checkpoint in `imap_sync` moves only after that commit (pipeline/flow.py
 `store_arrivals` commits each mail, then its checkpoint). A crash anywhere at worst repeats work
-that is then recognized as done. The loop, the lock and signals are in pipeline/poll.py.
+that is then recognized as done. A mail already stored from another folder (Gmail shows one
+message in every label's folder; staff move mail by hand) is recognized before its body is
+fetched, by Gmail's X-GM-MSGID where the server offers X-GM-EXT-1, else by Message-ID, size and
+INTERNALDATE: its new source is recorded and it counts as already stored. The loop, the lock and
+signals are in pipeline/poll.py.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from pipeline import oauth2, schema
 from pipeline import settings as registry
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.sources import Advance, Arrival, KnownMail, PassEnd, RawMail, SourceRefused
-from pipeline.store import has_source, now_iso
+from pipeline.store import has_source, now_iso, sha256
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 
 log = logging.getLogger(__name__)
@@ -275,33 +279,67 @@ def _checkpoint(db: sqlite_utils.Database, account: str, folder: str) -> tuple[i
 
 @dataclass
 class UidCheckpoint:
-    """The folder's checkpoint at `uid`. `done`, when given, collects the UIDs committed (for the action)."""
+    """The folder's checkpoint at `uid`. `done`, when given, collects the UIDs committed (for the action).
+    `gmail_id` (Gmail's X-GM-MSGID of the mail at `uid`) is written on its row of message_sources,
+    `source`, which the mail's commit has just added."""
 
     account: str
     folder: str
     uidvalidity: int
     uid: int
     done: list[int] | None = None
+    source: str = ""
+    gmail_id: str | None = None
 
     def commit(self, db: sqlite_utils.Database) -> None:
         with db.conn:
             schema.upsert(db.conn, "imap_sync", [{"account": self.account, "folder": self.folder, "last_uid": self.uid,
                                                   "uidvalidity": self.uidvalidity, "updated_at": now_iso()}])
+            if self.gmail_id:
+                db.conn.execute("update message_sources set gmail_id = ? where source = ?",
+                                [self.gmail_id, self.source])
         if self.done is not None:
             self.done.append(self.uid)
 
 
-def _known_by_message_id(db: sqlite_utils.Database, message_id: str, size: int,
-                         internaldate: datetime | None) -> str | None:
-    """The stored mail with this Message-ID, size and INTERNALDATE, if any. The date guards against a
-    second delivery of one mail (same id, Received headers of the same length); a UIDVALIDITY reset
-    or a MOVE keeps INTERNALDATE."""
-    if not message_id or internaldate is None:
-        return None
+@dataclass(frozen=True)
+class Described:
+    """What the server tells of a mail before its body: enough to recognize one stored already."""
+
+    message_id: str
+    size: int
+    internaldate: datetime | None
+    gmail_id: str | None = None  # X-GM-MSGID, where the server is Gmail (X-GM-EXT-1)
+
+    @classmethod
+    def of(cls, meta: dict) -> Described:
+        gmail_id = meta.get(b"X-GM-MSGID")
+        return cls(_message_id(meta.get(b"ENVELOPE")), meta.get(b"RFC822.SIZE", -1), meta.get(b"INTERNALDATE"),
+                   str(gmail_id) if gmail_id is not None else None)
+
+    @property
+    def key(self) -> tuple[str, int, str] | None:
+        """(Message-ID, size, INTERNALDATE), when the mail has all three."""
+        if not self.message_id or self.internaldate is None:
+            return None
+        return self.message_id, self.size, self.internaldate.isoformat()
+
+
+def _known_by_gmail_id(db: sqlite_utils.Database, account: str, gmail_id: str) -> str | None:
+    """The stored mail Gmail gave this id in another folder of the same account, if any."""
+    prefix = f"imap:{account}/"
+    row = db.execute("select sha256 from message_sources where gmail_id = ? and substr(source, 1, ?) = ? limit 1",
+                     [gmail_id, len(prefix), prefix]).fetchone()
+    return row[0] if row else None
+
+
+def _known_by_message_id(db: sqlite_utils.Database, key: tuple[str, int, str]) -> str | None:
+    """The stored mail with this Message-ID, size and INTERNALDATE (`Described.key`), if any. The
+    date guards against a second delivery of one mail (same id, Received headers of the same
+    length); a UIDVALIDITY reset, a MOVE, a COPY and Gmail's labels keep INTERNALDATE."""
     row = db.execute("""select r.sha256 from messages m join raw_messages r on r.sha256 = m.id
         join message_sources s on s.sha256 = r.sha256
-        where m.message_id = ? and r.size = ? and s.internaldate = ? limit 1""",
-                     [message_id, size, internaldate.isoformat()]).fetchone()
+        where m.message_id = ? and r.size = ? and s.internaldate = ? limit 1""", list(key)).fetchone()
     return row[0] if row else None
 
 
@@ -323,6 +361,10 @@ class ImapSession:
     def __init__(self, settings: ImapSettings, client: IMAPClient):
         self.settings, self.client = settings, client
         self.folder = settings.folders[0]
+        self.gmail = client.has_capability("X-GM-EXT-1")  # Gmail: each message has one id in all folders
+        # Mails stored in this pass, by Described.key: their derived rows (and so their Message-IDs)
+        # may still be on their way from the workers when another folder shows them again.
+        self._stored_in_pass: dict[tuple[str, int, str], str] = {}
 
     def close(self) -> None:
         try:
@@ -331,6 +373,7 @@ class ImapSession:
             pass
 
     def arrivals(self, db: sqlite_utils.Database, stop: Callable[[], bool], catch_up: bool) -> Iterator[Arrival]:
+        self._stored_in_pass = {}  # the last pass's mails are derived by now
         for folder in self.settings.folders:
             if stop():
                 break
@@ -385,18 +428,15 @@ class ImapSession:
                stop: Callable[[], bool], end: PassEnd, done: list[int]) -> Iterator[Arrival]:
         """One batch: headers first, bodies only for mails not stored yet."""
         settings, client = self.settings, self.client
-        meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"])
+        meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"] + (["X-GM-MSGID"] if self.gmail else []))
+        described = {uid: Described.of(meta[uid]) for uid in uids if uid in meta}  # else expunged since the SEARCH
         wanted: list[int] = []
         known: dict[int, str | None] = {}
-        for uid in uids:
-            if uid not in meta:
-                continue  # expunged since the SEARCH
-            m = meta[uid]
+        for uid, mail in described.items():
             if has_source(db, source_id(settings, folder, uidvalidity, uid)):
                 known[uid] = None
             else:
-                digest = _known_by_message_id(db, _message_id(m.get(b"ENVELOPE")), m.get(b"RFC822.SIZE", -1),
-                                              m.get(b"INTERNALDATE"))
+                digest = self.already_stored(db, mail)
                 if digest:
                     known[uid] = digest
                 else:
@@ -408,12 +448,14 @@ class ImapSession:
             # Committed after the mail (a crash before fetches this UID again; after, the source row
             # says "have it" and derive_pending finishes a derivation cut short).
             checkpoint = UidCheckpoint(settings.account, folder, uidvalidity, uid, done if uid in meta else None)
-            if uid not in meta:
+            if uid not in described:
                 yield Advance(checkpoint)
                 continue
-            internaldate = _standard_time(meta[uid].get(b"INTERNALDATE"))
+            mail = described[uid]
+            internaldate = _standard_time(mail.internaldate)
             source = source_id(settings, folder, uidvalidity, uid)
             if uid in known:
+                checkpoint.source, checkpoint.gmail_id = source, mail.gmail_id
                 yield KnownMail(source, known[uid], internaldate, checkpoint)
                 continue
             if uid not in bodies:
@@ -422,8 +464,20 @@ class ImapSession:
             raw = bodies.get(uid, {}).get(b"BODY[]")
             if raw is None:  # expunged between the two FETCHes
                 yield Advance(checkpoint)
-            else:
-                yield RawMail(source, raw, internaldate, checkpoint)
+                continue
+            checkpoint.source, checkpoint.gmail_id = source, mail.gmail_id
+            if mail.key:
+                self._stored_in_pass[mail.key] = sha256(raw)  # committed before the next mail is looked at
+            yield RawMail(source, raw, internaldate, checkpoint)
+
+    def already_stored(self, db: sqlite_utils.Database, mail: Described) -> str | None:
+        """The stored mail this one is, told without its body: by Gmail's id where the server gives
+        one, else by Message-ID, size and INTERNALDATE."""
+        found = _known_by_gmail_id(db, self.settings.account, mail.gmail_id) if mail.gmail_id else None
+        key = mail.key
+        if not found and key:
+            found = self._stored_in_pass.get(key) or _known_by_message_id(db, key)
+        return found
 
     def wait_for_mail(self, db: sqlite_utils.Database, stop: threading.Event) -> None:
         """Until new mail may be there: IDLE on the first folder when the server has it (new mail is
