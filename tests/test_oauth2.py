@@ -4,6 +4,7 @@ token from a command or a file, fetched again once when refused, never shown."""
 
 from __future__ import annotations
 
+import logging
 import shlex
 import sqlite3
 from pathlib import Path
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from pipeline.alerts import AlertConfigError, AlertSettings
+from pipeline.cli import setup_logging
 from pipeline.imap import ImapConfigError, ImapSettings
+from pipeline.oauth2 import TokenSource
 from tests.conftest import CAMPAIGN_FILE
 from tests.servers import SmtpServer
 from tests.test_imap import _append, _mail, _poll_once, _poller
@@ -90,6 +93,15 @@ def test_oauth2_settings_name_what_is_missing_or_unsafe(tmp_path):
         shared.check_smtp()
     with pytest.raises(AlertConfigError, match="OAuth2 needs a token: set INTAKE_SMTP_OAUTH2_TOKEN_COMMAND"):
         AlertSettings.from_env(smtp)
+
+
+def test_a_token_is_redacted_from_the_log_once_fetched(caplog):
+    token = "ya29.a0AfB_byC-tu-lenh-lam-moi"
+    setup_logging(verbose=True, secrets=[])  # what the CLI runs: no token is known yet
+    caplog.set_level(logging.INFO)
+    assert TokenSource("INTAKE_IMAP_OAUTH2_TOKEN_COMMAND", command=f"printf '%s\\n' {token}").fetch() == token
+    logging.getLogger("pipeline.test").error("the server said: bad token %s", token)
+    assert token not in caplog.text and "bad token ***" in caplog.text
 
 
 # ---- IMAP against Dovecot's oauth2 passdb
@@ -222,3 +234,14 @@ def test_a_refused_smtp_token_is_a_configuration_error(alerts_db, oauth_smtp, oa
     assert oauth_smtp.sign_ins == [("OAUTHBEARER", user, False)] and oauth_smtp.envelopes == []
     assert token not in result.output
     assert sqlite3.connect(alerts_db).execute("select count(*) from alerts").fetchone()[0] == 0
+
+
+def test_a_failing_token_command_leaves_the_alerts_for_the_next_run(alerts_db, oauth_smtp, run_cli, monkeypatch):
+    monkeypatch.setenv("INTAKE_SMTP_OAUTH2_TOKEN_COMMAND", "echo 'token endpoint unreachable' >&2; exit 2")
+    result = run_cli("alerts", "--now", AFTER_DEADLINE, "--send")
+    assert result.exit_code == 1
+    assert (f"Error: cannot sign in to the SMTP server 127.0.0.1:{oauth_smtp.port}: INTAKE_SMTP_OAUTH2_TOKEN_COMMAND: "
+            "the command exited with status 2: token endpoint unreachable; what is still due is sent on the next "
+            "run") in result.output
+    assert oauth_smtp.sign_ins == []
+    assert sqlite3.connect(alerts_db).execute("select count(*) from alerts").fetchone() == (0,)
