@@ -274,29 +274,18 @@ def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
 
 
 def _oauth2_login(conn: smtplib.SMTP, s: AlertSettings, tokens: oauth2.TokenSource) -> None:
-    """AUTH with an access token (fetched again once when refused). AlertConfigError when the
-    server offers no OAuth2 mechanism or refuses the token."""
+    """AUTH with an access token. AlertConfigError when the server offers no OAuth2 mechanism or
+    refuses the token."""
     conn.ehlo_or_helo_if_needed()
     offered = conn.esmtp_features.get("auth", "").upper().split()
-    mechanism = oauth2.choose(s.smtp_auth, offered)
     where = f"{s.smtp_host}:{s.smtp_port}"
-    if mechanism is None:
-        wanted = " or ".join(oauth2.MECHANISMS) if s.smtp_auth == "oauth2" else s.smtp_auth.upper()
-        raise AlertConfigError(f"{where} does not offer OAuth2 sign-in by {wanted} (it offers "
-                               f"{', '.join(offered) or 'no AUTH'}): check INTAKE_SMTP_AUTH")
-    said: list[oauth2.Conversation] = []
-
-    def attempt(token: str) -> None:
-        said.append(oauth2.Conversation(mechanism, s.smtp_user or "", token, s.smtp_host or "", s.smtp_port))
-        conn.auth(mechanism, said[-1])
-
     try:
-        oauth2.sign_in(tokens, attempt, smtplib.SMTPAuthenticationError)
-    except smtplib.SMTPAuthenticationError as exc:
-        status = f" ({said[-1].refusal})" if said and said[-1].refusal else ""
-        raise AlertConfigError(f"SMTP login as {s.smtp_user} refused by {where}: the OAuth2 token from "
-                               f"{tokens.variable} ({mechanism}, asked again once): {_error_text(exc)}"
-                               f"{status}") from None
+        oauth2.sign_in(s.smtp_auth, offered, s.smtp_user or "", s.smtp_host or "", s.smtp_port, tokens, conn.auth,
+                       smtplib.SMTPAuthenticationError, _error_text)
+    except oauth2.NotOffered as exc:
+        raise AlertConfigError(f"{where} {exc}: check INTAKE_SMTP_AUTH") from None
+    except oauth2.TokenRefused as exc:
+        raise AlertConfigError(f"SMTP login as {s.smtp_user} refused by {where}: {exc}") from None
 
 
 class _Smtp:

@@ -223,29 +223,19 @@ def login(settings: ImapSettings) -> IMAPClient:
 
 
 def _oauth2_login(client: IMAPClient, settings: ImapSettings, tokens: oauth2.TokenSource) -> None:
-    """AUTHENTICATE with an access token (fetched again once when refused). ImapAuthError when the
-    server offers no OAuth2 mechanism or refuses the token."""
+    """AUTHENTICATE with an access token. ImapAuthError when the server offers no OAuth2 mechanism
+    or refuses the token."""
     offered = [c.decode("ascii", "replace")[5:] for c in client.capabilities() if c.upper().startswith(b"AUTH=")]
-    mechanism = oauth2.choose(settings.auth, offered)
-    if mechanism is None:
-        wanted = " or ".join(oauth2.MECHANISMS) if settings.auth == "oauth2" else settings.auth.upper()
-        raise ImapAuthError(f"{settings.address} does not offer OAuth2 sign-in by {wanted} (it offers "
-                            f"{', '.join(offered) or 'no SASL mechanism'}): check INTAKE_IMAP_AUTH")
-    said: list[oauth2.Conversation] = []
-
-    def attempt(token: str) -> None:
-        said.append(oauth2.Conversation(mechanism, settings.user, token, settings.host, settings.port))
-        client.sasl_login(mechanism, said[-1])
-
     try:
-        oauth2.sign_in(tokens, attempt, LoginError)
-    except LoginError as exc:
-        status = f" ({said[-1].refusal})" if said and said[-1].refusal else ""
-        raise ImapAuthError(f"IMAP login as {settings.account} refused the OAuth2 token from {tokens.variable} "
-                            f"({mechanism}, asked again once): {_refusal(exc)}{status}") from None
+        oauth2.sign_in(settings.auth, offered, settings.user, settings.host, settings.port, tokens,
+                       client.sasl_login, LoginError, _refusal)
+    except oauth2.NotOffered as exc:
+        raise ImapAuthError(f"{settings.address} {exc}: check INTAKE_IMAP_AUTH") from None
+    except oauth2.TokenRefused as exc:
+        raise ImapAuthError(f"IMAP login as {settings.account} refused {exc}") from None
 
 
-def _refusal(exc: LoginError) -> str:
+def _refusal(exc: BaseException) -> str:
     """What the server said, from imapclient's LoginError (which hands over repr(bytes))."""
     detail = str(exc.args[0] if exc.args else "")
     return re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)

@@ -49,10 +49,10 @@ class TokenSource:
         spaces, so a newline or a trailing space does not matter). Raises TokenUnavailable."""
         if self.file:
             try:
-                lines = read_secret_file(self.file, self.variable).split()
+                words = read_secret_file(self.file, self.variable).split()
             except SecretFileError as exc:
                 raise TokenUnavailable(str(exc)) from None
-            token = lines[0] if lines else ""
+            token = words[0] if words else ""
         else:
             token = self._run()
         if not token:
@@ -93,6 +93,14 @@ def token_source(command: str | None, file: str | None, command_var: str, file_v
     except SecretFileError as exc:
         raise error(str(exc)) from None
     return source
+
+
+class NotOffered(Exception):
+    """The server offers none of the mechanisms the setting allows; the message says what it offers."""
+
+
+class TokenRefused(Exception):
+    """The server refused the token, fetched again once; the message says what it said, not the token."""
 
 
 def choose(setting: str, offered: Iterable[str]) -> str | None:
@@ -136,17 +144,37 @@ def _refusal(challenge: bytes) -> str:
     return f"status {said.get('status')}" if isinstance(said, dict) and said.get("status") else ""
 
 
-def sign_in(tokens: TokenSource, attempt: Callable[[str], None], refused: type[BaseException]) -> None:
-    """`attempt(token)` with a token from `tokens`. When the server refuses it (raises `refused`),
-    the token is fetched again once and tried, unless it is the same one: a token printed just
-    before it expired, or a file its tool had not rewritten yet, gets one more chance, and a token
-    refused already is not sent twice. Raises the refusal; TokenUnavailable from the fetch."""
+def sign_in(setting: str, offered: list[str], user: str, host: str, port: int, tokens: TokenSource,
+            send: Callable[[str, Conversation], object], refused: type[BaseException],
+            said: Callable[[BaseException], str]) -> None:
+    """Sign in by the mechanism `setting` picks among those the server `offered`, the exchange run by
+    `send(mechanism, conversation)` (which raises `refused` when the server says no; `said` turns
+    that into the server's words). A refused token is fetched again once and tried, unless it is
+    the same one: a token printed just before it expired, or a file its tool had not rewritten
+    yet, gets one more chance, and a token refused already is not sent twice. Raises NotOffered,
+    TokenRefused, and TokenUnavailable from the fetch."""
+    mechanism = choose(setting, offered)
+    if mechanism is None:
+        wanted = " or ".join(MECHANISMS) if setting == "oauth2" else setting.upper()
+        raise NotOffered(f"does not offer OAuth2 sign-in by {wanted} (it offers "
+                         f"{', '.join(offered) or 'no SASL mechanism'})")
+    conversations: list[Conversation] = []
+
+    def attempt(token: str) -> None:
+        conversations.append(Conversation(mechanism, user, token, host, port))
+        send(mechanism, conversations[-1])
+
     token = tokens.fetch()
     try:
-        attempt(token)
-        return
-    except refused:
-        fresh = tokens.fetch()
-        if fresh == token:
-            raise
-    attempt(fresh)
+        try:
+            attempt(token)
+            return
+        except refused:
+            fresh = tokens.fetch()
+            if fresh == token:
+                raise
+        attempt(fresh)
+    except refused as exc:
+        status = conversations[-1].refusal
+        raise TokenRefused(f"the OAuth2 token from {tokens.variable} ({mechanism}, asked again once): {said(exc)}"
+                           + (f" ({status})" if status else "")) from None

@@ -115,12 +115,17 @@ def smtp_server():
 @pytest.fixture(scope="session")
 def dovecot():
     """A running Dovecot (tests/servers.py); the IMAP tests skip when it is not installed."""
+    yield from _running_dovecot()
+
+
+def _running_dovecot(**options):
+    """A started tests.servers.Dovecot(**options), cleaned up afterwards; skips without Dovecot."""
     from tests.servers import Dovecot, dovecot_missing
 
     reason = dovecot_missing()
     if reason:
         pytest.skip(reason)
-    server = Dovecot()
+    server = Dovecot(**options)
     server.start()
     yield server
     server.cleanup()
@@ -161,15 +166,7 @@ def tls_cert(tls_ca):
 
 @pytest.fixture(scope="session")
 def dovecot_tls(tls_cert):
-    from tests.servers import Dovecot, dovecot_missing
-
-    reason = dovecot_missing()
-    if reason:
-        pytest.skip(reason)
-    server = Dovecot(tls=tls_cert)
-    server.start()
-    yield server
-    server.cleanup()
+    yield from _running_dovecot(tls=tls_cert)
 
 
 @pytest.fixture
@@ -194,15 +191,7 @@ def oauth_provider():
 def dovecot_oauth2(oauth_provider):
     """A Dovecot taking SASL XOAUTH2 and OAUTHBEARER, each token asked of oauth_provider (and
     passwords too, for the tests' own APPENDs)."""
-    from tests.servers import Dovecot, dovecot_missing
-
-    reason = dovecot_missing()
-    if reason:
-        pytest.skip(reason)
-    server = Dovecot(oauth2=oauth_provider.url)
-    server.start()
-    yield server
-    server.cleanup()
+    yield from _running_dovecot(oauth2=oauth_provider.url)
 
 
 @pytest.fixture
