@@ -35,6 +35,7 @@ from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 
 import sqlite_utils
 
+from pipeline import oauth2
 from pipeline.flow import mail_facts
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.settings import SettingError, Settings
@@ -73,6 +74,8 @@ class AlertSettings:
     smtp_password: str | None = field(default=None, repr=False)  # never logged, never stored
     smtp_starttls: bool = False
     smtp_ssl: bool = False  # implicit TLS (SMTPS, port 465)
+    smtp_auth: str = "password"  # INTAKE_SMTP_AUTH
+    smtp_tokens: oauth2.TokenSource | None = None  # with OAuth2
     sender: str | None = None  # INTAKE_SMTP_FROM, e.g. "Văn phòng Đảng ủy Khối <vanphong@...>"
     staff: list[str] = field(default_factory=list)  # used when a campaign has no `staff:` (see staff_addresses)
     per_hour: int = 10  # mails per recipient per hour; the excess waits for a later run
@@ -92,7 +95,8 @@ class AlertSettings:
     @classmethod
     def from_settings(cls, settings: Settings) -> AlertSettings:
         """The INTAKE_SMTP_* and INTAKE_ALERTS* settings, checked together. The password file wins
-        over INTAKE_SMTP_PASSWORD, as for IMAP."""
+        over INTAKE_SMTP_PASSWORD, as for IMAP. With OAuth2 and neither SMTP token setting, the IMAP
+        token is used (Microsoft 365 and Gmail give one token for both)."""
         password = settings.smtp_password
         if settings.smtp_password_file:
             try:
@@ -109,6 +113,15 @@ class AlertSettings:
                                    "or use port 587 for STARTTLS")
         if implicit is None:  # unset: port 465 speaks implicit TLS, every other port plain SMTP first
             implicit = port == 465 and not starttls
+        tokens = None
+        if settings.smtp_auth != "password":
+            own = settings.smtp_oauth2_token_command or settings.smtp_oauth2_token_file
+            shared = not own and (settings.imap_oauth2_token_command or settings.imap_oauth2_token_file)
+            which = "IMAP" if shared else "SMTP"
+            tokens = oauth2.token_source(
+                settings.imap_oauth2_token_command if shared else settings.smtp_oauth2_token_command,
+                settings.imap_oauth2_token_file if shared else settings.smtp_oauth2_token_file,
+                f"INTAKE_{which}_OAUTH2_TOKEN_COMMAND", f"INTAKE_{which}_OAUTH2_TOKEN_FILE", AlertConfigError)
         return cls(
             smtp_host=settings.smtp_host,
             smtp_port=port,
@@ -116,6 +129,8 @@ class AlertSettings:
             smtp_password=password or None,
             smtp_starttls=starttls,
             smtp_ssl=implicit,
+            smtp_auth=settings.smtp_auth,
+            smtp_tokens=tokens,
             sender=settings.smtp_from,
             staff=[a.lower() for a in settings.staff],
             per_hour=settings.alerts_per_hour,
@@ -134,10 +149,13 @@ class AlertSettings:
             raise AlertConfigError("INTAKE_SMTP_HOST is not set: cannot send alerts")
         if not self.sender_address:
             raise AlertConfigError("INTAKE_SMTP_FROM must be the office's address, e.g. vanphong@example.vn")
+        if self.smtp_tokens and not self.smtp_user:
+            raise AlertConfigError(f"INTAKE_SMTP_AUTH={self.smtp_auth} needs INTAKE_SMTP_USER: the mailbox the token "
+                                   "is for")
         if self.smtp_user and not (self.smtp_starttls or self.smtp_ssl) and not is_loopback(self.smtp_host):
-            raise AlertConfigError("refusing to send the SMTP password unencrypted: set INTAKE_SMTP_STARTTLS=1 "
-                                   "(port 587) or INTAKE_SMTP_SSL=1 (port 465)")
-        if self.smtp_user and not self.smtp_password:
+            raise AlertConfigError("refusing to send the SMTP password or token unencrypted: set "
+                                   "INTAKE_SMTP_STARTTLS=1 (port 587) or INTAKE_SMTP_SSL=1 (port 465)")
+        if self.smtp_user and not self.smtp_tokens and not self.smtp_password:
             raise AlertConfigError("INTAKE_SMTP_USER is set but neither INTAKE_SMTP_PASSWORD nor "
                                    "INTAKE_SMTP_PASSWORD_FILE is")
 
@@ -264,6 +282,21 @@ def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
         raise smtplib.SMTPAuthenticationError(code, response)
 
 
+def _oauth2_login(conn: smtplib.SMTP, s: AlertSettings, tokens: oauth2.TokenSource) -> None:
+    """AUTH with an access token. AlertConfigError when the server offers no OAuth2 mechanism or
+    refuses the token."""
+    conn.ehlo_or_helo_if_needed()
+    offered = conn.esmtp_features.get("auth", "").upper().split()
+    where = f"{s.smtp_host}:{s.smtp_port}"
+    try:
+        oauth2.sign_in(s.smtp_auth, offered, s.smtp_user or "", s.smtp_host or "", s.smtp_port, tokens, conn.auth,
+                       smtplib.SMTPAuthenticationError, _error_text)
+    except oauth2.NotOffered as exc:
+        raise AlertConfigError(f"{where} {exc}: check INTAKE_SMTP_AUTH") from None
+    except oauth2.TokenRefused as exc:
+        raise AlertConfigError(f"SMTP login as {s.smtp_user} refused by {where}: {exc}") from None
+
+
 class _Smtp:
     """One connection for a run, opened on first use and reopened after the server drops it."""
 
@@ -284,7 +317,7 @@ class _Smtp:
     def _open(self) -> smtplib.SMTP:
         s = self.settings
         context = verified_context()
-        conn = None
+        conn: smtplib.SMTP | None = None
         try:
             if s.smtp_ssl:
                 conn = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout, context=context)
@@ -292,11 +325,15 @@ class _Smtp:
                 conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
             if s.smtp_starttls:
                 conn.starttls(context=context)
-            if s.smtp_user:
+            if s.smtp_tokens:
+                _oauth2_login(conn, s, s.smtp_tokens)
+            elif s.smtp_user:
                 _login(conn, s.smtp_user, s.smtp_password or "")
         except BaseException as exc:
             if conn is not None:
                 conn.close()
+            if isinstance(exc, oauth2.TokenUnavailable):  # the token service, not a setting: try again later
+                raise SmtpUnavailable(f"cannot sign in to the SMTP server {s.smtp_host}:{s.smtp_port}: {exc}") from None
             if isinstance(exc, ssl.SSLCertVerificationError):
                 raise AlertConfigError(certificate_error(s.smtp_host or "", s.smtp_port, exc)) from None
             wrong_port = plaintext_port_error(exc, s.smtp_host or "", s.smtp_port, "INTAKE_SMTP_SSL", 465, 587,

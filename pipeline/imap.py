@@ -6,7 +6,11 @@ anything else happens; the source id "imap:<user>@<host>/<folder>;UIDVALIDITY=<v
 stored with it, so a UID already seen is never downloaded again; and the (folder, UIDVALIDITY,
 last UID) checkpoint in `imap_sync` moves only after that commit (pipeline/flow.py
 `store_arrivals` commits each mail, then its checkpoint). A crash anywhere at worst repeats work
-that is then recognized as done. The loop, the lock and signals are in pipeline/poll.py.
+that is then recognized as done. A mail already stored from another folder (Gmail shows one
+message in every label's folder; staff move mail by hand) is recognized before its body is
+fetched, by Gmail's X-GM-MSGID where the server offers X-GM-EXT-1, else by Message-ID, size and
+INTERNALDATE: its new source is recorded and it counts as already stored. The loop, the lock and
+signals are in pipeline/poll.py.
 """
 
 from __future__ import annotations
@@ -28,11 +32,11 @@ import sqlite_utils
 from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientAbortError, IMAPClientError, LoginError
 
-from pipeline import schema
+from pipeline import oauth2, schema
 from pipeline import settings as registry
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.sources import Advance, Arrival, KnownMail, PassEnd, RawMail, SourceRefused
-from pipeline.store import has_source, now_iso
+from pipeline.store import has_source, now_iso, sha256
 from pipeline.tls import certificate_error, is_loopback, plaintext_port_error, verified_context
 
 log = logging.getLogger(__name__)
@@ -82,7 +86,7 @@ class ImapSettings:
 
     host: str
     user: str
-    password: str = field(repr=False)  # never logged, never stored
+    password: str = field(repr=False)  # never logged, never stored ("" with OAuth2)
     port: int = 993
     ssl: str = "1"  # "1" implicit TLS, "starttls", "0" plaintext (loopback only)
     folders: list[str] = field(default_factory=lambda: ["INBOX"])
@@ -90,8 +94,12 @@ class ImapSettings:
     interval: float = 60.0  # seconds between passes when the server has no IDLE
     idle: bool = True
     timeout: float = 60.0  # socket timeout
-    # Network trouble worth a reconnect; anything else is a bug and should surface.
-    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, EOFError, IMAPClientError)
+    auth: str = "password"  # INTAKE_IMAP_AUTH
+    tokens: oauth2.TokenSource | None = None  # with OAuth2
+    # Network trouble worth a reconnect (a token service out of reach too); anything else is a bug
+    # and should surface.
+    transient_errors: ClassVar[tuple[type[BaseException], ...]] = (OSError, EOFError, IMAPClientError,
+                                                                    oauth2.TokenUnavailable)
 
     @property
     def account(self) -> str:
@@ -121,7 +129,7 @@ class ImapSettings:
         """The INTAKE_IMAP_* settings; `flags` (the poll options, non-None values) win over them.
 
         Flag names: host, port, user, password_file, ssl, folder, action, interval. The password
-        file wins over INTAKE_IMAP_PASSWORD."""
+        file wins over INTAKE_IMAP_PASSWORD; with OAuth2 (INTAKE_IMAP_AUTH) no password is read."""
         texts = {FLAGS[name]: str(value) for name, value in flags.items() if value is not None}
         s = dataclasses.replace(settings, **{name: registry.parse(registry.spec(name), registry.field_type(name), text)
                                              for name, text in texts.items()})
@@ -129,19 +137,29 @@ class ImapSettings:
             raise ImapConfigError("no IMAP server: set INTAKE_IMAP_HOST or --host")
         if not s.imap_user:
             raise ImapConfigError("no IMAP user: set INTAKE_IMAP_USER or --user")
-        if s.imap_password_file:
+        password, tokens = "", None
+        if s.imap_auth != "password":
+            tokens = oauth2.token_source(s.imap_oauth2_token_command, s.imap_oauth2_token_file,
+                                         "INTAKE_IMAP_OAUTH2_TOKEN_COMMAND", "INTAKE_IMAP_OAUTH2_TOKEN_FILE",
+                                         ImapConfigError)
+        elif s.imap_oauth2_token_command or s.imap_oauth2_token_file:
+            raise ImapConfigError("an OAuth2 token is configured but INTAKE_IMAP_AUTH is password: set "
+                                  "INTAKE_IMAP_AUTH=oauth2")
+        elif s.imap_password_file:
             try:
                 password = read_secret_file(s.imap_password_file, "INTAKE_IMAP_PASSWORD_FILE")
             except SecretFileError as exc:
                 raise ImapConfigError(str(exc)) from None
         else:
             password = s.imap_password or ""
-        if not password:
-            raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE")
+        if not (password or tokens):
+            raise ImapConfigError("no IMAP password: set INTAKE_IMAP_PASSWORD or INTAKE_IMAP_PASSWORD_FILE "
+                                  "(or INTAKE_IMAP_AUTH=oauth2 and a token)")
         mode = s.imap_ssl
         if mode == "0" and not is_loopback(s.imap_host):
-            raise ImapConfigError(f"refusing plaintext IMAP to {s.imap_host}: the password would cross the network "
-                                  "in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback only)")
+            raise ImapConfigError(f"refusing plaintext IMAP to {s.imap_host}: the password or token would cross the "
+                                  "network in clear; use INTAKE_IMAP_SSL=1 or starttls (plaintext is for loopback "
+                                  "only)")
         port = s.imap_port or (993 if mode == "1" else 143)
         if port == 993 and mode != "1":  # the server would wait for a TLS handshake until the timeout
             raise ImapConfigError(f"port 993 is IMAP over implicit TLS: set INTAKE_IMAP_SSL=1, or use port 143 "
@@ -149,7 +167,7 @@ class ImapSettings:
         folders = list(s.imap_folder) or ["INBOX"]
         return cls(host=s.imap_host, user=s.imap_user, password=password, port=port, ssl=mode, folders=folders,
                    actions=parse_actions(s.imap_action, folders), interval=max(s.imap_interval, 0.1),
-                   idle=s.imap_idle)
+                   idle=s.imap_idle, auth=s.imap_auth, tokens=tokens)
 
 
 def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
@@ -170,7 +188,8 @@ def parse_actions(text: str, folders: list[str]) -> dict[str, Action]:
 
 def login(settings: ImapSettings) -> IMAPClient:
     """A logged-in connection. LoginError becomes ImapAuthError; a certificate that does not verify,
-    a missing STARTTLS or implicit TLS on a plaintext port ImapTlsError; network errors propagate."""
+    a missing STARTTLS or implicit TLS on a plaintext port ImapTlsError; network errors and
+    TokenUnavailable propagate."""
     context = verified_context()
     client = None
     try:
@@ -181,12 +200,13 @@ def login(settings: ImapSettings) -> IMAPClient:
                 raise ImapTlsError(f"{settings.host}:{settings.port} does not offer STARTTLS: use INTAKE_IMAP_SSL=1 "
                                    "and its implicit-TLS port (usually 993)")
             client.starttls(context)
-        client.login(settings.user, settings.password)
+        if settings.tokens:
+            _oauth2_login(client, settings, settings.tokens)
+        else:
+            client.login(settings.user, settings.password)
     except LoginError as exc:
         _close(client)
-        detail = str(exc.args[0] if exc.args else "")
-        detail = re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)  # imapclient hands over repr(bytes)
-        raise ImapAuthError(f"IMAP login as {settings.account} refused: {detail}") from None
+        raise ImapAuthError(f"IMAP login as {settings.account} refused: {_refusal(exc)}") from None
     except ssl.SSLCertVerificationError as exc:
         _close(client)
         raise ImapTlsError(certificate_error(settings.host, settings.port, exc)) from None
@@ -202,6 +222,25 @@ def login(settings: ImapSettings) -> IMAPClient:
         raise
     client.normalise_times = False  # INTERNALDATE with its offset, not naive local time
     return client
+
+
+def _oauth2_login(client: IMAPClient, settings: ImapSettings, tokens: oauth2.TokenSource) -> None:
+    """AUTHENTICATE with an access token. ImapAuthError when the server offers no OAuth2 mechanism
+    or refuses the token."""
+    offered = [c.decode("ascii", "replace")[5:] for c in client.capabilities() if c.upper().startswith(b"AUTH=")]
+    try:
+        oauth2.sign_in(settings.auth, offered, settings.user, settings.host, settings.port, tokens,
+                       client.sasl_login, LoginError, _refusal)
+    except oauth2.NotOffered as exc:
+        raise ImapAuthError(f"{settings.address} {exc}: check INTAKE_IMAP_AUTH") from None
+    except oauth2.TokenRefused as exc:
+        raise ImapAuthError(f"IMAP login as {settings.account} refused {exc}") from None
+
+
+def _refusal(exc: BaseException) -> str:
+    """What the server said, from imapclient's LoginError (which hands over repr(bytes))."""
+    detail = str(exc.args[0] if exc.args else "")
+    return re.sub(r"""^b(['"])(.*)\1$""", r"\2", detail)
 
 
 def _close(client: IMAPClient | None) -> None:
@@ -232,33 +271,67 @@ def _checkpoint(db: sqlite_utils.Database, account: str, folder: str) -> tuple[i
 
 @dataclass
 class UidCheckpoint:
-    """The folder's checkpoint at `uid`. `done`, when given, collects the UIDs committed (for the action)."""
+    """The folder's checkpoint at `uid`. `done`, when given, collects the UIDs committed (for the action).
+    `gmail_id` (Gmail's X-GM-MSGID of the mail at `uid`) is written on its row of message_sources,
+    `source`, which the mail's commit has just added."""
 
     account: str
     folder: str
     uidvalidity: int
     uid: int
     done: list[int] | None = None
+    source: str = ""
+    gmail_id: str | None = None
 
     def commit(self, db: sqlite_utils.Database) -> None:
         with db.conn:
             schema.upsert(db.conn, "imap_sync", [{"account": self.account, "folder": self.folder, "last_uid": self.uid,
                                                   "uidvalidity": self.uidvalidity, "updated_at": now_iso()}])
+            if self.gmail_id:
+                db.conn.execute("update message_sources set gmail_id = ? where source = ?",
+                                [self.gmail_id, self.source])
         if self.done is not None:
             self.done.append(self.uid)
 
 
-def _known_by_message_id(db: sqlite_utils.Database, message_id: str, size: int,
-                         internaldate: datetime | None) -> str | None:
-    """The stored mail with this Message-ID, size and INTERNALDATE, if any. The date guards against a
-    second delivery of one mail (same id, Received headers of the same length); a UIDVALIDITY reset
-    or a MOVE keeps INTERNALDATE."""
-    if not message_id or internaldate is None:
-        return None
+@dataclass(frozen=True)
+class Described:
+    """What the server tells of a mail before its body: enough to recognize one stored already."""
+
+    message_id: str
+    size: int
+    internaldate: datetime | None
+    gmail_id: str | None = None  # X-GM-MSGID, where the server is Gmail (X-GM-EXT-1)
+
+    @classmethod
+    def of(cls, meta: dict) -> Described:
+        gmail_id = meta.get(b"X-GM-MSGID")
+        return cls(_message_id(meta.get(b"ENVELOPE")), meta.get(b"RFC822.SIZE", -1), meta.get(b"INTERNALDATE"),
+                   str(gmail_id) if gmail_id is not None else None)
+
+    @property
+    def key(self) -> tuple[str, int, str] | None:
+        """(Message-ID, size, INTERNALDATE), when the mail has all three."""
+        if not self.message_id or self.internaldate is None:
+            return None
+        return self.message_id, self.size, self.internaldate.isoformat()
+
+
+def _known_by_gmail_id(db: sqlite_utils.Database, account: str, gmail_id: str) -> str | None:
+    """The stored mail Gmail gave this id in another folder of the same account, if any."""
+    prefix = f"imap:{account}/"
+    row = db.execute("select sha256 from message_sources where gmail_id = ? and substr(source, 1, ?) = ? limit 1",
+                     [gmail_id, len(prefix), prefix]).fetchone()
+    return row[0] if row else None
+
+
+def _known_by_message_id(db: sqlite_utils.Database, key: tuple[str, int, str]) -> str | None:
+    """The stored mail with this Message-ID, size and INTERNALDATE (`Described.key`), if any. The
+    date guards against a second delivery of one mail (same id, Received headers of the same
+    length); a UIDVALIDITY reset, a MOVE, a COPY and Gmail's labels keep INTERNALDATE."""
     row = db.execute("""select r.sha256 from messages m join raw_messages r on r.sha256 = m.id
         join message_sources s on s.sha256 = r.sha256
-        where m.message_id = ? and r.size = ? and s.internaldate = ? limit 1""",
-                     [message_id, size, internaldate.isoformat()]).fetchone()
+        where m.message_id = ? and r.size = ? and s.internaldate = ? limit 1""", list(key)).fetchone()
     return row[0] if row else None
 
 
@@ -280,6 +353,10 @@ class ImapSession:
     def __init__(self, settings: ImapSettings, client: IMAPClient):
         self.settings, self.client = settings, client
         self.folder = settings.folders[0]
+        self.gmail = client.has_capability("X-GM-EXT-1")  # Gmail: each message has one id in all folders
+        # Mails stored in this pass, by Described.key: their derived rows (and so their Message-IDs)
+        # may still be on their way from the workers when another folder shows them again.
+        self._stored_in_pass: dict[tuple[str, int, str], str] = {}
 
     def close(self) -> None:
         try:
@@ -303,6 +380,7 @@ class ImapSession:
             sock.close()
 
     def arrivals(self, db: sqlite_utils.Database, stop: Callable[[], bool], catch_up: bool) -> Iterator[Arrival]:
+        self._stored_in_pass = {}  # the last pass's mails are derived by now
         for folder in self.settings.folders:
             if stop():
                 break
@@ -357,18 +435,15 @@ class ImapSession:
                stop: Callable[[], bool], end: PassEnd, done: list[int]) -> Iterator[Arrival]:
         """One batch: headers first, bodies only for mails not stored yet."""
         settings, client = self.settings, self.client
-        meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"])
+        meta = client.fetch(uids, ["ENVELOPE", "RFC822.SIZE", "INTERNALDATE"] + (["X-GM-MSGID"] if self.gmail else []))
+        described = {uid: Described.of(meta[uid]) for uid in uids if uid in meta}  # else expunged since the SEARCH
         wanted: list[int] = []
         known: dict[int, str | None] = {}
-        for uid in uids:
-            if uid not in meta:
-                continue  # expunged since the SEARCH
-            m = meta[uid]
+        for uid, mail in described.items():
             if has_source(db, source_id(settings, folder, uidvalidity, uid)):
                 known[uid] = None
             else:
-                digest = _known_by_message_id(db, _message_id(m.get(b"ENVELOPE")), m.get(b"RFC822.SIZE", -1),
-                                              m.get(b"INTERNALDATE"))
+                digest = self.already_stored(db, mail)
                 if digest:
                     known[uid] = digest
                 else:
@@ -380,12 +455,14 @@ class ImapSession:
             # Committed after the mail (a crash before fetches this UID again; after, the source row
             # says "have it" and derive_pending finishes a derivation cut short).
             checkpoint = UidCheckpoint(settings.account, folder, uidvalidity, uid, done if uid in meta else None)
-            if uid not in meta:
+            if uid not in described:
                 yield Advance(checkpoint)
                 continue
-            internaldate = _standard_time(meta[uid].get(b"INTERNALDATE"))
+            mail = described[uid]
+            internaldate = _standard_time(mail.internaldate)
             source = source_id(settings, folder, uidvalidity, uid)
             if uid in known:
+                checkpoint.source, checkpoint.gmail_id = source, mail.gmail_id
                 yield KnownMail(source, known[uid], internaldate, checkpoint)
                 continue
             if uid not in bodies:
@@ -394,8 +471,20 @@ class ImapSession:
             raw = bodies.get(uid, {}).get(b"BODY[]")
             if raw is None:  # expunged between the two FETCHes
                 yield Advance(checkpoint)
-            else:
-                yield RawMail(source, raw, internaldate, checkpoint)
+                continue
+            checkpoint.source, checkpoint.gmail_id = source, mail.gmail_id
+            if mail.key:
+                self._stored_in_pass[mail.key] = sha256(raw)  # committed before the next mail is looked at
+            yield RawMail(source, raw, internaldate, checkpoint)
+
+    def already_stored(self, db: sqlite_utils.Database, mail: Described) -> str | None:
+        """The stored mail this one is, told without its body: by Gmail's id where the server gives
+        one, else by Message-ID, size and INTERNALDATE."""
+        found = _known_by_gmail_id(db, self.settings.account, mail.gmail_id) if mail.gmail_id else None
+        key = mail.key
+        if not found and key:
+            found = self._stored_in_pass.get(key) or _known_by_message_id(db, key)
+        return found
 
     def wait_for_mail(self, db: sqlite_utils.Database, stop: threading.Event) -> None:
         """Until new mail may be there: IDLE on the first folder when the server has it (new mail is

@@ -23,7 +23,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -53,8 +53,10 @@ TABLES: tuple[Table, ...] = (
     Table("raw_messages", INPUT, {"sha256": str, "raw": bytes, "size": int, "stored_at": str}, "sha256"),
     # Where each mail was seen: "file:…", "mbox:…:N", "imap:user@host/folder;UIDVALIDITY=…;UID=…". A file
     # source is known by its bytes: a file rewritten with other bytes under the same name is one more row.
-    Table("message_sources", INPUT, {"source": str, "sha256": str, "internaldate": str, "seen_at": str},
-          ("source", "sha256"), foreign_keys=(("sha256", "raw_messages", "sha256"),), indexes=(("sha256",),)),
+    # gmail_id: Gmail's X-GM-MSGID, one id for a message in every label's folder.
+    Table("message_sources", INPUT, {"source": str, "sha256": str, "internaldate": str, "seen_at": str,
+                                     "gmail_id": str}, ("source", "sha256"),
+          foreign_keys=(("sha256", "raw_messages", "sha256"),), indexes=(("sha256",), ("gmail_id",))),
     # Attachment contents, content-addressed: derived, but shared between mails, so never deleted with one.
     Table("blobs", DERIVED, {"sha256": str, "content": bytes, "size": int}, "sha256"),
     # One row per derived mail, written in the same transaction as the rest of its rows: the mail's
@@ -372,8 +374,14 @@ def _v5(db: sqlite_utils.Database) -> None:
     _add_missing(db)
 
 
+def _v6(db: sqlite_utils.Database) -> None:
+    """message_sources.gmail_id, so a Gmail message stored from one folder is known in the others."""
+    _add_missing_columns(db)
+    _add_missing_indexes(db)
+
+
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:

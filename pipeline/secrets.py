@@ -1,10 +1,12 @@
-"""Passwords: read from files only the owner can read, and never written to a log.
+"""Passwords and OAuth2 tokens: read from files only the owner can read, and never written to a log.
 
 The IMAP and SMTP passwords come from INTAKE_*_PASSWORD or a file named by INTAKE_*_PASSWORD_FILE
-(the file wins). A file that group or others can read leaks the mailbox to every account on the
-machine, so it is refused (the CLI exits 2) rather than warned about: a warning scrolls by in a
-cron log unread. Whatever an exception or a library prints, the log filter installed by the CLI
-replaces every configured secret (pipeline/settings.py `Settings.secrets()`) with "***".
+(the file wins); OAuth2 access tokens from a command or a file (pipeline/oauth2.py). A file that
+group or others can read leaks the mailbox to every account on the machine, so it is refused (the
+CLI exits 2) rather than warned about: a warning scrolls by in a cron log unread. Whatever an
+exception or a library prints, the log filter installed by the CLI replaces every configured
+secret (pipeline/settings.py `Settings.secrets()`) with "***", and every token as it is fetched
+(`redact_also`).
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class RedactSecrets(logging.Filter):
         super().__init__()
         self.secrets = list(secrets)
 
+    def add(self, secret: str) -> None:
+        if secret and secret not in self.secrets:
+            self.secrets = sorted([*self.secrets, secret], key=len, reverse=True)
+
     def _clean(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
@@ -74,3 +80,12 @@ def install_redaction(secrets: list[str]) -> RedactSecrets:
             handler.removeFilter(old)
         handler.addFilter(redactor)
     return redactor
+
+
+def redact_also(secret: str) -> None:
+    """One more secret, learned while running (an OAuth2 token just fetched), for every filter
+    install_redaction() put on the root logger's handlers."""
+    for handler in logging.getLogger().handlers:
+        for redactor in handler.filters:
+            if isinstance(redactor, RedactSecrets):
+                redactor.add(secret)

@@ -29,6 +29,7 @@ DEFAULT_DB = "intake.db"
 TRUE_WORDS = ("1", "true", "yes", "on")
 FALSE_WORDS = ("0", "false", "no", "off")
 _MB = 1024 * 1024
+AUTH_CHOICES = ("password", "oauth2", "xoauth2", "oauthbearer")  # INTAKE_IMAP_AUTH, INTAKE_SMTP_AUTH
 
 
 class SettingError(ValueError):
@@ -115,6 +116,18 @@ class Settings:
     imap_password_file: str | None = setting(
         "INTAKE_IMAP_PASSWORD_FILE", None, "a file holding the password, readable by its owner only; "
         "it wins over `INTAKE_IMAP_PASSWORD`", flag="poll --password-file", secret=True, is_file=True)
+    imap_auth: str = setting(
+        "INTAKE_IMAP_AUTH", "password", "how to sign in: `password` (IMAP LOGIN), `oauth2` (an OAuth2 access token "
+        "by SASL XOAUTH2, or OAUTHBEARER when the server offers only that; Microsoft 365, Gmail), `xoauth2` or "
+        "`oauthbearer` (that mechanism only)", choices=AUTH_CHOICES)
+    imap_oauth2_token_command: str | None = setting(
+        "INTAKE_IMAP_OAUTH2_TOKEN_COMMAND", None, "with OAuth2: a command (run by `/bin/sh`) that prints a fresh "
+        "access token, e.g. `pizauth show m365`; run at every sign-in, and once more when the server refuses its "
+        "token; never logged", secret=True)
+    imap_oauth2_token_file: str | None = setting(
+        "INTAKE_IMAP_OAUTH2_TOKEN_FILE", None, "with OAuth2, instead of the command: a file holding the access "
+        "token, kept fresh by a refresh tool, readable by its owner only; read at every sign-in", secret=True,
+        is_file=True)
     imap_ssl: str = setting(
         "INTAKE_IMAP_SSL", "1", "`1` implicit TLS, `starttls`, or `0` plaintext (refused unless the host is "
         "loopback); the certificate is always verified (see `SSL_CERT_FILE`)", flag="poll --ssl",
@@ -141,6 +154,16 @@ class Settings:
     smtp_password_file: str | None = setting(
         "INTAKE_SMTP_PASSWORD_FILE", None, "a file holding the password, readable by its owner only; "
         "it wins over `INTAKE_SMTP_PASSWORD`", secret=True, is_file=True)
+    smtp_auth: str = setting(
+        "INTAKE_SMTP_AUTH", "password", "how to sign in: `password` (when `INTAKE_SMTP_USER` is set), or `oauth2`, "
+        "`xoauth2`, `oauthbearer` as for IMAP (with `INTAKE_SMTP_USER`, the mailbox the token is for)",
+        choices=AUTH_CHOICES)
+    smtp_oauth2_token_command: str | None = setting(
+        "INTAKE_SMTP_OAUTH2_TOKEN_COMMAND", None, "as `INTAKE_IMAP_OAUTH2_TOKEN_COMMAND`, for SMTP", secret=True,
+        default_text="when neither SMTP token setting is set, the IMAP ones (one token can cover both)")
+    smtp_oauth2_token_file: str | None = setting(
+        "INTAKE_SMTP_OAUTH2_TOKEN_FILE", None, "as `INTAKE_IMAP_OAUTH2_TOKEN_FILE`, for SMTP", secret=True,
+        is_file=True, default_text="the IMAP one's, as above")
     smtp_starttls: bool = setting(
         "INTAKE_SMTP_STARTTLS", False, "`1` to use STARTTLS, usually on port `587` (STARTTLS or "
         "`INTAKE_SMTP_SSL` is required with a login, except on loopback)")

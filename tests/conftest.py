@@ -121,12 +121,17 @@ def smtp_server():
 @pytest.fixture(scope="session")
 def dovecot():
     """A running Dovecot (tests/servers.py); the IMAP tests skip when it is not installed."""
+    yield from _running_dovecot()
+
+
+def _running_dovecot(**options):
+    """A started tests.servers.Dovecot(**options), cleaned up afterwards; skips without Dovecot."""
     from tests.servers import Dovecot, dovecot_missing
 
     reason = dovecot_missing()
     if reason:
         pytest.skip(reason)
-    server = Dovecot()
+    server = Dovecot(**options)
     server.start()
     yield server
     server.cleanup()
@@ -167,18 +172,35 @@ def tls_cert(tls_ca):
 
 @pytest.fixture(scope="session")
 def dovecot_tls(tls_cert):
-    from tests.servers import Dovecot, dovecot_missing
-
-    reason = dovecot_missing()
-    if reason:
-        pytest.skip(reason)
-    server = Dovecot(tls=tls_cert)
-    server.start()
-    yield server
-    server.cleanup()
+    yield from _running_dovecot(tls=tls_cert)
 
 
 @pytest.fixture
 def tls_imap_user(dovecot_tls, request):
     """(user, password) of a fresh mailbox on dovecot_tls."""
     return _new_user(dovecot_tls, request)
+
+
+# ---- OAuth2 (issue 18): a pretend provider's tokens, and a Dovecot that signs in with them.
+
+@pytest.fixture(scope="session")
+def oauth_provider():
+    """tests/servers.py OAuthProvider: `issue(user)` gives a good token, `expire(token)` ends it."""
+    from tests.servers import OAuthProvider
+
+    provider = OAuthProvider().start()
+    yield provider
+    provider.stop()
+
+
+@pytest.fixture(scope="session")
+def dovecot_oauth2(oauth_provider):
+    """A Dovecot taking SASL XOAUTH2 and OAUTHBEARER, each token asked of oauth_provider (and
+    passwords too, for the tests' own APPENDs)."""
+    yield from _running_dovecot(oauth2=oauth_provider.url)
+
+
+@pytest.fixture
+def oauth_imap_user(dovecot_oauth2, request):
+    """(user, password) of a fresh mailbox on dovecot_oauth2."""
+    return _new_user(dovecot_oauth2, request)

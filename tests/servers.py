@@ -4,28 +4,37 @@
 under the temp dir), starts the master in the foreground-less daemon mode and can stop, restart and
 add users. Written for Dovecot 2.3 (`disable_plaintext_auth`); 2.4 renamed most settings.
 `LocalCA` issues throwaway certificates, so both servers can also speak TLS (implicit or STARTTLS)
-to clients that trust the CA through SSL_CERT_FILE.
+to clients that trust the CA through SSL_CERT_FILE. `OAuthProvider` is the token side of an OAuth2
+provider: Dovecot's oauth2 passdb asks its introspection endpoint whether a token is good, and
+`SmtpServer(oauth2=...)` checks XOAUTH2 and OAUTHBEARER against the same tokens.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ipaddress
+import json
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import tempfile
+import threading
 import time
+import urllib.parse
 from datetime import datetime, timedelta, timezone
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import AuthResult
+from aiosmtpd.smtp import MISSING, AuthResult
 
 
 def free_port() -> int:
@@ -106,6 +115,54 @@ def server_context(cert_file: Path, key_file: Path) -> ssl.SSLContext:
     return context
 
 
+class OAuthProvider:
+    """The token side of an OAuth2 provider, on loopback: the tokens a test issues are good for their
+    user until it expires them. Its introspection endpoint (RFC 7662, a form POST of `token=`) is
+    what Dovecot's oauth2 passdb asks; `asked` counts the questions (one per sign-in attempt)."""
+
+    def __init__(self):
+        self.tokens: dict[str, str] = {}  # good token → user
+        self.asked = 0
+        provider = self
+
+        class Introspection(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's name
+                form = urllib.parse.parse_qs(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+                provider.asked += 1
+                user = provider.tokens.get(form.get("token", [""])[0])
+                body = json.dumps({"active": True, "username": user} if user else {"active": False}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args) -> None:
+                pass  # not on the test's stderr
+
+        self._http = ThreadingHTTPServer(("127.0.0.1", 0), Introspection)
+        self.url = f"http://127.0.0.1:{self._http.server_address[1]}/introspect"
+
+    def issue(self, user: str) -> str:
+        token = "ya29." + secrets.token_urlsafe(32)  # looks like a Google access token
+        self.tokens[token] = user
+        return token
+
+    def expire(self, token: str) -> None:
+        self.tokens.pop(token, None)
+
+    def good(self, token: str, user: str) -> bool:
+        return self.tokens.get(token) == user
+
+    def start(self) -> OAuthProvider:
+        threading.Thread(target=self._http.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        self._http.shutdown()
+        self._http.server_close()
+
+
 def dovecot_missing() -> str | None:
     """Why the Dovecot tests cannot run here, or None."""
     if not shutil.which("dovecot") or not shutil.which("doveadm"):
@@ -116,15 +173,19 @@ def dovecot_missing() -> str | None:
 class Dovecot:
     """One Dovecot instance: IMAP on 127.0.0.1:<port>, users in a passwd-file, Maildir storage.
     With `tls=(certificate, key)` also implicit TLS on <ssl_port>, STARTTLS on <port>, and
-    ssl = required (which Dovecot does not enforce for loopback clients: `client()` still works)."""
+    ssl = required (which Dovecot does not enforce for loopback clients: `client()` still works).
+    With `oauth2` (an introspection URL, OAuthProvider.url) also SASL XOAUTH2 and OAUTHBEARER, by an
+    oauth2 passdb that asks it about each token."""
 
-    def __init__(self, root: str | None = None, port: int | None = None, tls: tuple[Path, Path] | None = None):
+    def __init__(self, root: str | None = None, port: int | None = None, tls: tuple[Path, Path] | None = None,
+                 oauth2: str | None = None):
         # Dovecot's auth and mail processes run as other users: the whole path must be traversable,
         # which pytest's 0700 tmp_path is not. So a directory of our own under /tmp.
         self.root = Path(root or tempfile.mkdtemp(prefix="intake-dovecot-"))
         self.root.chmod(0o755)
         self.port = port or free_port()
         self.tls = tls
+        self.oauth2 = oauth2
         self.ssl_port = free_port() if tls else 0  # 0: no implicit-TLS listener
         self.host = "127.0.0.1"
         self.config = self.root / "dovecot.conf"
@@ -147,6 +208,15 @@ class Dovecot:
         r = self.root
         rootless = os.geteuid() != 0
         tls_settings = f"ssl = required\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}" if self.tls else "ssl = no"
+        mechanisms, oauth2_passdb = "plain login", ""
+        if self.oauth2:
+            # Dovecot 2.3's oauth2 passdb: each token POSTed to the introspection URL, good while "active".
+            (r / "dovecot-oauth2.conf.ext").write_text(
+                f"introspection_url = {self.oauth2}\nintrospection_mode = post\nforce_introspection = yes\n"
+                "username_attribute = username\nactive_attribute = active\nactive_value = true\n")
+            mechanisms += " xoauth2 oauthbearer"
+            oauth2_passdb = (f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n"
+                             f"  args = {r}/dovecot-oauth2.conf.ext\n}}")
         self.config.write_text(f"""
 protocols = imap
 listen = {self.host}
@@ -156,7 +226,7 @@ log_path = {self.log}
 info_log_path = {self.log}
 {tls_settings}
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = {mechanisms}
 mail_location = maildir:{self.mail_root}/%u
 mail_uid = {self.mail_user}
 mail_gid = {self.mail_group}
@@ -168,6 +238,7 @@ mailbox_idle_check_interval = 1 secs
 auth_verbose = yes
 # The tests give a wrong password on purpose: no delay for it (and no per-IP penalty, see anvil).
 auth_failure_delay = 0 secs
+{oauth2_passdb}
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.users_file}
@@ -295,19 +366,77 @@ class _Handler:
         return "250 OK"
 
 
+class _OAuthHandler(_Handler):
+    """AUTH XOAUTH2 and OAUTHBEARER against an OAuthProvider's tokens. A refused token gets the
+    error challenge the providers send (a JSON status), then 535 once the client has answered it."""
+
+    def __init__(self, server: SmtpServer, provider: OAuthProvider):
+        super().__init__(server)
+        self.provider = provider
+
+    async def auth_XOAUTH2(self, server, args):  # noqa: N802 - aiosmtpd finds mechanisms by this name
+        return await self._check(server, args, "XOAUTH2")
+
+    async def auth_OAUTHBEARER(self, server, args):  # noqa: N802
+        return await self._check(server, args, "OAUTHBEARER")
+
+    async def _check(self, server, args, mechanism: str) -> AuthResult:
+        if len(args) == 1:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)  # challenge_auth has answered
+        else:
+            blob = _b64(args[1])
+            if blob is None:
+                await server.push("501 5.5.2 Can't decode base64")
+                return AuthResult(success=False, handled=True)
+        user, token = _oauth_fields(blob.decode("utf-8", "replace"), mechanism)
+        good = self.provider.good(token, user)
+        self.server.sign_ins.append((mechanism, user, good))
+        if good:
+            return AuthResult(success=True, auth_data=user)
+        status = {"status": "401", "schemes": "bearer"} if mechanism == "XOAUTH2" else {"status": "invalid_token"}
+        await server.challenge_auth(json.dumps(status))  # the client ends the exchange
+        return AuthResult(success=False, handled=False)
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return None
+
+
+def _oauth_fields(message: str, mechanism: str) -> tuple[str, str]:
+    """(user, token) of an XOAUTH2 or OAUTHBEARER (RFC 7628) client message."""
+    parts = message.split("\x01")
+    fields = dict(p.split("=", 1) for p in parts[1 if mechanism == "OAUTHBEARER" else 0:] if "=" in p)
+    if mechanism == "OAUTHBEARER":  # "n,a=user," : the GS2 header names the user
+        authzid = next((f[2:] for f in parts[0].split(",") if f.startswith("a=")), "")
+        user = authzid.replace("=2C", ",").replace("=3D", "=")
+    else:
+        user = fields.get("user", "")
+    return user, fields.get("auth", "").removeprefix("Bearer ")
+
+
 class SmtpServer:
     """aiosmtpd Controller on loopback. With `credentials=(user, password)` it requires AUTH
-    (over plain TCP, which intake allows only on loopback, unless TLS is on). `ssl_context`:
+    (over plain TCP, which intake allows only on loopback, unless TLS is on); with `oauth2` (an
+    OAuthProvider) it requires AUTH by `mechanisms` (XOAUTH2 and OAUTHBEARER; PLAIN and LOGIN not
+    offered), each attempt kept in `sign_ins` as (mechanism, user, good?). `ssl_context`:
     implicit TLS from the first byte (port 465 style); `tls_context`: STARTTLS, required before
     AUTH and MAIL (port 587 style)."""
 
     def __init__(self, credentials: tuple[str, str] | None = None, ssl_context: ssl.SSLContext | None = None,
-                 tls_context: ssl.SSLContext | None = None):
+                 tls_context: ssl.SSLContext | None = None, oauth2: OAuthProvider | None = None,
+                 mechanisms: tuple[str, ...] = ("XOAUTH2", "OAUTHBEARER")):
         self.host, self.port = "127.0.0.1", free_port()
         self.envelopes: list[tuple[str, list[str], bytes]] = []
         self.reply: str | None = None
         self.credentials = credentials
         self.ssl_context, self.tls_context = ssl_context, tls_context
+        self.oauth2, self.mechanisms = oauth2, mechanisms
+        self.sign_ins: list[tuple[str, str, bool]] = []
         self.controller: Controller | None = None
 
     def _auth(self, server, session, envelope, mechanism, auth_data):
@@ -321,10 +450,15 @@ class SmtpServer:
             # aiosmtpd counts only STARTTLS as TLS for auth_require_tls, not implicit TLS.
             extra = {"authenticator": self._auth, "auth_required": True,
                      "auth_require_tls": self.tls_context is not None}
+        if self.oauth2:
+            offered = {"XOAUTH2", "OAUTHBEARER"} & set(self.mechanisms)
+            extra = {"auth_required": True, "auth_require_tls": self.tls_context is not None,
+                     "auth_exclude_mechanism": ["PLAIN", "LOGIN", *({"XOAUTH2", "OAUTHBEARER"} - offered)]}
         if self.tls_context:
             extra |= {"tls_context": self.tls_context, "require_starttls": True}
-        self.controller = Controller(_Handler(self), hostname=self.host, port=self.port,
-                                     ssl_context=self.ssl_context, **extra)
+        handler = _OAuthHandler(self, self.oauth2) if self.oauth2 else _Handler(self)
+        self.controller = Controller(handler, hostname=self.host, port=self.port, ssl_context=self.ssl_context,
+                                     **extra)
         self.controller.start()
         return self
 

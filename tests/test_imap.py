@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from pipeline.flow import statuses
-from pipeline.imap import ImapConfigError, ImapSettings, parse_actions
+from pipeline.imap import Described, ImapConfigError, ImapSession, ImapSettings, UidCheckpoint, parse_actions, source_id
 from pipeline.mime import parse_mail
 from pipeline.poll import PollLock, PollLocked, run
-from pipeline.store import open_db
+from pipeline.store import open_db, save_raw
 from rules.campaign import load_campaign
 from tests.conftest import CAMPAIGN_FILE, ROOT, SAMPLE_INBOX
 from tests.fixtures.mail import VN, build_mail
@@ -340,3 +340,55 @@ def test_poll_sends_due_alerts_when_smtp_is_configured(dovecot, imap_user, smtp_
     assert down.returncode == 0 and "1 mails fetched: 1 new" in down.stdout
     assert "alerts not sent: cannot reach the SMTP server" in down.stderr
     assert _count(tmp_path / "down.db", "select count(*) from alerts") == 0
+
+
+def test_one_mail_in_several_folders_is_downloaded_stored_and_counted_once(dovecot, imap_user, tmp_path):
+    user, pw = imap_user
+    db_path = tmp_path / "intake.db"
+    report = sorted(SAMPLE_INBOX.glob("*.eml"))[0]  # so-noi-vu's report: it counts for a unit
+    raw = report.read_bytes()
+    mail = (raw, parse_mail(raw).received_at)
+    # Gmail shows one message in every label's folder; an office copies one into a folder of its own.
+    _append(dovecot, user, pw, [mail], folder="INBOX")
+    _append(dovecot, user, pw, [mail], folder="Báo cáo")
+    _append(dovecot, user, pw, [], folder="Lưu trữ")
+    env = _env(dovecot, user, pw, db_path, folder="INBOX,Báo cáo,Lưu trữ")
+    first = _poll_once(env)
+    assert first.returncode == 0, first.stderr
+    assert "1 mails fetched: 1 new, 1 already stored" in first.stdout
+    # A third copy, moved by hand from INBOX into another polled folder: a new UID there, the same mail.
+    c = dovecot.client(user, pw)
+    c.select_folder("INBOX")
+    c.move(c.search("ALL"), "Lưu trữ")
+    c.logout()
+    second = _poll_once(env)
+    assert second.returncode == 0, second.stderr
+    assert "0 mails fetched: 0 new, 1 already stored" in second.stdout
+    db = open_db(str(db_path))
+    assert db["raw_messages"].count == 1 and db["messages"].count == 1
+    assert db.execute("select count(*) from message_sources").fetchone()[0] == 3  # every place it was seen
+    got = {s.unit: s for s in statuses(db, load_campaign(CAMPAIGN_FILE), datetime.fromisoformat(NOW))}
+    assert got["so-noi-vu"].status == "on_time" and len(got["so-noi-vu"].messages) == 1
+    assert db.execute("select sum(fetched), sum(new), sum(skipped) from polls").fetchone() == (1, 1, 2)
+    db.conn.close()
+
+
+def test_gmail_id_tells_a_mail_stored_from_another_folder(dovecot, imap_user, db, tmp_path):
+    """Where the server is Gmail (X-GM-EXT-1, which Dovecot is not), the X-GM-MSGID of the FETCH
+    answer is kept with the first folder's source and recognizes the mail in any other folder, even
+    one without a Message-ID."""
+    user, pw = imap_user
+    settings = ImapSettings.from_env(_env(dovecot, user, pw, tmp_path / "intake.db"))
+    raw, received = b"From: vanthu@donvi.example.vn\r\nSubject: no Message-ID\r\n\r\nNoi dung.\r\n", _mail(0)[1]
+    first = source_id(settings, "INBOX", 1, 7)
+    digest, _ = save_raw(db, raw, first, received)
+    UidCheckpoint(settings.account, "INBOX", 1, 7, source=first, gmail_id="1278455344230334865").commit(db)
+    seen = {b"ENVELOPE": None, b"RFC822.SIZE": len(raw), b"INTERNALDATE": received, b"X-GM-MSGID": 1278455344230334865}
+    session = settings.connect()
+    try:
+        assert session.already_stored(db, Described.of(seen)) == digest  # from "[Gmail]/All Mail", say
+        assert session.already_stored(db, Described.of(seen | {b"X-GM-MSGID": 1278455344230334866})) is None
+        other = ImapSettings.from_env(_env(dovecot, "someone-else", pw, tmp_path / "intake.db"))
+        assert ImapSession(other, session.client).already_stored(db, Described.of(seen)) is None  # ids are per account
+    finally:
+        session.close()
