@@ -69,6 +69,16 @@ def imap_figures(n_messages: int, base_campaign: Path, work: Path) -> dict:
 
 def _idle_latency(server, settings, campaigns, db_path: str) -> float:
     """A poller waiting in IDLE; one report APPENDed; seconds until its unit's submission row."""
+    unit = campaigns[0].units[0]
+    raw = build_mail(sender=unit.emails[0], sender_name=unit.name, subject="Báo cáo sơ kết ĐỢT-0-BENCH",
+                     received=datetime(2022, 6, 10, 9, 0, tzinfo=VN),
+                     attachments=[("Bao cao.docx", corpus.docx_report(0))])
+    return idle_latency(server, settings, campaigns, db_path, raw, campaigns[0].id, unit.id)
+
+
+def idle_latency(server, settings, campaigns, db_path: str, raw: bytes, campaign_id: str, unit_id: str) -> float:
+    """A poller waiting in IDLE; `raw` APPENDed; seconds until the unit's status row in the
+    campaign shows it received."""
     from pipeline.poll import run
 
     stop = threading.Event()
@@ -77,18 +87,15 @@ def _idle_latency(server, settings, campaigns, db_path: str) -> float:
     conn = sqlite3.connect(db_path, timeout=30)
     try:
         time.sleep(1.5)  # the catch-up pass is done and the poller sits in IDLE
-        unit = campaigns[0].units[0]
-        raw = build_mail(sender=unit.emails[0], sender_name=unit.name, subject="Báo cáo sơ kết ĐỢT-0-BENCH",
-                         received=datetime(2022, 6, 10, 9, 0, tzinfo=VN),
-                         attachments=[("Bao cao.docx", corpus.docx_report(0))])
         client = server.client(USER, PASSWORD)
         t = time.perf_counter()
         client.append("INBOX", raw)
         client.logout()
-        query = "select count(*) from submissions where unit_id = ? and received_at is not null"
+        query = ("select count(*) from submissions where campaign_id = ? and unit_id = ? "
+                 "and received_at is not null")
         while time.perf_counter() - t < 60:
             try:
-                if conn.execute(query, [unit.id]).fetchone()[0]:
+                if conn.execute(query, [campaign_id, unit_id]).fetchone()[0]:
                     return round(time.perf_counter() - t, 2)
             except sqlite3.OperationalError:
                 pass
@@ -98,3 +105,32 @@ def _idle_latency(server, settings, campaigns, db_path: str) -> float:
         conn.close()
         stop.set()
         poller.join(30)
+
+
+def history_idle_latency(history, work: Path) -> dict:
+    """`idle_latency` with ten years stored (benchmarks/history.py): a unit's report to the open
+    round, which it has not answered yet."""
+    from tests.servers import Dovecot, dovecot_missing
+
+    from benchmarks.history import mail
+    from pipeline.imap import ImapSettings
+
+    reason = dovecot_missing()
+    if reason:
+        return {"idle_latency_history_s": None, "imap_skipped": reason}
+    server = Dovecot()
+    try:
+        server.start()
+        server.add_user(USER, PASSWORD)
+        settings = ImapSettings.from_env({"INTAKE_IMAP_HOST": server.host, "INTAKE_IMAP_PORT": str(server.port),
+                                          "INTAKE_IMAP_USER": USER, "INTAKE_IMAP_PASSWORD": PASSWORD,
+                                          "INTAKE_IMAP_SSL": "0", "INTAKE_IMAP_INTERVAL": "30"})
+        c = len(history.rounds) - 2  # open, and left alone by the other measurements
+        campaign = history.rounds[c]
+        unit = next(u for u in campaign.units if not (int(u.id[1:]) + c) % 10)  # sent nothing yet
+        raw = mail("docx+quy_che", 0, "idle-history", campaign, unit.emails[0],
+                   campaign.deadline - timedelta(days=1), work)
+        return {"idle_latency_history_s": idle_latency(server, settings, history.rounds, str(history.path), raw,
+                                                       campaign.id, unit.id)}
+    finally:
+        server.cleanup()

@@ -21,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks import measure, staff_pages
+from benchmarks import history, measure, staff_pages
 from benchmarks.imap_bench import imap_figures
 
 # (figure, target, whether higher is better)
 TARGETS = {"pdf_vs_pdfium": (3.0, False), "docx_vs_python_docx": (1.5, False), "ingest_scaling": (1.7, True),
            "peak_rss_mb": (300.0, False), "poll_nothing_new_s": (0.2, False), "idle_latency_s": (5.0, False),
-           "status_query_ms": (100.0, False), **staff_pages.TARGETS}
+           "status_query_ms": (100.0, False), **staff_pages.TARGETS,
+           **history.TARGETS}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ STEPS: list[Step] = [
          lambda b: staff_pages.figures(b.quick, b.campaign, b.work, small=b.sizes.repeat == 1)),
     Step("IMAP", ("poll_nothing_new_s", "idle_latency_s"),
          lambda b: imap_figures(b.sizes.imap_messages, b.campaign, b.work)),
+    Step("ten years of history", history.KEYS,
+         lambda b: history.figures(b.quick, b.campaign, b.work, small=b.sizes.repeat == 1)),
 ]
 
 

@@ -136,16 +136,22 @@ def _p95(samples: list[float]) -> float:
 
 def figures(quick: bool, base_file: Path, work: Path, small: bool = False) -> dict:
     """p95 per staff page and the time of summary.docx; `small` only checks that they are reported."""
-    from pipeline.serve import build_datasette
-
     n_units, n_campaigns = SMALL if small else QUICK if quick else FULL
-    rounds_per_page = 3 if small else ROUNDS
     started = time.perf_counter()
     rounds, mails = build(work / "staff.db", base_file, n_units, n_campaigns, 2 if small else corpus.POOL)
     built = time.perf_counter() - started
-    ds = build_datasette(str(work / "staff.db"), env={})
+    return {"staff_units": n_units, "staff_campaigns": n_campaigns, "staff_mails": mails,
+            "staff_build_s": round(built, 1), **measure(work / "staff.db", rounds, n_units, 3 if small else ROUNDS)}
 
-    async def measure() -> dict:
+
+def measure(path: Path, rounds: list[Campaign], n_units: int, rounds_per_page: int = ROUNDS) -> dict:
+    """p95 per staff page over `rounds_per_page` requests and the slowest of three summary.docx,
+    on the database at `path` whose campaigns are `rounds`, each with units u000... ."""
+    from pipeline.serve import build_datasette
+
+    ds = build_datasette(str(path), env={})
+
+    async def run() -> dict:
         await ds.invoke_startup()
         pages = {
             "home": lambda i: "/",
@@ -173,9 +179,7 @@ def figures(quick: bool, base_file: Path, work: Path, small: bool = False) -> di
         out["staff_summary_docx_s"] = round(max(docx), 2)
         return out
 
-    result = asyncio.run(measure())
-    return {"staff_units": n_units, "staff_campaigns": n_campaigns, "staff_mails": mails,
-            "staff_build_s": round(built, 1), **result}
+    return asyncio.run(run())
 
 
 KEYS = ("staff_home_p95_ms", "staff_campaign_p95_ms", "staff_unit_p95_ms", "staff_section_p95_ms",

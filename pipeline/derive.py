@@ -26,7 +26,7 @@ from extractors.text import fold
 from pipeline.mime import Attachment, ParsedMail, content_key, parse_mail
 from pipeline.schema import bit
 from pipeline.store import now_iso, replace_derived, sha256
-from rules.attribution import MailSignals, attribute, campaign_score
+from rules.attribution import MailSignals, attribute, campaign_score, campaign_score_bound
 from rules.campaign import Campaign
 from rules.mentions import mention
 from rules.signatures import signature_state
@@ -108,24 +108,33 @@ def _signature_rows(document: str, message: str, campaign: str | None, unit: str
 
 
 def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple[Campaign | None, dict]:
-    """The campaign the mail answers, with each document's extraction for it."""
-    best: tuple[float, Campaign | None, dict] = (0.0, None, {})
+    """The campaign the mail answers (the first, in the order given, with the highest score), with
+    each document's extraction for it. Scoring a campaign means aligning every file with its
+    outline, so the campaigns are tried highest bound first and one whose bound cannot beat the
+    best found is never scored: ten years of campaigns cost about what one does."""
     signals = _signals(mail)
-    for campaign in campaigns:
-        profile = campaign.profile()
+    bounds = [campaign_score_bound(c, signals) for c in campaigns]
+    order = sorted(range(len(campaigns)), key=lambda i: (-bounds[i], i))
+    best_score, best, best_extractions = 0.0, -1, {}
+    first_extractions: dict = {}  # kept when no campaign scores at all: those of the first campaign
+    for i in order:
+        if best >= 0 and (bounds[i], -i) <= (best_score, -best):
+            break  # neither this campaign nor any after it can win
+        profile = campaigns[i].profile()
         extractions = {part: analyze(doc, att.filename, profile) for part, att, doc in docs}
         kinds = [e.kind for e in extractions.values()]
         file_text = " ".join(e.text[:2000] for e in extractions.values())
-        score = campaign_score(campaign, signals, kinds)
+        score = campaign_score(campaigns[i], signals, kinds)
         if score < CAMPAIGN_THRESHOLD and file_text:
             probe = MailSignals(file_text, "", None, [], [], False)
-            score = max(score, campaign_score(campaign, probe, []))
-        if score > best[0]:
-            best = (score, campaign, extractions)
-        elif best[1] is None and not best[2]:
-            best = (best[0], None, extractions)
-    score, campaign, extractions = best
-    return (campaign if score >= CAMPAIGN_THRESHOLD else None), extractions
+            score = max(score, campaign_score(campaigns[i], probe, []))
+        if i == 0:
+            first_extractions = extractions
+        if score > 0 and (score, -i) > (best_score, -best):
+            best_score, best, best_extractions = score, i, extractions
+    if best < 0:
+        return None, first_extractions
+    return (campaigns[best] if best_score >= CAMPAIGN_THRESHOLD else None), best_extractions
 
 
 def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldate: datetime | None) -> dict:

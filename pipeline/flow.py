@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -14,6 +14,7 @@ from extractors.model import OTHER_KIND, FlagKind
 from pipeline.schema import truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
 from pipeline.store import add_source, has_source, load_decisions, save_campaigns, save_raw, save_submissions, sha256
+from pipeline.derive import Derived
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.campaign import Campaign
 from rules.decisions import Decision, correct, reach
@@ -49,13 +50,49 @@ def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign
     mails are stored, so a caller whose run stops on an error still knows how far it got."""
     report = report if report is not None else IngestReport()
     workers = workers or default_workers()
-    save_campaigns(db, campaigns)
-    derive_pending(db, campaigns, workers)
-    derive_in_order(db, store_arrivals(db, iter_mail(paths), report), campaigns, workers, on_written)
+    touched = Touched(set(save_campaigns(db, campaigns)))
+    derive_pending(db, campaigns, workers, touched=touched)
+    derive_in_order(db, store_arrivals(db, iter_mail(paths), report), campaigns, workers,
+                    touched.also(on_written))
     report.processing_errors = db.execute(
         "select count(*) from flags where kind = ?", [MailFlag.PROCESSING_ERROR]).fetchone()[0]
-    refresh_statuses(db, campaigns)
+    refresh_statuses(db, campaigns, touched.campaigns(db, campaigns))
     return report
+
+
+class Touched:
+    """The campaigns whose cached statuses may have changed: those whose file changed, and for every
+    mail derived meanwhile the campaign it is in now, the one it was in before, and those whose
+    staff decisions are about it or its files. A refresh recomputes only these, so its cost is
+    that of the new mails' campaigns, not of the whole history."""
+
+    def __init__(self, campaign_ids: set[str | None] | None = None):
+        self._campaigns: set[str | None] = set(campaign_ids or ())
+        self.mails: set[str] = set()
+
+    def add(self, mail: str, campaign_id: str | None) -> None:
+        self.mails.add(mail)
+        self._campaigns.add(campaign_id)
+
+    def written(self, job: DeriveJob, derived: Derived, seconds: float) -> None:
+        self.add(job.digest, derived.campaign)
+
+    def also(self, on_written: OnWritten | None) -> OnWritten:
+        """An OnWritten that records the mail here, then tells `on_written`."""
+        def both(job: DeriveJob, derived: Derived, seconds: float) -> None:
+            self.written(job, derived, seconds)
+            if on_written:
+                on_written(job, derived, seconds)
+        return both
+
+    def campaigns(self, db: sqlite_utils.Database, campaigns: list[Campaign]) -> set[str]:
+        decisions = load_decisions(db) if self.mails else []
+        reached = set()
+        for campaign in campaigns:
+            mails, files = reach(campaign, decisions)
+            if mails & self.mails or any(f.split(":", 1)[0] in self.mails for f in files):
+                reached.add(campaign.id)
+        return {c for c in self._campaigns if c is not None} | reached
 
 
 # Called at the end of each folder of a live source's pass: (what the source said, the counts of
@@ -109,12 +146,13 @@ def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], repor
 _UNDERIVED = "m.id is null or m.complete is null"
 
 
-def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], condition: str = "",
+def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], touched: Touched, condition: str = "",
                    args: tuple = (), workers: int = 1, on_written: OnWritten | None = None,
                    on_total: Callable[[int], None] | None = None, stop: Callable[[], bool] | None = None) -> int:
-    """Derive stored raw mails (those matching `condition`) again, oldest first; `on_total` is
-    told how many first. `stop` is asked before each mail is handed on."""
-    rows = db.execute(f"""select r.sha256, min(s.internaldate), min(s.source) from raw_messages r
+    """Derive stored raw mails (those matching `condition`) again, oldest first, each recorded in
+    `touched` with the campaign it was in; `on_total` is told how many first. `stop` is asked
+    before each mail is handed on."""
+    rows = db.execute(f"""select r.sha256, min(s.internaldate), min(s.source), m.campaign_id from raw_messages r
         left join message_sources s on s.sha256 = r.sha256
         left join messages m on m.id = r.sha256 {condition}
         group by r.sha256 order by r.stored_at, r.sha256""", args).fetchall()
@@ -122,21 +160,23 @@ def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], conditi
         on_total(len(rows))
 
     def jobs() -> Iterator[DeriveJob]:
-        for digest, internaldate, source in rows:  # the bytes one at a time, as they are needed
+        for digest, internaldate, source, campaign_id in rows:  # the bytes one at a time, as they are needed
             if stop and stop():
                 return
+            touched.add(digest, campaign_id)
             raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
             yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None,
                             source)
-    return derive_in_order(db, jobs(), campaigns, workers, on_written)
+    return derive_in_order(db, jobs(), campaigns, workers, touched.also(on_written))
 
 
 def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign], workers: int = 1,
-                   stop: Callable[[], bool] | None = None) -> int:
+                   stop: Callable[[], bool] | None = None, touched: Touched | None = None) -> int:
     """Derive the raw mails whose derivation is missing or incomplete: stored by a run that
     stopped before deriving them, or derived by an older intake that could stop halfway through
-    a mail. Every command that writes calls it first. Returns how many."""
-    return _derive_stored(db, campaigns, f"where {_UNDERIVED}", workers=workers, stop=stop)
+    a mail. Every command that writes calls it first. Returns how many; `touched`, when given,
+    learns which mails and campaigns."""
+    return _derive_stored(db, campaigns, touched or Touched(), f"where {_UNDERIVED}", workers=workers, stop=stop)
 
 
 def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None,
@@ -145,12 +185,12 @@ def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id:
     """Derive every stored mail again (or those of one campaign, those no campaign claimed, and
     those whose derivation is missing or incomplete). Each mail's rows are replaced in place, in
     one transaction, so commands running meanwhile read the old rows or the new, never none."""
-    save_campaigns(db, campaigns)
+    touched = Touched(set(save_campaigns(db, campaigns)) | ({campaign_id} if campaign_id else {c.id for c in campaigns}))
     workers = workers or default_workers()
     condition, args = ((f"where m.campaign_id = ? or m.campaign_id is null or {_UNDERIVED}", (campaign_id,))
                        if campaign_id else ("", ()))
-    count = _derive_stored(db, campaigns, condition, args, workers, on_written, on_total)
-    refresh_statuses(db, campaigns)
+    count = _derive_stored(db, campaigns, touched, condition, args, workers, on_written, on_total)
+    refresh_statuses(db, campaigns, touched.campaigns(db, campaigns))
     return count
 
 
@@ -215,10 +255,15 @@ def recompute(db: sqlite_utils.Database, campaign: Campaign, now: datetime) -> N
     save_submissions(db, campaign, corrected_status(campaign, corrected, now), corrected)
 
 
-def refresh_statuses(db: sqlite_utils.Database, campaigns: list[Campaign]) -> None:
-    """Recompute the cached statuses that Datasette shows, one write transaction per campaign."""
+def refresh_statuses(db: sqlite_utils.Database, campaigns: list[Campaign],
+                     touched: Collection[str] | None = None) -> None:
+    """Recompute the cached statuses that Datasette shows, one write transaction per campaign: of
+    the campaigns named in `touched` (Touched.campaigns), by default of every campaign not closed
+    (a closed campaign's statuses change only when a mail or its file does)."""
     now = datetime.now(timezone.utc)
     for campaign in campaigns:
+        if (campaign.closed if touched is None else campaign.id not in touched):
+            continue
         with db.conn:
             db.conn.execute("BEGIN IMMEDIATE")
             recompute(db, campaign, now)

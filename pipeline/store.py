@@ -160,25 +160,34 @@ def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, 
             schema.insert(db.conn, table, rows[table])
 
 
-def save_campaigns(db: sqlite_utils.Database, campaigns: Iterable[Campaign]) -> None:
+def save_campaigns(db: sqlite_utils.Database, campaigns: Iterable[Campaign]) -> set[str]:
     """Mirror the loaded campaign files: rows are written only where they changed, and the units
-    (and campaigns) no longer in the files removed."""
+    (and campaigns) no longer in the files removed. Returns the ids of the campaigns whose rows
+    changed, new ones included: their cached statuses are out of date."""
     campaigns = list(campaigns)
+    changed = set()
     with db.conn:
-        schema.upsert(db.conn, "campaigns", [{
-            "id": c.id, "title": c.title, "deadline": c.deadline.isoformat(), "path": c.path,
-            "outline": json.dumps([{"key": n.key, "title": n.title} for n in c.outline], ensure_ascii=False),
-            "closed": int(c.closed), "timezone": c.timezone,
-            "attachments": json.dumps([{"id": a.id, "title": a.title, "required": a.required} for a in c.attachments],
-                                      ensure_ascii=False)} for c in campaigns])
-        schema.upsert(db.conn, "units", [{"campaign_id": c.id, "id": u.id, "name": u.name,
-                                          "emails": ", ".join(u.emails)} for c in campaigns for u in c.units])
-        keep = {(c.id, u.id) for c in campaigns for u in c.units}
-        gone = [key for key in db.conn.execute("select campaign_id, id from units") if tuple(key) not in keep]
-        db.conn.executemany("delete from units where campaign_id = ? and id = ?", gone)
+        for c in campaigns:
+            before = db.conn.total_changes
+            schema.upsert(db.conn, "campaigns", [{
+                "id": c.id, "title": c.title, "deadline": c.deadline.isoformat(), "path": c.path,
+                "outline": json.dumps([{"key": n.key, "title": n.title} for n in c.outline], ensure_ascii=False),
+                "closed": int(c.closed), "timezone": c.timezone,
+                "attachments": json.dumps([{"id": a.id, "title": a.title, "required": a.required}
+                                           for a in c.attachments], ensure_ascii=False)}])
+            schema.upsert(db.conn, "units", [{"campaign_id": c.id, "id": u.id, "name": u.name,
+                                              "emails": ", ".join(u.emails)} for u in c.units])
+            keep = {u.id for u in c.units}
+            gone = [row for row in db.conn.execute("select campaign_id, id from units where campaign_id = ?", [c.id])
+                    if row[1] not in keep]
+            db.conn.executemany("delete from units where campaign_id = ? and id = ?", gone)
+            if db.conn.total_changes != before:  # an upsert of a row already as given writes nothing
+                changed.add(c.id)
         loaded = {c.id for c in campaigns}
         gone = [row for row in db.conn.execute("select id from campaigns") if row[0] not in loaded]
+        db.conn.executemany("delete from units where campaign_id = ?", gone)
         db.conn.executemany("delete from campaigns where id = ?", gone)
+    return changed
 
 
 def save_submissions(db: sqlite_utils.Database, campaign: Campaign, statuses: Iterable[UnitStatus],

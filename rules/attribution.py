@@ -45,6 +45,12 @@ def campaign_score(campaign: Campaign, mail: MailSignals, kinds: list[str]) -> f
     return score
 
 
+def campaign_score_bound(campaign: Campaign, mail: MailSignals) -> float:
+    """The most campaign_score() can give `mail` for `campaign`, whatever its files turn out to be
+    (a report is the most they add), known without reading them."""
+    return campaign_score(campaign, mail, ["report"])
+
+
 def sender_unit(campaign: Campaign, address: str | None) -> str | None:
     if not address:
         return None
