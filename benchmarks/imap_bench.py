@@ -110,10 +110,9 @@ def idle_latency(server, settings, campaigns, db_path: str, raw: bytes, campaign
 def history_idle_latency(history, work: Path) -> dict:
     """`idle_latency` with ten years stored (benchmarks/history.py): a unit's report to the open
     round, which it has not answered yet."""
-    from tests.servers import Dovecot, dovecot_missing
-
     from benchmarks.history import mail
     from pipeline.imap import ImapSettings
+    from tests.servers import Dovecot, dovecot_missing
 
     reason = dovecot_missing()
     if reason:

@@ -59,7 +59,8 @@ def _templates(campaign: Campaign, n: int = corpus.POOL) -> list[dict]:
     return out
 
 
-def _clone(rows: dict, raw: bytes, campaign: str, unit: str | None, received: datetime, sender: str) -> tuple[str, dict]:
+def clone(rows: dict, raw: bytes, campaign: str, unit: str | None, received: datetime,
+          sender: str) -> tuple[str, dict]:
     """The template's rows as mail `raw` of `unit` in `campaign`, received at `received`."""
     mid = hashlib.sha256(raw).hexdigest()
     old = rows["message"]["id"]
@@ -106,7 +107,7 @@ def build(path: Path, base_file: Path, n_units: int, n_campaigns: int,
                     late = (n + again) % 9 == 0
                     received = campaign.deadline + timedelta(hours=(n % 40) - (-5 if late else 60) + 24 * again)
                     raw = f"Message-ID: <{c}-{n}-{again}@bench>\r\nFrom: {sender}\r\n\r\nBáo cáo.\r\n".encode()
-                    mid, rows = _clone(templates[(n + again) % len(templates)], raw, campaign.id, unit, received,
+                    mid, rows = clone(templates[(n + again) % len(templates)], raw, campaign.id, unit, received,
                                        sender)
                     raws.append({"sha256": mid, "raw": raw, "size": len(raw), "stored_at": received.isoformat()})
                     tables["messages"].append(rows["message"])
@@ -157,7 +158,8 @@ def measure(path: Path, rounds: list[Campaign], n_units: int, rounds_per_page: i
             "home": lambda i: "/",
             "campaign": lambda i: f"/-/campaign/{rounds[i % len(rounds)].id}",
             "unit": lambda i: f"/-/unit/u{(37 * i) % n_units:03}",
-            "section": lambda i: f"/-/campaign/{rounds[i % len(rounds)].id}/section/{('I.1', 'II.1', 'II', 'III')[i % 4]}",
+            "section": lambda i: (f"/-/campaign/{rounds[i % len(rounds)].id}/section/"
+                                  f"{('I.1', 'II.1', 'II', 'III')[i % 4]}"),
             "search": lambda i: f"/-/search?q={QUERIES[i % len(QUERIES)]}",
         }
         out = {}

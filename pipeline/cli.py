@@ -391,6 +391,23 @@ def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | 
 
 
 @cli.command()
+@db_option
+@click.option("--campaign", "campaign_id", required=True, help="The closed round to move")
+@click.option("--to", "archive_path", required=True, type=click.Path(dir_okay=False),
+              help="Database file of the archive (created, or one holding rounds archived before)")
+def archive(db_path: str, campaign_id: str, archive_path: str) -> None:
+    """Move a closed round, its mails and all that was made of them, into a database file of its own."""
+    from pipeline.archive import ArchiveError
+    from pipeline.archive import archive as run_archive
+
+    try:
+        moved = run_archive(_db(db_path), campaign_id, archive_path)
+    except ArchiveError as exc:
+        raise ConfigError(str(exc)) from None
+    _run().say(f"{moved} mails of {campaign_id} moved to {archive_path} (intake serve --db {archive_path} shows them)")
+
+
+@cli.command()
 @evaluation_options
 @click.option("--send", is_flag=True, help="Send the due alerts over SMTP (INTAKE_SMTP_*); without it nothing is sent")
 def alerts(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now: str | None, send: bool) -> None:

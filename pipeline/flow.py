@@ -11,11 +11,12 @@ from datetime import datetime, timezone
 import sqlite_utils
 
 from extractors.model import OTHER_KIND, FlagKind
+from pipeline.derive import CAMPAIGN_THRESHOLD, Derived
 from pipeline.schema import truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
 from pipeline.store import add_source, has_source, load_decisions, save_campaigns, save_raw, save_submissions, sha256
-from pipeline.derive import Derived
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
+from rules.attribution import MailSignals, campaign_score
 from rules.campaign import Campaign
 from rules.decisions import Decision, correct, reach
 from rules.facts import DocumentFacts, MailFacts, SignatureFacts
@@ -50,7 +51,7 @@ def ingest(db: sqlite_utils.Database, paths: list[str], campaigns: list[Campaign
     mails are stored, so a caller whose run stops on an error still knows how far it got."""
     report = report if report is not None else IngestReport()
     workers = workers or default_workers()
-    touched = Touched(set(save_campaigns(db, campaigns)))
+    touched = Touched(save_campaigns(db, campaigns))
     derive_pending(db, campaigns, workers, touched=touched)
     derive_in_order(db, store_arrivals(db, iter_mail(paths), report), campaigns, workers,
                     touched.also(on_written))
@@ -66,8 +67,8 @@ class Touched:
     staff decisions are about it or its files. A refresh recomputes only these, so its cost is
     that of the new mails' campaigns, not of the whole history."""
 
-    def __init__(self, campaign_ids: set[str | None] | None = None):
-        self._campaigns: set[str | None] = set(campaign_ids or ())
+    def __init__(self, campaign_ids: Iterable[str] = ()):
+        self._campaigns: set[str | None] = set(campaign_ids)
         self.mails: set[str] = set()
 
     def add(self, mail: str, campaign_id: str | None) -> None:
@@ -86,10 +87,12 @@ class Touched:
         return both
 
     def campaigns(self, db: sqlite_utils.Database, campaigns: list[Campaign]) -> set[str]:
+        """The ids of the campaigns to recompute."""
         decisions = load_decisions(db) if self.mails else []
         reached = set()
         for campaign in campaigns:
             mails, files = reach(campaign, decisions)
+            # An attachment's id is "<its mail's id>:<part>".
             if mails & self.mails or any(f.split(":", 1)[0] in self.mails for f in files):
                 reached.add(campaign.id)
         return {c for c in self._campaigns if c is not None} | reached
@@ -182,20 +185,50 @@ def derive_pending(db: sqlite_utils.Database, campaigns: list[Campaign], workers
 def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id: str | None = None,
               workers: int | None = None, on_written: OnWritten | None = None,
               on_total: Callable[[int], None] | None = None) -> int:
-    """Derive every stored mail again (or those of one campaign, those no campaign claimed, and
-    those whose derivation is missing or incomplete). Each mail's rows are replaced in place, in
-    one transaction, so commands running meanwhile read the old rows or the new, never none."""
-    touched = Touched(set(save_campaigns(db, campaigns)) | ({campaign_id} if campaign_id else {c.id for c in campaigns}))
+    """Derive every stored mail again (or those of one campaign, those no campaign claimed that it
+    might (_claimable), and those whose derivation is missing or incomplete). Each mail's rows are
+    replaced in place, in one transaction, so commands running meanwhile read the old rows or the
+    new, never none."""
+    touched = Touched(save_campaigns(db, campaigns) | ({campaign_id} if campaign_id else {c.id for c in campaigns}))
     workers = workers or default_workers()
-    condition, args = ((f"where m.campaign_id = ? or m.campaign_id is null or {_UNDERIVED}", (campaign_id,))
-                       if campaign_id else ("", ()))
+    condition: str = ""
+    args: tuple = ()
+    if campaign_id:
+        campaign = {c.id: c for c in campaigns}[campaign_id]
+        condition = f"where m.campaign_id = ? or m.id in (select value from json_each(?)) or {_UNDERIVED}"
+        args = (campaign_id, json.dumps(_claimable(db, campaign)))
     count = _derive_stored(db, campaigns, touched, condition, args, workers, on_written, on_total)
     refresh_statuses(db, campaigns, touched.campaigns(db, campaigns))
     return count
 
 
+def _claimable(db: sqlite_utils.Database, campaign: Campaign) -> list[str]:
+    """The stored mails no campaign claimed that `campaign` might, once derived again: those with
+    files (any may be its report), replies (its call letter may be in their thread), those whose
+    derivation failed, and those whose subject or text names it. Not the rest: ten years of
+    unrelated mail would be read again with every round."""
+    rows = db.execute("""select id, subject, body_text, n_files, in_reply_to, auto_reply from messages
+        where campaign_id is null""").fetchall()
+    failed = {r[0] for r in db.execute("select message from flags where kind = ? and campaign_id is null",
+                                       [MailFlag.PROCESSING_ERROR])}
+    return [mail for mail, subject, body, n_files, in_reply_to, auto_reply in rows
+            if n_files or in_reply_to or mail in failed
+            or campaign_score(campaign, MailSignals(subject or "", body or "", None, [], [], bool(auto_reply)),
+                              []) >= CAMPAIGN_THRESHOLD]
+
+
 def _marks(values: Iterable[str]) -> str:
     return ", ".join("?" for _ in values)
+
+
+def _of_campaign(table: str, column: str, extra: list[str]) -> str:
+    """The condition for the rows of `table` in the campaign (its id the first argument) or whose
+    `column` is one of `extra`: each side by its own index, where as one "or" SQLite would scan the
+    whole table, which grows with every year kept."""
+    if not extra:
+        return "campaign_id = ?"
+    return (f"id in (select id from {table} where campaign_id = ? "
+            f"union select id from {table} where {column} in ({_marks(extra)}))")
 
 
 def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterable[Decision] = ()) -> list[MailFacts]:
@@ -203,8 +236,8 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
     and files its staff decisions are about where intake placed them elsewhere (a mail in another
     campaign or in none, a file it read no document from)."""
     extra_mails, extra_files = (sorted(found) for found in reach(campaign, decisions))
-    mails_of = f"campaign_id = ? or id in ({_marks(extra_mails)})"
-    documents_of = f"campaign_id = ? or message in ({_marks(extra_mails)})"
+    mails_of = _of_campaign("messages", "id", extra_mails)
+    documents_of = _of_campaign("documents", "message", extra_mails)
     signatures: dict[str, list[SignatureFacts]] = {}
     for row in db.query("select document, intact, modified_after_signing from signatures where document in "
                         f"(select id from documents where {documents_of}) order by document, position",

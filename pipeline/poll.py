@@ -28,7 +28,7 @@ import sqlite_utils
 
 from pipeline import schema
 from pipeline.alerts import AlertConfigError, AlertSettings, SmtpUnavailable, run_due_alerts
-from pipeline.flow import IngestReport, derive_pending, refresh_statuses, store_arrivals
+from pipeline.flow import IngestReport, Touched, derive_pending, refresh_statuses, store_arrivals
 from pipeline.sources import LiveSession, LiveSource, PassEnd, SourceRefused
 from pipeline.store import is_busy, now_iso, open_db, save_campaigns
 from pipeline.workers import default_workers, derive_in_order
@@ -152,15 +152,16 @@ def one_pass(session: LiveSession, db: sqlite_utils.Database, source: LiveSource
             log.info("%s: %d new, %d skipped", end.folder, new, skipped)
         started = now_iso()
 
+    touched = Touched()
     try:
         derive_in_order(db, store_arrivals(db, session.arrivals(db, stop, catch_up), stored, on_pass_end),
-                        campaigns, workers)
+                        campaigns, workers, touched.written)
     except source.transient_errors as exc:
         record_failure(db, source.account, session.folder, started, _describe(exc))
         raise
     report.passes += 1
     if stored.new > new_before:
-        refresh_statuses(db, campaigns)
+        refresh_statuses(db, campaigns, touched.campaigns(db, campaigns))
 
 
 def _describe(exc: BaseException) -> str:
@@ -230,7 +231,9 @@ def run(db_path: str, source: LiveSource, campaigns: list, once: bool = False,
                 try:
                     if not ready:
                         db = db or open_database(db_path)
-                        save_campaigns(db, campaigns)
+                        changed = save_campaigns(db, campaigns)
+                        if changed:
+                            refresh_statuses(db, campaigns, changed)
                         ready = True
                     assert db is not None
                     if _connected_passes(db, source, campaigns, once, stop, alerts, workers, report, live, delays) \
@@ -255,8 +258,9 @@ def _connected_passes(db: sqlite_utils.Database, source: LiveSource, campaigns: 
     """Repair what a crash left, connect, and pass over the folders until stopped (once with
     `once`); True when a pass went through. Network trouble is waited out here, with backoff."""
     # What a crash (or a lost connection) left between the raw commit and deriving.
-    if derive_pending(db, campaigns, workers, stop.is_set):
-        refresh_statuses(db, campaigns)
+    touched = Touched()
+    if derive_pending(db, campaigns, workers, stop.is_set, touched):
+        refresh_statuses(db, campaigns, touched.campaigns(db, campaigns))
     try:
         session = _connect(source, stop)
     except SourceRefused:

@@ -23,7 +23,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -99,7 +99,8 @@ TABLES: tuple[Table, ...] = (
     Table("flags", DERIVED, {
         "id": int, "message": str, "attachment": str, "campaign_id": str, "unit_id": str, "kind": str,
         "detail": str,
-    }, "id", foreign_keys=(("message", "messages", "id"),), indexes=(("message",), ("kind",), ("attachment",))),
+    }, "id", foreign_keys=(("message", "messages", "id"),),
+        indexes=(("message",), ("kind",), ("attachment",), ("campaign_id", "kind"))),
     # A cache of rules.status.campaign_status(): rewritten whole per campaign, never patched.
     Table("submissions", CACHE, {
         "campaign_id": str, "unit_id": str, "row": int, "status": str, "received_at": str,
@@ -380,8 +381,13 @@ def _v6(db: sqlite_utils.Database) -> None:
     _add_missing_indexes(db)
 
 
+def _v7(db: sqlite_utils.Database) -> None:
+    """Ten years of history (issue 19): the lookups whose cost grew with it (a campaign's flags)."""
+    _add_missing_indexes(db)
+
+
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:

@@ -112,15 +112,17 @@ def build_datasette(db_path: str, host: str = "127.0.0.1", env: Mapping[str, str
 
 
 def refresh_if_free(db: sqlite_utils.Database, campaigns: list[Campaign]) -> None:
-    """Recompute the cached statuses before serving, unless another process is writing: serving
-    never waits for a writer (Datasette reads on read-only connections; the next ingest or poll
-    refreshes the statuses, and the unit_status view turns pending into missing by itself)."""
+    """Recompute the cached statuses before serving (of the open campaigns, and of the closed ones
+    whose file changed), unless another process is writing: serving never waits for a writer
+    (Datasette reads on read-only connections; the next ingest or poll refreshes the statuses,
+    and the unit_status view turns pending into missing by itself)."""
     from pipeline.flow import refresh_statuses
-    from pipeline.store import is_busy
+    from pipeline.store import is_busy, save_campaigns
 
     db.execute("PRAGMA busy_timeout=0")
     try:
-        refresh_statuses(db, campaigns)
+        changed = save_campaigns(db, campaigns)
+        refresh_statuses(db, campaigns, changed | {c.id for c in campaigns if not c.closed})
     except sqlite3.OperationalError as exc:
         if not is_busy(exc):
             raise

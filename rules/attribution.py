@@ -54,8 +54,7 @@ def campaign_score_bound(campaign: Campaign, mail: MailSignals) -> float:
 def sender_unit(campaign: Campaign, address: str | None) -> str | None:
     if not address:
         return None
-    address = address.lower()
-    return next((u.id for u in campaign.units if address in u.emails), None)
+    return campaign.unit_of_address(address.lower())
 
 
 def issuer_unit(campaign: Campaign, issuer: str | None) -> str | None:
