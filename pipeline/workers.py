@@ -3,7 +3,9 @@
 Parsing, reading and analyzing a mail (`derive_rows`) is pure and CPU bound: it runs in worker
 processes. The parent only stores raw bytes (before submitting, so a crash is repaired by
 `derive_pending`) and writes each mail's rows in one transaction, in the order the mails came.
-At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is.
+At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is. A mail
+or attachment of 1 MB or more crosses the pipes as a file in a spool folder beside the database,
+so that a big one is not held pickled on both sides too.
 
 The workers get the parent's extractor settings, with the LibreOffice and tesseract semaphores
 shared by the whole pool: the INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the machine,
