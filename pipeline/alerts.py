@@ -35,7 +35,7 @@ from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 
 import sqlite_utils
 
-from pipeline import oauth2
+from pipeline import oauth2, schema
 from pipeline.flow import mail_facts
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.settings import SettingError, Settings
@@ -372,13 +372,12 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _record(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetime, outcome: str) -> int:
-    table = db["alerts"]
-    table.insert({
+    schema.insert(db.conn, "alerts", [{
         "key": _key_text(alert.key), "kind": alert.kind, "campaign_id": alert.campaign, "unit_id": alert.unit,
         "message": alert.message, "recipient": recipient, "subject": alert.subject, "outcome": outcome,
         "as_of": now.isoformat(), "attempted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
-    return table.last_pk
+    }])
+    return db.conn.execute("select last_insert_rowid()").fetchone()[0]
 
 
 def _claim(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetime) -> int | None:
@@ -419,7 +418,7 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     # Nothing reached the recipient and the fault is the setting or the server, not
                     # this alert: no attempt to count, so an outage never uses up MAX_ATTEMPTS.
                     with db.conn:
-                        db["alerts"].delete(row)
+                        db.conn.execute("delete from alerts where id = ?", [row])
                     if isinstance(exc, SmtpUnavailable):
                         raise SmtpUnavailable(str(exc), results) from None
                     raise
@@ -427,12 +426,13 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     error = _error_text(exc)
                     log.warning("alert %s to %s failed: %s", alert.kind, recipient, error)
                     with db.conn:
-                        db["alerts"].update(row, {"outcome": AlertOutcome.FAILED, "error": error})
+                        db.conn.execute("update alerts set outcome = ?, error = ? where id = ?",
+                                        [AlertOutcome.FAILED, error, row])
                     outcomes[recipient] = AlertOutcome.FAILED
                     continue
                 with db.conn:
-                    db["alerts"].update(row, {"outcome": AlertOutcome.SENT, "sent_at": datetime.now(timezone.utc)
-                                              .isoformat(timespec="seconds")})
+                    db.conn.execute("update alerts set outcome = ?, sent_at = ? where id = ?",
+                                    [AlertOutcome.SENT, datetime.now(timezone.utc).isoformat(timespec="seconds"), row])
                 outcomes[recipient] = AlertOutcome.SENT
             if outcomes:
                 results.append(AlertResult(alert, outcomes))
