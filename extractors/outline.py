@@ -49,11 +49,20 @@ class Wording:
 
     words: tuple[str, ...]
     counts: dict[str, int] = field(compare=False)
+    repeats: bool = field(compare=False)  # some word comes twice
 
     @classmethod
     def of(cls, text: str) -> Wording:
         found = tuple(words(text))
-        return cls(found, dict(Counter(found)))
+        counts = dict(Counter(found))
+        return cls(found, counts, len(counts) < len(found))
+
+    def common(self, other: Wording) -> int:
+        """How many words the two have in common, counted with repeats (a multiset intersection)."""
+        if not (self.repeats or other.repeats):  # the usual case: a set intersection, in C
+            return len(self.counts.keys() & other.counts.keys())
+        mine = self.counts
+        return sum(min(n, mine.get(word, 0)) for word, n in other.counts.items())
 
 
 @dataclass(frozen=True)
@@ -156,8 +165,7 @@ def _similarity(heading_wording: Wording, title_wording: Wording) -> float:
     heading, title = heading_wording.words, title_wording.words
     if not heading or not title:
         return 0.0
-    mine = heading_wording.counts
-    common = sum(min(n, mine.get(word, 0)) for word, n in title_wording.counts.items())
+    common = heading_wording.common(title_wording)
     recall = common / len(title)
     precision = common / len(heading)
     f1 = 2 * recall * precision / (recall + precision) if common else 0.0

@@ -54,15 +54,35 @@ def _matcher(phrases: tuple[str, ...]):
     return matcher
 
 
+_norms: dict[int, int] = {}  # a token's text -> its folded key, both as string-store hashes
+
+
+def _folded_doc(nlp, text: str):
+    """The text's tokens with their norms set to folded keys. One array in and out: setting
+    `token.norm_` token by token built a Token object per word and cost more than the matching."""
+    import numpy
+    from spacy.attrs import NORM, ORTH
+
+    doc = nlp.make_doc(text)
+    strings = nlp.vocab.strings
+    norms = []
+    for orth in doc.to_array([ORTH]).tolist():
+        norm = _norms.get(orth)
+        if norm is None:
+            word = strings[orth]
+            norm = _norms[orth] = strings.add(fold(word) or word)
+        norms.append(norm)
+    doc.from_array([NORM], numpy.array(norms, dtype=numpy.uint64).reshape(-1, 1))
+    return doc
+
+
 def mention(text: str, phrases: list[str] | tuple[str, ...]) -> bool | None:
     """True when the text affirms one of the phrases at least once, False when every mention is
     denied, None when none is mentioned."""
     if not text or not phrases:
         return None
     nlp = _nlp()
-    doc = nlp.make_doc(text)
-    for token in doc:
-        token.norm_ = fold(token.text) or token.text
+    doc = _folded_doc(nlp, text)
     matches = _matcher(tuple(phrases))(doc)
     strings = nlp.vocab.strings
     denied_ends = {end for match_id, _, end in matches if strings[match_id].startswith("DENIAL_")}
