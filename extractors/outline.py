@@ -61,8 +61,8 @@ class Wording:
         """How many words the two have in common, counted with repeats (a multiset intersection)."""
         if not (self.repeats or other.repeats):  # the usual case: a set intersection, in C
             return len(self.counts.keys() & other.counts.keys())
-        mine = self.counts
-        return sum(min(n, mine.get(word, 0)) for word, n in other.counts.items())
+        mine, theirs = self.counts, other.counts
+        return sum(min(mine[word], theirs[word]) for word in mine.keys() & theirs.keys())
 
 
 @dataclass(frozen=True)
