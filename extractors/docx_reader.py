@@ -17,7 +17,8 @@ from lxml import etree
 from .docx_numbering import Numbering
 from .legacy_fonts import convert_runs
 from .docx_styles import (
-    ParaProps, RunProps, Styles, names_for, parse_xml, read_para_props, read_run_props, theme_fonts, to_int,
+    ParaProps, RunProps, Styles, StylesPart, names_for, parse_xml, read_para_props, read_run_props, theme_fonts,
+    to_int,
 )
 from .limits import LimitExceeded, safe_limits
 from .model import Block, Document, Flag, FlagKind
@@ -127,7 +128,8 @@ class _Reader:
         self.root = pkg.xml(pkg.main)
         n = self.n = names_for(self.root)
         themes = theme_fonts(pkg.xml(pkg.related("/theme")))
-        self.styles = Styles(pkg.xml(pkg.related("/styles")), n, themes)
+        styles_part = pkg.related("/styles")
+        self.styles = Styles(StylesPart(pkg.read(styles_part) if styles_part else None), n, themes)
         self.numbering_root = pkg.xml(pkg.related("/numbering"))
         self.numbering = Numbering(self.numbering_root, n, self.styles)
         self.themes = themes

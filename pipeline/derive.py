@@ -17,7 +17,7 @@ import sqlite_utils
 
 from extractors import config as extractor_config
 from extractors import formats
-from extractors.analyze import analyze
+from extractors.analyze import DocumentAnalysis
 from extractors.fingerprint import fingerprint, same_text
 from extractors.model import Document, Extraction, Flag, Signature
 from extractors.readers import read_document
@@ -111,9 +111,10 @@ def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple
     """The campaign the mail answers, with each document's extraction for it."""
     best: tuple[float, Campaign | None, dict] = (0.0, None, {})
     signals = _signals(mail)
+    analyses = [(part, DocumentAnalysis(doc, att.filename)) for part, att, doc in docs]
     for campaign in campaigns:
         profile = campaign.profile()
-        extractions = {part: analyze(doc, att.filename, profile) for part, att, doc in docs}
+        extractions = {part: analysis.for_profile(profile) for part, analysis in analyses}
         kinds = [e.kind for e in extractions.values()]
         file_text = " ".join(e.text[:2000] for e in extractions.values())
         score = campaign_score(campaign, signals, kinds)

@@ -13,8 +13,10 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt
+from lxml import etree
 
 from extractors.docx_reader import read_docx
+from extractors.docx_styles import StylesPart
 from extractors.model import Document
 from tests.fixtures import _footnotes as fn
 
@@ -463,3 +465,40 @@ def test_deepcopy_of_blocks_is_plain_data():
     d.add_paragraph("x y")
     block = read_docx(save(d)).blocks[0]
     assert copy.deepcopy(block) == block
+
+
+# ---- styles.xml read lazily ---------------------------------------------------------------------
+def _styles_xml() -> bytes:
+    return zipfile.ZipFile(io.BytesIO(save(docx.Document()))).read("word/styles.xml")
+
+
+def test_each_style_parsed_alone_is_the_style_of_the_whole_part():
+    data = _styles_xml()
+    part, whole = StylesPart(data), etree.fromstring(data)
+    placeholders = list(part.root.iterchildren(qn("w:style")))
+    originals = list(whole.iterchildren(qn("w:style")))
+    assert len(placeholders) == len(originals) > 100
+    assert not any(len(el) for el in placeholders)  # python-docx's template takes the lazy path
+    for placeholder, original in zip(placeholders, originals, strict=True):
+        assert placeholder.attrib == original.attrib
+        assert etree.tostring(part.style(placeholder)) == etree.tostring(original)
+
+
+@pytest.mark.parametrize("change", [
+    lambda x: x.replace(b"<w:docDefaults>", b"<!-- a comment --><w:docDefaults>", 1),  # parsed whole
+    lambda x: x.replace(b"<w:latentStyles", b'<w:x><w:style w:styleId="x"/></w:x><w:latentStyles', 1),  # whole
+    lambda x: x.replace(b"w:", b"s:").replace(b"xmlns:w=", b"xmlns:s="),  # another prefix for the namespace
+])
+def test_unusual_styles_parts_read_as_when_parsed_whole(change):
+    d = docx.Document()
+    styles = d.styles
+    heading = styles.add_style("Tieu de rieng", WD_STYLE_TYPE.PARAGRAPH)
+    heading.base_style = styles["Heading 2"]
+    heading.font.bold = True
+    d.add_paragraph("Tiêu đề theo kiểu", style="Tieu de rieng")
+    d.add_paragraph("Đoạn thường")
+    data = save(d)
+    expected = read_docx(data)
+    assert by_text(expected, "Tiêu đề theo kiểu").outline_level == 1
+    changed = read_docx(_rewrite_part(data, "word/styles.xml", change))
+    assert changed.blocks == expected.blocks
