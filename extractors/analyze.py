@@ -6,7 +6,8 @@ from extractors.certificates import TrustRoots
 from extractors.classify import classify
 from extractors.metadata import extract_metadata
 from extractors.model import Document, Extraction, Flag, FlagKind, Metadata, Profile
-from extractors.outline import LOW_CONFIDENCE, sections as outline_sections
+from extractors.outline import LOW_CONFIDENCE
+from extractors.outline import sections as outline_sections
 from extractors.readers import read_document
 from extractors.signatures import read_signatures
 

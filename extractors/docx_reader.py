@@ -15,10 +15,18 @@ import zipfile
 from lxml import etree
 
 from .docx_numbering import Numbering
-from .legacy_fonts import convert_runs
 from .docx_styles import (
-    ParaProps, RunProps, Styles, names_for, parse_xml, read_para_props, read_run_props, theme_fonts, to_int,
+    ParaProps,
+    RunProps,
+    Styles,
+    names_for,
+    parse_xml,
+    read_para_props,
+    read_run_props,
+    theme_fonts,
+    to_int,
 )
+from .legacy_fonts import convert_runs
 from .limits import LimitExceeded, safe_limits
 from .model import Block, Document, Flag, FlagKind
 from .text import repair

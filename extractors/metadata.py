@@ -8,7 +8,8 @@ import re
 from datetime import date
 
 from extractors.model import Block, Metadata
-from extractors.outline import SIGNER_TITLES as _TITLE_WORDS, is_tail
+from extractors.outline import SIGNER_TITLES as _TITLE_WORDS
+from extractors.outline import is_tail
 from extractors.text import fold
 
 DOC_TYPES = (

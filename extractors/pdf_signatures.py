@@ -15,7 +15,8 @@ import logging
 import re
 import time
 
-from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel, StandardDiffPolicy
@@ -25,7 +26,11 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
-    ExpiredError, NotYetValidError, PathError, RevokedError, ValidationError,
+    ExpiredError,
+    NotYetValidError,
+    PathError,
+    RevokedError,
+    ValidationError,
 )
 
 from .certificates import TrustRoots, issuer_name, subject_names, valid_at

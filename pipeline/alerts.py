@@ -276,7 +276,7 @@ def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
         conn.login(user, password)
         return
     conn.ehlo_or_helo_if_needed()
-    token = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
     code, response = conn.docmd("AUTH", f"PLAIN {token}")
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, response)

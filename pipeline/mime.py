@@ -14,13 +14,14 @@ import mimetypes
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from extractors import archives, formats
 from extractors.docx_reader import OLE_MAGIC
@@ -28,12 +29,23 @@ from extractors.limits import safe_limits
 from extractors.model import Flag, FlagKind
 from extractors.text import repair
 from pipeline.mime_headers import (
-    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
-    parse_date, skip_preamble, split_params, to_text,
+    Headers,
+    addresses,
+    b64decode_lenient,
+    decode_bytes,
+    decode_words,
+    get_param,
+    is_auto,
+    is_list_mail,
+    msg_ids,
+    parse_date,
+    skip_preamble,
+    split_params,
+    to_text,
 )
 from pipeline.msg import attached_message, message_tree
-from rules.vocabulary import MailFlag, Origin
 from pipeline.uuencode import UuFile, split_uuencoded
+from rules.vocabulary import MailFlag, Origin
 
 MAX_FORWARD_DEPTH = 5
 _T = TypeVar("_T")

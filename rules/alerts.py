@@ -36,9 +36,9 @@ alerts at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Collection
 
 from rules import alert_texts as texts
 from rules.attribution import ASSIGNED_MATCH, REMEMBERED_MATCH

@@ -72,7 +72,7 @@ def test_utf8_flag_vietnamese_names_and_directories_skipped():
 
 def test_utf8_names_without_the_flag_are_redecoded():
     # macOS Archive Utility and Info-ZIP on Linux write UTF-8 names without setting bit 11.
-    name = "Báo cáo tháng 6.docx".encode("utf-8")
+    name = "Báo cáo tháng 6.docx".encode()
     data = raw_zip([(name, b"x", {})])
     info = zipfile.ZipFile(io.BytesIO(data)).infolist()[0]
     assert not info.flag_bits & 0x800 and info.filename != "Báo cáo tháng 6.docx"  # zipfile read it as cp437
@@ -91,7 +91,7 @@ def test_cp437_names_stay_cp437():
 def test_info_zip_unicode_path_extra_field():
     # WinRAR/7-Zip: a legacy name plus the real one in extra field 0x7075.
     legacy = b"Bao cao.docx"
-    utf8 = "Báo cáo.docx".encode("utf-8")
+    utf8 = "Báo cáo.docx".encode()
     body = b"\x01" + struct.pack("<L", zlib.crc32(legacy)) + utf8
     extra = struct.pack("<HH", 0x7075, len(body)) + body
     members, _ = expand(raw_zip([(legacy, b"x", {"extra": extra})]))

@@ -16,8 +16,8 @@ import pytest
 
 from pipeline.serve import build_datasette
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
-from tests.fixtures.make_sample_inbox import CAMPAIGN, EXPECTED, REPORTS, UNATTRIBUTED
 from tests.fixtures.mail import VN, build_mail
+from tests.fixtures.make_sample_inbox import CAMPAIGN, EXPECTED, REPORTS, UNATTRIBUTED
 from tests.test_datasette_staff import ingest_into, served_copy
 
 PASSWORD = "mật-khẩu-thử 789"

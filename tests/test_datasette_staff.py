@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.serve import build_datasette
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
-from tests.fixtures.make_sample_inbox import EXPECTED
 from tests.fixtures.mail import VN, build_mail
+from tests.fixtures.make_sample_inbox import EXPECTED
 
 PASSWORD = "mật-khẩu-thử 123"
 

@@ -18,8 +18,8 @@ from extractors import archives, formats
 from extractors.readers import read_document
 from pipeline.mime import guess_type, parse_mail
 from tests.conftest import ROOT
-from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures._admin_pdf import quy_che_pdf
+from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import REPORTS
 

@@ -237,7 +237,7 @@ def test_an_rtf_only_body_is_read(rtf, body):
 
 
 def test_an_html_only_body_is_read_in_its_internet_code_page():
-    html = "<html><body><p>Kính gửi Văn phòng</p><p>Đảng ủy Khối</p></body></html>".encode("utf-8")
+    html = "<html><body><p>Kính gửi Văn phòng</p><p>Đảng ủy Khối</p></body></html>".encode()
     mail = parse_mail(build_msg(report_item(body=None, html=html, attachments=[])))
     assert mail.body_text == "Kính gửi Văn phòng\n\nĐảng ủy Khối" and mail.flags == []
 

@@ -3,7 +3,7 @@ with its second line under the title text, and must stay one block; an inline he
 runs on into its text. And what must never be a heading's or a section's text: footnote marks and notes."""
 
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import Paragraph
 
 from extractors.readers import read_document
 from tests.fixtures import _footnotes as fn

@@ -11,9 +11,9 @@ import docx
 import pytest
 from reportlab.pdfgen import canvas
 
+from extractors import formats
 from extractors.docx_reader import read_docx
 from extractors.model import Document
-from extractors import formats
 from extractors.readers import read_document
 from tests.fixtures.cfb import build_cfb
 

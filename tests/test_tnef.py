@@ -23,8 +23,17 @@ from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures.documents import quy_che_docx, quyet_dinh_bcd_docx
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import NOW, REPORTS, SUBJECT
-from tests.fixtures.tnef import (ATT_ATTACH_DATA, ATT_ATTACH_RENDDATA, ATT_ATTACHMENT, LEVEL_ATTACHMENT, PT_LONG,
-                                 PR_ATTACH_LONG_FILENAME, ansi, attribute, build_tnef)
+from tests.fixtures.tnef import (
+    ATT_ATTACH_DATA,
+    ATT_ATTACH_RENDDATA,
+    ATT_ATTACHMENT,
+    LEVEL_ATTACHMENT,
+    PR_ATTACH_LONG_FILENAME,
+    PT_LONG,
+    ansi,
+    attribute,
+    build_tnef,
+)
 
 REPORT_NAME = "Báo cáo sơ kết 01 năm thực hiện Nghị quyết số 03-NQ của Đảng ủy Sở Tài chính.docx"
 QUY_CHE_NAME = "Quy chế dân chủ trong hoạt động của cơ quan Sở Tài chính.docx"
