@@ -161,7 +161,8 @@ def rss_figures(n_mails: int, base_campaign: Path, work: Path, workers: int | No
     out, err = proc.communicate()
     if proc.returncode != 0:
         raise RuntimeError(f"ingest failed ({proc.returncode}): {err[-500:]}")
-    return {"rss_mails": n_mails, "peak_rss_mb": round(peak / 1024, 1), "rss_ingest_s": round(time.perf_counter() - t, 1)}
+    return {"rss_mails": n_mails, "peak_rss_mb": round(peak / 1024, 1),
+            "rss_ingest_s": round(time.perf_counter() - t, 1)}
 
 
 def status_figures(n_units: int = 500, n_campaigns: int = 20, repeat: int = 5) -> dict:
@@ -183,7 +184,8 @@ def status_figures(n_units: int = 500, n_campaigns: int = 20, repeat: int = 5) -
                 db["submissions"].insert_all({
                     "campaign_id": cid, "unit_id": f"u{u:03}", "row": u, "status": statuses[(u + c) % 4],
                     "received_at": (deadline + timedelta(hours=u - 250)).isoformat() if (u + c) % 4 < 2 else None,
-                    "deadline": deadline.isoformat(), "missing_attachments": json.dumps(["quy_che_dan_chu"] if u % 7 == 0 else []),
+                    "deadline": deadline.isoformat(),
+                    "missing_attachments": json.dumps(["quy_che_dan_chu"] if u % 7 == 0 else []),
                     "missing_sections": "[]", "flags": "[]", "report": None, "messages": "[]", "computed_at": "",
                 } for u in range(n_units))
         whole = _best(lambda: db.execute("select * from unit_status").fetchall(), repeat)

@@ -59,7 +59,8 @@ def _templates(campaign: Campaign, n: int = corpus.POOL) -> list[dict]:
     return out
 
 
-def _clone(rows: dict, raw: bytes, campaign: str, unit: str | None, received: datetime, sender: str) -> tuple[str, dict]:
+def _clone(rows: dict, raw: bytes, campaign: str, unit: str | None, received: datetime,
+           sender: str) -> tuple[str, dict]:
     """The template's rows as mail `raw` of `unit` in `campaign`, received at `received`."""
     mid = hashlib.sha256(raw).hexdigest()
     old = rows["message"]["id"]
@@ -151,7 +152,8 @@ def figures(quick: bool, base_file: Path, work: Path, small: bool = False) -> di
             "home": lambda i: "/",
             "campaign": lambda i: f"/-/campaign/{rounds[i % len(rounds)].id}",
             "unit": lambda i: f"/-/unit/u{(37 * i) % n_units:03}",
-            "section": lambda i: f"/-/campaign/{rounds[i % len(rounds)].id}/section/{('I.1', 'II.1', 'II', 'III')[i % 4]}",
+            "section": lambda i: (f"/-/campaign/{rounds[i % len(rounds)].id}"
+                                  f"/section/{('I.1', 'II.1', 'II', 'III')[i % 4]}"),
             "search": lambda i: f"/-/search?q={QUERIES[i % len(QUERIES)]}",
         }
         out = {}

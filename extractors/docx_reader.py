@@ -44,7 +44,8 @@ def is_encrypted_ooxml(data: bytes) -> bool:
 def read_docx(data: bytes) -> Document:
     """Read a WordprocessingML package. Never raises: failures come back as error + flag."""
     if is_encrypted_ooxml(data):
-        return Document("docx", error="password-protected .docx", flags=[Flag(FlagKind.ENCRYPTED, "password-protected .docx")])
+        return Document("docx", error="password-protected .docx",
+                        flags=[Flag(FlagKind.ENCRYPTED, "password-protected .docx")])
     if data[:8] == OLE_MAGIC:
         return Document("docx", error="OLE2 file, not a .docx (probably a .doc)",
                         flags=[Flag(FlagKind.UNREADABLE, "OLE2 file, not a .docx")])

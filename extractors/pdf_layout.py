@@ -64,7 +64,8 @@ def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
             else:
                 columns, gutters = unit[1], unit[2]
                 for col, segs in sorted(columns.items()):
-                    paras.extend(_paragraphs(segs, number, (tables, 0, col), _cell_edges(col, gutters, left, right, segs), pitch))
+                    cell_edges = _cell_edges(col, gutters, left, right, segs)
+                    paras.extend(_paragraphs(segs, number, (tables, 0, col), cell_edges, pitch))
                 tables += 1
     paras = _join_pages(paras, pitch)
     return [b for b in (_block(p) for p in paras) if b.text]
@@ -277,7 +278,8 @@ def _place(segs: list[Seg], gutters: list[list[float]], size: float,
     used = set()
     for seg in segs:
         fits = [c for c in range(len(gutters) + 1)
-                if (c == 0 or seg.x0 >= gutters[c - 1][0] - size) and (c == len(gutters) or seg.x1 <= gutters[c][1] + size)]
+                if (c == 0 or seg.x0 >= gutters[c - 1][0] - size)
+                and (c == len(gutters) or seg.x1 <= gutters[c][1] + size)]
         if len(fits) != 1 or fits[0] in used or _off_centre(seg, (columns or {}).get(fits[0], [])):
             return None
         used.add(fits[0])

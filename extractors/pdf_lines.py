@@ -62,7 +62,8 @@ class Line:
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang|page|tr\.)?\s*\d{1,4}(?:\s*(?:/|of|trên)\s*\d{1,4})?[-–—\s]*$", re.I)
 _DIGITS = re.compile(r"\d+")
 # a list number or bullet followed by a tab stop (Word lists exported to PDF)
-_MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Section)\s+)?(?:[IVXLCDM]+|\d+(?:\.\d+)*|[a-zđ])[.):]?$"
+_MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Section)\s+)?"
+                     r"(?:[IVXLCDM]+|\d+(?:\.\d+)*|[a-zđ])[.):]?$"
                      r"|^\(\w{1,4}\)$|^[-–—•·∙◦○●■□▪▫►➢✓❖+*]$", re.I)
 
 
@@ -158,7 +159,8 @@ def _segment(runs: list[Run]) -> Seg:
     seg.size = max(sizes, key=sizes.get) if sizes else runs[0].size
     seg.font = max(fonts, key=fonts.get) if fonts else runs[0].font
     seg.base = max(runs, key=lambda r: len(r.text)).base
-    seg.style = (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars, seg.font)
+    seg.style = (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars,
+                 seg.font)
     return seg
 
 

@@ -68,10 +68,12 @@ def read_pdf(data: bytes) -> Document:
     except pdfium.PdfiumError as exc:
         code = getattr(exc, "err_code", None)
         if code in (raw.FPDF_ERR_PASSWORD, raw.FPDF_ERR_SECURITY):
-            return Document("pdf", error="password-protected PDF", flags=[Flag(FlagKind.ENCRYPTED, "password-protected PDF")])
+            return Document("pdf", error="password-protected PDF",
+                            flags=[Flag(FlagKind.ENCRYPTED, "password-protected PDF")])
         return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag(FlagKind.UNREADABLE, str(exc))])
     except Exception as exc:
-        return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag(FlagKind.UNREADABLE, f"{type(exc).__name__}: {exc}")])
+        return Document("pdf", error=f"unreadable PDF ({exc})",
+                        flags=[Flag(FlagKind.UNREADABLE, f"{type(exc).__name__}: {exc}")])
     try:
         return _read(pdf)
     except Exception as exc:  # anything pdfium or the layout trips on is a flag, not a crash
@@ -91,7 +93,8 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
     total = len(pdf)
     deadline = time.monotonic() + lim.max_seconds_per_file  # checked between pages: a page is not interrupted
     if total > lim.max_pdf_pages:
-        flags.append(Flag(FlagKind.TRUNCATED, f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
+        flags.append(Flag(FlagKind.TRUNCATED,
+                          f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
     for index in range(min(total, lim.max_pdf_pages)):
         if index and time.monotonic() > deadline:
             flags.append(Flag(FlagKind.TIMEOUT, f"stopped after {index} of {total} pages: more than "

@@ -87,9 +87,11 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
             reader.decrypt(b"")  # an owner-password-only PDF still opens; a user password fails here
         fields = list(enumerate_sig_fields(reader, filled_status=True))
     except Exception as exc:
-        return [], [Flag(MALFORMED, f"the file holds a signature dictionary, but its signatures cannot be read: {failure(exc)}")]
+        return [], [Flag(MALFORMED, "the file holds a signature dictionary, but its signatures cannot be read: "
+                                    f"{failure(exc)}")]
     if not fields:
-        return [], [Flag(MALFORMED, "the file holds a signature dictionary (/ByteRange) that belongs to no signature field")]
+        return [], [Flag(MALFORMED,
+                         "the file holds a signature dictionary (/ByteRange) that belongs to no signature field")]
     policy = _ChangePolicy(deadline)
     revocation = _dss_revocation(reader)
     signatures: list[Signature] = []
@@ -111,7 +113,8 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
             embedded = EmbeddedPdfSignature(reader, sig_field, name)
             signature = asyncio.run(_check(embedded, roots, policy if diff else None, revocation))
         except _OutOfTime:
-            flags.append(Flag(FlagKind.TIMEOUT, f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
+            flags.append(Flag(FlagKind.TIMEOUT,
+                              f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
             break
         except Exception as exc:  # anything a hostile signature trips on: listed as not intact, and flagged
             signatures.append(Signature(None, None, None, None, intact=False, modified_after_signing=None,

@@ -37,7 +37,8 @@ def _guard(fmt: str, reader: Callable[[bytes], Document], data: bytes) -> Docume
         return reader(data)
     except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"
-        return Document(fmt, error=f"could not read the {fmt} file ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
+        return Document(fmt, error=f"could not read the {fmt} file ({detail})",
+                        flags=[Flag(FlagKind.UNREADABLE, detail)])
 
 
 def _unsupported(fmt: str, message: str) -> Document:

@@ -82,8 +82,8 @@ class Run:
                                   "again when it is done", 1)
         if is_malformed(exc, path):
             return CommandStopped(f"the database {path} is damaged ({exc}): recover what it holds with "
-                                  f"sqlite3 {shlex.quote(path)} \".recover\" | sqlite3 {shlex.quote(path + '.recovered')}"
-                                  f" and use that file", 2)
+                                  f"sqlite3 {shlex.quote(path)} \".recover\""
+                                  f" | sqlite3 {shlex.quote(path + '.recovered')} and use that file", 2)
         return None
 
 
@@ -360,7 +360,8 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
     for s in result:
         missing = ", ".join([*s.missing_attachments, *s.missing_sections]
                             + ([s.missing_signature] if s.missing_signature else []))
-        click.echo(f"{s.unit or '(unknown sender)':24} {s.status:8} {s.received_at.isoformat() if s.received_at else '-':26}"
+        received = s.received_at.isoformat() if s.received_at else "-"
+        click.echo(f"{s.unit or '(unknown sender)':24} {s.status:8} {received:26}"
                    f" {('missing: ' + missing) if missing else ''}")
 
 
@@ -697,12 +698,14 @@ def decisions(db_path: str, rules: str, campaign_id: str | None, as_json: bool) 
 @click.option("--host", help="IMAP server [env INTAKE_IMAP_HOST]")
 @click.option("--port", type=int, help="IMAP port [env INTAKE_IMAP_PORT; default 993, or 143 without TLS]")
 @click.option("--user", help="IMAP user [env INTAKE_IMAP_USER]")
-@click.option("--password-file", help="File holding the password [env INTAKE_IMAP_PASSWORD_FILE or INTAKE_IMAP_PASSWORD]")
+@click.option("--password-file",
+              help="File holding the password [env INTAKE_IMAP_PASSWORD_FILE or INTAKE_IMAP_PASSWORD]")
 @click.option("--ssl", help="1 implicit TLS (default), starttls, or 0 plaintext (loopback only) [env INTAKE_IMAP_SSL]")
 @click.option("--folder", help="Folders to read, comma-separated (default INBOX) [env INTAKE_IMAP_FOLDER]")
 @click.option("--action", help="After storing: none, flag, flag:KEYWORD or move:FOLDER; per folder "
               "FOLDER=ACTION,... [env INTAKE_IMAP_ACTION]")
-@click.option("--interval", type=float, help="Seconds between passes without IDLE (default 60) [env INTAKE_IMAP_INTERVAL]")
+@click.option("--interval", type=float,
+              help="Seconds between passes without IDLE (default 60) [env INTAKE_IMAP_INTERVAL]")
 def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     """Read new mail from an IMAP mailbox, each message exactly once, until stopped.
 

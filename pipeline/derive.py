@@ -223,7 +223,8 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             sections.append({
                 "id": f"{doc_id}:{s.key}", "document": doc_id, "message": message,
                 "campaign_id": campaign.id if campaign else None, "unit_id": unit, "key": s.key,
-                "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"), "confidence": s.confidence,
+                "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"),
+                "confidence": s.confidence,
                 "position": n, "extra": int(s.extra),
             })
         for f in ext.flags + signature_flags:

@@ -183,7 +183,8 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
         docs.setdefault(row["message"], []).append(DocumentFacts(row["id"], row["filename"], OTHER_KIND))
     doc_flags: dict[str, list[str]] = {}
     for row in db.query("select attachment, kind from flags where campaign_id = ? and attachment is not null "
-                        "and kind in (?, ?) order by id", [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
+                        "and kind in (?, ?) order by id",
+                        [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
         doc_flags.setdefault(row["attachment"], []).append(row["kind"])
     for ds in docs.values():
         for d in ds:

@@ -256,7 +256,8 @@ def addresses(values: list[str], hint: str | None) -> list[tuple[str, str]]:
     pairs = getaddresses(texts)
     if texts and not any("@" in addr for _, addr in pairs):  # the address itself is encoded: decode first
         pairs = getaddresses([decode_words(t) for t in texts])
-    return [(repair(decode_words(name)).replace("\n", " "), addr.strip().lower()) for name, addr in pairs if addr.strip()]
+    return [(repair(decode_words(name)).replace("\n", " "), addr.strip().lower())
+            for name, addr in pairs if addr.strip()]
 
 
 _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|no_reply|do-?not-?reply)([-+._].*)?$")

@@ -35,10 +35,12 @@ def raw_zip(entries: list[tuple[bytes, bytes, dict]]) -> bytes:
         crc, extra = zlib.crc32(data), opts.get("extra", b"")
         size = opts.get("declared_size", len(data))
         offset = len(out)
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, 0, 33, crc, len(body), size, len(name), len(extra))
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, 0, 33, crc, len(body), size, len(name),
+                           len(extra))
         out += name + extra + body
         central += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, 0, 33, crc, len(body), size, len(name), len(extra), 0, 0, 0, 0, offset
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, 0, 33, crc, len(body), size, len(name), len(extra),
+            0, 0, 0, 0, offset
         )
         central += name + extra
     eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(out), 0)
@@ -102,7 +104,8 @@ def test_nested_zips_are_expanded_with_joined_paths():
     inner = make_zip({"Phụ lục 1.docx": b"p1", "sub/ghi chú.txt": b"n"})
     outer = make_zip({"Báo cáo.pdf": b"%PDF", "phu-luc.zip": inner})
     members, flags = expand(outer, "outer.zip")
-    assert [m for m, _ in members] == ["Báo cáo.pdf", "phu-luc.zip", "phu-luc.zip/Phụ lục 1.docx", "phu-luc.zip/sub/ghi chú.txt"]
+    assert [m for m, _ in members] == ["Báo cáo.pdf", "phu-luc.zip", "phu-luc.zip/Phụ lục 1.docx",
+                                       "phu-luc.zip/sub/ghi chú.txt"]
     assert dict(members)["phu-luc.zip/Phụ lục 1.docx"] == b"p1"
     assert flags == []
 
@@ -114,7 +117,8 @@ def test_nesting_deeper_than_max_depth_is_flagged_not_opened():
     # max_depth counts the archives opened, the outer one included: outer, level1, level2.
     members, flags = expand(data, max_depth=3)
     paths = [m for m, _ in members]
-    assert paths == ["level1.zip", "level1.zip/level2.zip", "level1.zip/level2.zip/level3.zip"]  # level3 returned, not opened
+    # level3 returned, not opened
+    assert paths == ["level1.zip", "level1.zip/level2.zip", "level1.zip/level2.zip/level3.zip"]
     assert [f.kind for f in flags] == ["archive_limit"] and "deeper than 3" in flags[0].detail
     members, flags = expand(data, max_depth=5)
     assert members[-1] == ("level1.zip/level2.zip/level3.zip/level4.zip/core.txt", b"deep") and flags == []

@@ -74,7 +74,8 @@ def report_pdf(pages: int = 3, running_header: bool = True) -> bytes:
         Paragraph("I. TÌNH HÌNH VÀ KẾT QUẢ TRIỂN KHAI THỰC HIỆN", st["head"]),
         Paragraph("1. Đặc điểm tình hình", st["head"]),
         Paragraph(LONG, st["body"]),
-        Paragraph("Thuận lợi: cấp ủy và lãnh đạo cơ quan luôn quan tâm đến việc thực hiện quy chế dân chủ.", st["body"]),
+        Paragraph("Thuận lợi: cấp ủy và lãnh đạo cơ quan luôn quan tâm đến việc thực hiện quy chế dân chủ.",
+                  st["body"]),
     ]
     for page in range(2, pages + 1):
         story += [PageBreak(), Paragraph(f"{page}. Kết quả phần {page}", st["head"]), Paragraph(LONG, st["body"])]
