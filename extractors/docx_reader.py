@@ -268,7 +268,7 @@ class _Reader:
             # legacy-font bytes must become Unicode before repair(): TCVN3 "ư" is a soft hyphen
             texts, encoding = convert_runs([(t, props.font) for t, props in runs])
             if encoding:
-                runs = [(t, props) for t, (_, props) in zip(texts, runs)]
+                runs = [(t, props) for t, (_, props) in zip(texts, runs, strict=True)]
                 self.legacy[encoding] = self.legacy.get(encoding, 0) + 1
 
         num_id = direct.num_id if direct.num_id is not None else style_para.num_id

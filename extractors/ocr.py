@@ -238,7 +238,7 @@ def ocr_image(image, scale: float) -> tuple[list[Run], list[float]]:
     bands = _bands(runs, image.width / scale)
     if bands:
         boxes = [(x0, top, x1, bottom) for top, bottom, cuts in bands
-                 for x0, x1 in zip([0.0, *cuts], [*cuts, image.width / scale])]
+                 for x0, x1 in zip([0.0, *cuts], [*cuts, image.width / scale], strict=True)]
         again, more = _read_apart(image, boxes, scale, typical=median(r.size for r in runs) * scale)
         runs = [r for r in runs if not any(top <= (r.top + r.bottom) / 2 <= bottom for top, bottom, _ in bands)]
         runs, confs = runs + again, confs + more
@@ -284,9 +284,9 @@ def _mark_bold(runs: list[Run], image, scale: float) -> None:
         inked = crop.point(lambda v: 255 if v < threshold else 0)
         outline = sum(inked.filter(ImageFilter.FIND_EDGES).histogram()[128:])
         widths.append(2 * inked.histogram()[255] / outline if outline else 0.0)
-    usual = median([w for w, r in zip(widths, runs) if len(r.text) >= 4] or [0.0])
+    usual = median([w for w, r in zip(widths, runs, strict=True) if len(r.text) >= 4] or [0.0])
     judged = [r for r in runs if len(r.text) >= 3]
-    for run, width in zip(runs, widths):
+    for run, width in zip(runs, widths, strict=True):
         run.bold = usual > 0 and width > _BOLD_STROKE * usual
     for run in runs:  # a word of two letters has too little ink to tell: it is as the line above it
         if len(run.text) < 3:

@@ -257,7 +257,7 @@ def align(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[tuple[i
     titles = [words(n.title) for n in outline]
     n_title_max = max((len(t) for t in titles), default=8)
     cands = [candidate(b, n_title_max) for b in blocks]
-    gain = [[score(c, node, title) for c in cands] for node, title in zip(outline, titles)]
+    gain = [[score(c, node, title) for c in cands] for node, title in zip(outline, titles, strict=True)]
     pairs = _best_path(gain)
     conventions = learned_conventions(blocks, cands, pairs, outline)
     changed = False
