@@ -53,7 +53,7 @@ def read_docx(data: bytes) -> Document:
         return _Reader(_Package(data)).read()
     except LimitExceeded as exc:  # a bomb or a monster part: named as such, not as "unreadable"
         return Document("docx", error=f"not read: {exc.detail}", flags=[Flag(exc.kind, exc.detail)])
-    except Exception as exc:  # corrupt zip, broken XML, anything: a flag, never a crash
+    except Exception as exc:  # noqa: BLE001 - corrupt zip, broken XML, anything: a flag, never a crash
         detail = f"{type(exc).__name__}: {exc}"
         return Document("docx", error=f"unreadable .docx ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
 

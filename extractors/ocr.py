@@ -58,7 +58,7 @@ class _Settings:
     lines: list[OcrLine] | None = None  # where every line read is collected, with its confidence
 
 
-_SETTINGS: ContextVar[_Settings] = ContextVar("intake_ocr_settings", default=_Settings())
+_SETTINGS: ContextVar[_Settings] = ContextVar("intake_ocr_settings", default=_Settings())  # noqa: B039 - frozen
 
 
 @contextmanager
@@ -267,7 +267,7 @@ _LABEL = re.compile(r"^(?:\d{1,2}|[a-zđ])[.)]$")
 # Roman numbers of headings as the Vietnamese model misreads them in serif faces ("II." -> "H."),
 # put back where one begins a line before a title in capitals (or alone: the title is a column away).
 _ROMAN = {"H": "II", "HI": "III", "IH": "III", "Hl": "III", "lH": "III", "Il": "II", "lI": "II", "ll": "II"}
-_ROMAN_MISREAD = re.compile(r"^(%s)\.(?=\s+[^\W\d_a-zđ]|$)" % "|".join(sorted(_ROMAN, key=len, reverse=True)))
+_ROMAN_MISREAD = re.compile(rf"^({'|'.join(sorted(_ROMAN, key=len, reverse=True))})\.(?=\s+[^\W\d_a-zđ]|$)")
 
 
 def _mark_bold(runs: list[Run], image, scale: float) -> None:
@@ -281,7 +281,7 @@ def _mark_bold(runs: list[Run], image, scale: float) -> None:
                            int(run.bottom * scale) + 1))
         darkest, lightest = crop.getextrema()
         threshold = (darkest + lightest) // 2  # the run's own: a heading may be printed in colour
-        inked = crop.point(lambda v: 255 if v < threshold else 0)
+        inked = crop.point(lambda v, threshold=threshold: 255 if v < threshold else 0)
         outline = sum(inked.filter(ImageFilter.FIND_EDGES).histogram()[128:])
         widths.append(2 * inked.histogram()[255] / outline if outline else 0.0)
     usual = median([w for w, r in zip(widths, runs, strict=True) if len(r.text) >= 4] or [0.0])

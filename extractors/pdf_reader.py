@@ -71,12 +71,12 @@ def read_pdf(data: bytes) -> Document:
             return Document("pdf", error="password-protected PDF",
                             flags=[Flag(FlagKind.ENCRYPTED, "password-protected PDF")])
         return Document("pdf", error=f"unreadable PDF ({exc})", flags=[Flag(FlagKind.UNREADABLE, str(exc))])
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - anything else pdfium raises opening a damaged file is a flag
         return Document("pdf", error=f"unreadable PDF ({exc})",
                         flags=[Flag(FlagKind.UNREADABLE, f"{type(exc).__name__}: {exc}")])
     try:
         return _read(pdf)
-    except Exception as exc:  # anything pdfium or the layout trips on is a flag, not a crash
+    except Exception as exc:  # noqa: BLE001 - anything pdfium or the layout trips on is a flag, not a crash
         detail = f"{type(exc).__name__}: {exc}"
         return Document("pdf", error=f"unreadable PDF ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
     finally:
@@ -102,7 +102,7 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
             break
         try:
             page = pdf[index]
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - a page pdfium cannot load is a flag; the other pages still count
             flags.append(Flag(FlagKind.UNREADABLE, f"page {index + 1}: {exc}"))
             pages.append((612.0, 792.0, []))
             continue
@@ -156,7 +156,7 @@ class _Scans:
             return []
         try:
             runs, confs = ocr.ocr_pdf_page(page)
-        except Exception as exc:  # a failed page is a flag; the other pages still count
+        except Exception as exc:  # noqa: BLE001 - a failed page is a flag; the other pages still count
             flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"))
             return []
         if not runs:

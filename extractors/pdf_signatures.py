@@ -86,7 +86,7 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
         if reader.encrypted:
             reader.decrypt(b"")  # an owner-password-only PDF still opens; a user password fails here
         fields = list(enumerate_sig_fields(reader, filled_status=True))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pyhanko raises many kinds on a damaged file
         return [], [Flag(MALFORMED, "the file holds a signature dictionary, but its signatures cannot be read: "
                                     f"{failure(exc)}")]
     if not fields:
@@ -116,7 +116,7 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
             flags.append(Flag(FlagKind.TIMEOUT,
                               f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
             break
-        except Exception as exc:  # anything a hostile signature trips on: listed as not intact, and flagged
+        except Exception as exc:  # noqa: BLE001 - anything a hostile signature trips on: listed as not intact, and flagged
             signatures.append(Signature(None, None, None, None, intact=False, modified_after_signing=None,
                                         trusted=None if roots is None else False, location=name))
             flags.append(Flag(MALFORMED, f"{name}: {problem or failure(exc)}"))
@@ -301,6 +301,6 @@ def _dss_revocation(reader: PdfFileReader) -> tuple[list, list]:
         dss = DocumentSecurityStore.read_dss(reader)
         return ([asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls],
                 [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps])
-    except Exception:  # none (NoDSSFoundError), or a broken one: it only costs the revocation data it held
+    except Exception:  # noqa: BLE001 - none (NoDSSFoundError), or a broken one: it only costs the revocation data it held
         return [], []
 

@@ -49,9 +49,10 @@ class IntakeGroup(click.Group):
             raise ConfigError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             run = ctx.find_object(Run)
-            if run is None or run.db_path is None:
+            stopped = None if run is None or run.db_path is None else run.stopped(exc)
+            if stopped is None:
                 raise
-            raise run.stopped(exc) or exc
+            raise stopped from exc
 
 
 @dataclass
@@ -120,7 +121,8 @@ def _moment(value: str | None, campaigns: list[Campaign]) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ConfigError(f"--now must be an ISO 8601 date-time, e.g. 2022-06-15T08:00:00+07:00, not {value!r}")
+        raise ConfigError(f"--now must be an ISO 8601 date-time, e.g. 2022-06-15T08:00:00+07:00, "
+                          f"not {value!r}") from None
     if moment.tzinfo:
         return moment
     zones = sorted({c.timezone for c in campaigns})

@@ -133,7 +133,7 @@ def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldat
     so it can run in a worker process (pipeline/flow.py); never raises."""
     try:
         return _derive_rows(message, raw, campaigns, internaldate)
-    except Exception as exc:  # a bug or an input nobody foresaw: record it, keep the batch going
+    except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw: record it, keep the batch going
         log.error("deriving %s failed: %s", message[:12], exc)
         detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         return failed_rows(message, detail)

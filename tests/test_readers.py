@@ -104,7 +104,7 @@ def test_random_bytes_never_raise():
 
     rng = random.Random(7)
     seeds = [docx_bytes("a b c"), pdf_bytes()]
-    for i in range(60):
+    for _ in range(60):
         base = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 40)):  # flip bytes anywhere, including zip/xref structures
             base[rng.randrange(len(base))] = rng.randrange(256)
