@@ -202,7 +202,7 @@ class _Sink(io.RawIOBase):
         self.buffer = io.BytesIO()
         self.over = False
 
-    def write(self, chunk: bytes) -> int:
+    def write(self, chunk: bytes) -> int:  # type: ignore[override]  # py7zr writes bytes, never other buffers
         if self.over or self.budget.total + len(chunk) > self.budget.max_total_bytes:
             if not self.over:
                 self.flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{self.name}: more than {self.budget.max_total_bytes}"
@@ -235,7 +235,8 @@ def _expand_7z(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[
     sinks: dict[str, _Sink] = {}
 
     class Factory(WriterFactory):
-        def create(self, filename: str) -> _Sink:
+        # _Sink has all of Py7zIO (write, read, seek, flush, size) without importing py7zr at module load
+        def create(self, filename: str) -> _Sink:  # type: ignore[override]
             sinks[filename] = _Sink(budget, flags, f"{prefix}/{filename}" if prefix else filename)
             return sinks[filename]
 

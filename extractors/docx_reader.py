@@ -106,9 +106,10 @@ class _Package:
         if root is None:
             return out
         for rel in root.iter(f"{{{_REL_NS}}}Relationship"):
-            if rel.get("TargetMode") == "External" or not rel.get("Target"):
+            target = rel.get("Target")
+            if rel.get("TargetMode") == "External" or not target:
                 continue
-            target = rel.get("Target").replace("\\", "/")
+            target = target.replace("\\", "/")
             target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
             out[rel.get("Id", "")] = (rel.get("Type", ""), target)
         return out
@@ -133,7 +134,10 @@ _TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.S)
 class _Reader:
     def __init__(self, pkg: _Package):
         self.pkg = pkg
-        self.root = pkg.xml(pkg.main)
+        root = pkg.xml(pkg.main)
+        if root is None:
+            raise ValueError(f"{pkg.main} is empty")
+        self.root = root
         n = self.n = names_for(self.root)
         themes = theme_fonts(pkg.xml(pkg.related("/theme")))
         self.styles = Styles(pkg.xml(pkg.related("/styles")), n, themes)
@@ -275,9 +279,10 @@ class _Reader:
         label, list_item = None, False
         ilvl = 0
         if num_id is not None:
-            ilvl = direct.ilvl if direct.ilvl is not None else style_para.ilvl
-            if ilvl is None:
-                ilvl = self.numbering.level_for_style(num_id, style.style_id if style else None) or 0
+            declared = direct.ilvl if direct.ilvl is not None else style_para.ilvl
+            if declared is None:
+                declared = self.numbering.level_for_style(num_id, style.style_id if style else None) or 0
+            ilvl = declared
             label, list_item = self.numbering.next_label(num_id, ilvl)
         text = repair("".join(t for t, _ in runs))
         if text:
@@ -343,8 +348,8 @@ class _Reader:
             bold=total > 0 and bold >= threshold,
             italic=total > 0 and italic >= threshold,
             caps=(total > 0 and caps >= threshold) or written_caps,
-            font_size=max(sizes, key=sizes.get) if sizes else None,
-            font_name=max(fonts, key=fonts.get) if fonts else None,
+            font_size=max(sizes, key=sizes.__getitem__) if sizes else None,
+            font_name=max(fonts, key=fonts.__getitem__) if fonts else None,
         )
 
     def _inline(self, parent: etree._Element, runs: list, boxes: list, base: RunProps) -> None:

@@ -105,7 +105,7 @@ def _names_written(distinguished_name: str | None) -> tuple[str | None, str | No
         if value:
             values.setdefault(key.strip().upper(), []).append(value)
     organization = values.get("OU", []) + values.get("O", [])
-    return (values.get("CN") or [None])[0], ", ".join(dict.fromkeys(organization)) or None
+    return next(iter(values.get("CN", [])), None), ", ".join(dict.fromkeys(organization)) or None
 
 
 def _natural(name: str) -> list:

@@ -68,8 +68,10 @@ def on_off(el: etree._Element, n: Names) -> bool:
 
 
 def to_int(value: str | None) -> int | None:
+    if value is None:
+        return None
     try:
-        return int(value) if value is not None else None
+        return int(value)
     except ValueError:
         try:
             return int(float(value))  # some producers write "240.0"

@@ -153,7 +153,8 @@ def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = Non
         baseline = ly1 + float(base.group(2)) if base else ly1 - 0.2 * (ly1 - ly0)
         xsize = _XSIZE.search(title)
         height = float(xsize.group(1)) if xsize else float(ly1 - ly0)
-        words, word_confs = [], []
+        words: list[tuple[str, int, int, int, int]] = []  # text, x0, y0, x1, y1
+        word_confs: list[float] = []
         for w in el.iter():
             if (w.get("class") or "") != "ocrx_word":
                 continue
@@ -164,7 +165,8 @@ def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = Non
             conf = _WCONF.search(w.get("title") or "")
             if conf:
                 confs.append(float(conf.group(1)))
-            words.append((text, *map(int, wbox.groups())))
+            x0, y0, x1, y1 = map(int, wbox.groups())
+            words.append((text, x0, y0, x1, y1))
             word_confs.append(confs[-1] if conf else 0.0)
         if words:
             lines.append((words, ly0, ly1, baseline, height))
@@ -213,7 +215,8 @@ def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
         return ocr_image(page.render(scale=dpi / 72.0, grayscale=True).to_pil(), dpi / 72.0)
     image = page.render(scale=scan_dpi / 72.0, grayscale=True).to_pil().filter(ImageFilter.MedianFilter(3))
     width, height = page.get_size()
-    return ocr_image(image.resize((round(width * dpi / 72), round(height * dpi / 72)), Image.BICUBIC), dpi / 72.0)
+    return ocr_image(image.resize((round(width * dpi / 72), round(height * dpi / 72)), Image.Resampling.BICUBIC),
+                     dpi / 72.0)
 
 
 def _scan_dpi(page) -> float | None:

@@ -140,7 +140,7 @@ def _first_line_indent(page_lines: list[list[Line]], margins: list[tuple[float, 
                 counts[offset] = counts.get(offset, 0) + 1
     if not counts:
         return -1.0
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return float(best) if counts[best] >= 3 else -1.0
 
 
@@ -446,7 +446,7 @@ def _block(para: Para) -> Block:
         italic=italic >= 0.8 * chars,
         caps=_is_caps(text),
         font_size=_weighted_median(sizes),
-        font_name=max(fonts, key=fonts.get) or None if fonts else None,
+        font_name=max(fonts, key=fonts.__getitem__) or None if fonts else None,
         indent=round(first.x0, 1),
         align=_align(para),
     )

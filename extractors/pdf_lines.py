@@ -156,8 +156,8 @@ def _segment(runs: list[Run]) -> Seg:
     seg.text = " ".join("".join(pieces).split())
     seg.x0 = runs[0].x0
     seg.x1 = max(r.x1 for r in runs)
-    seg.size = max(sizes, key=sizes.get) if sizes else runs[0].size
-    seg.font = max(fonts, key=fonts.get) if fonts else runs[0].font
+    seg.size = max(sizes, key=sizes.__getitem__) if sizes else runs[0].size
+    seg.font = max(fonts, key=fonts.__getitem__) if fonts else runs[0].font
     seg.base = max(runs, key=lambda r: len(r.text)).base
     seg.style = (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars,
                  seg.font)
@@ -282,7 +282,7 @@ def _text_size(page_lines: list[list[Line]], heights: list[float]) -> float:
             if line.origin == "body" and line.top < _NOTE_AREA * height:
                 for seg in line.segs:
                     sizes[seg.size] = sizes.get(seg.size, 0) + seg.chars
-    return max(sizes, key=sizes.get) if sizes else 0.0
+    return max(sizes, key=sizes.__getitem__) if sizes else 0.0
 
 
 def _opens_note(line: Line) -> bool:

@@ -39,8 +39,13 @@ _VOIDP = ctypes.c_void_p
 _INT = ctypes.c_int
 
 
+def _address(pointer) -> int:
+    """The address a ctypes pointer holds; 0 for NULL, which ctypes passes on as NULL again."""
+    return ctypes.cast(pointer, _VOIDP).value or 0
+
+
 def _proto(function, restype, *argtypes):
-    return ctypes.CFUNCTYPE(restype, *argtypes)(ctypes.cast(function, _VOIDP).value)
+    return ctypes.CFUNCTYPE(restype, *argtypes)(_address(function))
 
 
 _get_text_object = _proto(raw.FPDFText_GetTextObject, _VOIDP, _VOIDP, _INT)
@@ -219,9 +224,9 @@ def _page_runs(page: pdfium.PdfPage, fonts: dict, origin: tuple[float, float]) -
     Run coordinates are points from `origin`, the top-left corner of the visible page, downwards."""
     textpage = page.get_textpage()
     try:
-        handle = ctypes.cast(textpage.raw, _VOIDP).value
+        handle = _address(textpage.raw)
         n_chars = raw.FPDFText_CountChars(textpage.raw)
-        texts, images = _walk_objects(ctypes.cast(page.raw, _VOIDP).value)
+        texts, images = _walk_objects(_address(page.raw))
         if n_chars <= 0 or not texts:
             return [], images, 0
         if len(texts) * 8 <= n_chars and len(texts) <= 400:

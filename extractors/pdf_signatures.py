@@ -207,6 +207,8 @@ async def _check(embedded: EmbeddedPdfSignature, roots: TrustRoots | None, polic
     certificate = embedded.signer_cert
     signer, organization = subject_names(certificate.subject)
     token = status.timestamp_validity
+    signed_at: datetime.datetime | None
+    source: str | None
     if token is not None and token.intact and token.valid:
         signed_at, source = token.timestamp, "timestamp"
     else:
