@@ -50,7 +50,7 @@ def _entry(item: str) -> dict | None:
     title = _OPTIONAL.sub("", item).strip(" ,:")
     if not title or _NOT_ASKED.search(fold(title)):
         return None
-    entry = {"id": attachment_id(title), "title": title[:1].upper() + title[1:],
+    entry: dict[str, str | bool | list[str]] = {"id": attachment_id(title), "title": title[:1].upper() + title[1:],
              "required": "if_mentioned" if optional else True}
     if optional:
         entry["mentioned_by"] = [mention_phrase(title)]
