@@ -35,7 +35,7 @@ class CommandStopped(click.ClickException):
 
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click reads it from the instance; its stubs say ClassVar
 
 
 class IntakeGroup(click.Group):
@@ -307,7 +307,8 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
 
     profile = _pick(_campaigns(rules), campaign_id).profile()
     trust_roots = extractor_config.current().trust_roots
-    results, failed = [], False
+    results: list[dict[str, Any]] = []
+    failed = False
     for name in files:
         try:
             data = Path(name).read_bytes()
@@ -317,7 +318,7 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
             failed = True
             continue
         ext = run_extract(data, os.path.basename(name), profile, trust_roots)
-        item = {
+        item: dict[str, Any] = {
             "file": name, "kind": ext.kind, "format": ext.format, "metadata": ext.metadata.as_json(),
             "sections": [{"key": s.key, "heading": s.heading, "text": s.text, "confidence": s.confidence}
                          for s in ext.sections],
@@ -533,8 +534,8 @@ def campaign_check(file: str) -> None:
         click.echo(f"    {'  ' * node.level}{node.key:6} {node.title}")
     click.echo("  attachments:")
     for rule in found.attachments:
-        when = {True: "required", False: "optional"}.get(rule.required, f"required if the report mentions "
-                                                        f"{' / '.join(rule.mentioned_by)}")
+        labels: dict[bool | str, str] = {True: "required", False: "optional"}
+        when = labels.get(rule.required, f"required if the report mentions {' / '.join(rule.mentioned_by)}")
         click.echo(f"    {rule.id}: {rule.title} ({when})")
     click.echo(f"  signature: {found.signature}" + (" (the report must carry an intact digital signature, ký số)"
                                                    if found.signature == SIGNATURE_REQUIRED else ""))

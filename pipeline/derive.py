@@ -124,8 +124,8 @@ def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple
             best = (score, campaign, extractions)
         elif best[1] is None and not best[2]:
             best = (best[0], None, extractions)
-    score, campaign, extractions = best
-    return (campaign if score >= CAMPAIGN_THRESHOLD else None), extractions
+    score, chosen, extractions = best
+    return (chosen if score >= CAMPAIGN_THRESHOLD else None), extractions
 
 
 def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldate: datetime | None) -> dict:
@@ -229,9 +229,9 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             })
         for f in ext.flags + signature_flags:
             flag(f.kind, f.detail, doc_id)
-    for f in flags:
-        f["campaign_id"] = campaign.id if campaign else None
-        f["unit_id"] = unit
+    for row in flags:
+        row["campaign_id"] = campaign.id if campaign else None
+        row["unit_id"] = unit
     return {
         "message": {
             "id": message, "message_id": mail.message_id, "content_key": content_key(mail),

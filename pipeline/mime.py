@@ -49,6 +49,7 @@ from rules.vocabulary import MailFlag, Origin
 
 MAX_FORWARD_DEPTH = 5
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 
 @dataclass
@@ -225,9 +226,10 @@ class _Walker:
         ctype = ctype.lower()
         # The parser decided the structure; follow it even when the type we read disagrees.
         if part.is_multipart() and ctype in ("message/rfc822", "message/global"):
-            self.forward(part.get_payload(), _join(path, 1) if root else path)
+            # is_multipart(): the payload is the list of parts, which the stubs cannot tell
+            self.forward(part.get_payload(), _join(path, 1) if root else path)  # type: ignore[arg-type]
         elif part.is_multipart() and not ctype.startswith("message/"):
-            self.multipart(ctype, part.get_payload(), path, nesting)
+            self.multipart(ctype, part.get_payload(), path, nesting)  # type: ignore[arg-type]
         else:
             self.leaf(part, h, ctype, ct_params, _join(path, 1) if root else path)
 
@@ -339,11 +341,11 @@ class _Walker:
             self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", origin))
 
 
-def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _T) -> _T:
+def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _D) -> _T | _D:
     """Run one step; a failure becomes a flag and the default, never an exception."""
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a header the parser trips on must not lose the mail
         flags.append(Flag(MailFlag.MIME_ERROR, f"{what}: {type(exc).__name__}: {exc}"))
         return default
 
@@ -382,8 +384,10 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
                                           and not walker.attachments)
     mail.body_text = repair("\n\n".join(walker.plain or walker.html))
     mail.attachments, mail.forwarded = walker.attachments, walker.forwarded
-    seen: set[tuple[str, str]] = set()
-    mail.flags = [f for f in flags if (f.kind, f.detail) not in seen and not seen.add((f.kind, f.detail))]
+    unique: dict[tuple[str, str], Flag] = {}
+    for f in flags:
+        unique.setdefault((f.kind, f.detail), f)
+    mail.flags = list(unique.values())
     return mail
 
 

@@ -173,8 +173,9 @@ class _Reader:
         props.charset = charset_of(code_page) or charset
         tree = _headers(props, self._recipients(props))
         tree["Content-Type"] = "multipart/mixed"
-        parts = ([] if headers_only
-                 else [p for p in [self._body(props)] if p is not None] + self._attachments(props, depth))
+        parts: list[Message | str] = []
+        if not headers_only:
+            parts += [p for p in [self._body(props)] if p is not None] + self._attachments(props, depth)
         tree.set_payload(parts)
         return tree
 
@@ -329,9 +330,9 @@ def _headers(props: _Object, recipients: dict[str, list[str]]) -> Message:
         "Auto-Submitted": "auto-replied" if message_class.upper().startswith("REPORT.")
         or ".OOFTEMPLATE." in message_class.upper() else None,
     }
-    for name, value in fallback.items():
-        if value and tree.get(name) is None:
-            tree[name] = _one_line(value)
+    for header, text in fallback.items():
+        if text and tree.get(header) is None:
+            tree[header] = _one_line(text)
     return tree
 
 
