@@ -286,7 +286,8 @@ protocol imap {{
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._master.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self._master.stderr.read().decode(errors='replace')}\n"
+                stderr = self._master.stderr.read() if self._master.stderr else b""
+                raise RuntimeError(f"dovecot exited: {stderr.decode(errors='replace')}\n"
                                    f"{self.log.read_text(errors='replace') if self.log.exists() else ''}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as s:
