@@ -69,8 +69,10 @@ def on_off(el: etree._Element, n: Names) -> bool:
 
 
 def to_int(value: str | None) -> int | None:
+    if value is None:
+        return None
     try:
-        return int(value) if value is not None else None
+        return int(value)
     except ValueError:
         try:
             return int(float(value))  # some producers write "240.0"
@@ -294,7 +296,7 @@ class StylesPart:
             return parse_xml(self._wrap[0] + chunk + self._wrap[1])[0]
         except etree.XMLSyntaxError:  # cannot stand alone after all: the part parsed whole has it
             if self._whole is None:
-                self._whole = list(parse_xml(self._data).iterchildren(el.tag))
+                self._whole = list(parse_xml(self._data).iterchildren(str(el.tag)))  # a w:style tag is a str
             return self._whole[index]
 
 

@@ -270,8 +270,9 @@ def learned_conventions(blocks: list[Block], cands: list[Candidate], pairs: list
         level = outline[i].level
         if s >= _CONFIDENT:
             marks.setdefault(level, []).append(_emphasized(blocks[j]))
-        if cands[j].number:
-            ranks.setdefault(level, Counter())[cands[j].number.rank] += 1
+        number = cands[j].number
+        if number:
+            ranks.setdefault(level, Counter())[number.rank] += 1
     emphasis = {level: len(m) >= 2 and sum(m) >= 0.8 * len(m) for level, m in marks.items()}
     learned = {level: max(c, key=lambda r: (c[r], r)) for level, c in ranks.items()}
     for level in sorted({n.level for n in outline}):
@@ -425,7 +426,8 @@ def sections(blocks: list[Block], outline: list[OutlineNode],
         for j in range(last_top + 1, tail):
             if j not in starts and _is_extra(blocks[j], cands[j], form, last_value):
                 extras.append(j)
-                last_value = cands[j].number.value if cands[j].number else last_value
+                number = cands[j].number
+                last_value = number.value if number else last_value
     boundaries = sorted(set(starts) | set(extras))
     result: list[Section] = []
     for n, j in enumerate(boundaries):

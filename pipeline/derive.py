@@ -125,8 +125,8 @@ def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple
             best = (score, campaign, extractions)
         elif best[1] is None and not best[2]:
             best = (best[0], None, extractions)
-    score, campaign, extractions = best
-    return (campaign if score >= CAMPAIGN_THRESHOLD else None), extractions
+    score, chosen, extractions = best
+    return (chosen if score >= CAMPAIGN_THRESHOLD else None), extractions
 
 
 def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldate: datetime | None) -> dict:
@@ -134,7 +134,7 @@ def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldat
     so it can run in a worker process (pipeline/flow.py); never raises."""
     try:
         return _derive_rows(message, raw, campaigns, internaldate)
-    except Exception as exc:  # a bug or an input nobody foresaw: record it, keep the batch going
+    except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw: record it, keep the batch going
         log.error("deriving %s failed: %s", message[:12], exc)
         detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         return failed_rows(message, detail)
@@ -224,14 +224,15 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             sections.append({
                 "id": f"{doc_id}:{s.key}", "document": doc_id, "message": message,
                 "campaign_id": campaign.id if campaign else None, "unit_id": unit, "key": s.key,
-                "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"), "confidence": s.confidence,
+                "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"),
+                "confidence": s.confidence,
                 "position": n, "extra": int(s.extra),
             })
         for f in ext.flags + signature_flags:
             flag(f.kind, f.detail, doc_id)
-    for f in flags:
-        f["campaign_id"] = campaign.id if campaign else None
-        f["unit_id"] = unit
+    for row in flags:
+        row["campaign_id"] = campaign.id if campaign else None
+        row["unit_id"] = unit
     return {
         "message": {
             "id": message, "message_id": mail.message_id, "content_key": content_key(mail),

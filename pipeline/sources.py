@@ -206,7 +206,8 @@ def _read_mbox(path: str, f: BinaryIO) -> Iterator[RawMail | SourceError]:
     the file holds, and a parser reads ">From" in a body as text anyway. The last message waits
     for the next run when it is cut short in a file just written: a mail program is appending it.
     """
-    index, current, previous = 0, None, b"\n"
+    index, previous = 0, b"\n"
+    current: list[bytes] | None = None
     for line in f:
         if line.startswith(b"From ") and _is_blank(previous):
             if current is not None:

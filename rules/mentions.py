@@ -28,9 +28,9 @@ def _nlp():
     # would hide the phrase from the Matcher.
     nlp.tokenizer = Tokenizer(
         nlp.vocab,
-        prefix_search=compile_prefix_regex(defaults.prefixes).search,
-        suffix_search=compile_suffix_regex(defaults.suffixes).search,
-        infix_finditer=compile_infix_regex(defaults.infixes).finditer,
+        prefix_search=compile_prefix_regex(defaults.prefixes or ()).search,
+        suffix_search=compile_suffix_regex(defaults.suffixes or ()).search,
+        infix_finditer=compile_infix_regex(defaults.infixes or ()).finditer,
     )
     return nlp
 

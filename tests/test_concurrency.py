@@ -38,7 +38,7 @@ def test_two_ingests_of_one_mbox_started_together_store_each_mail_once(inbox, tm
     env = environment(INTAKE_DB=str(tmp_path / "intake.db"), INTAKE_RULES=str(inbox["rules"]))
     both = [start("ingest", "--json", "--workers", "1", str(inbox["mbox"]), env=env) for _ in range(2)]
     results = [(p.wait(300), *p.communicate()) for p in both]
-    for code, out, err in results:
+    for code, _out, err in results:
         assert code == 0 and "Traceback" not in err and "IntegrityError" not in err, err
     reports = [json.loads(out) for _, out, _ in results]
     assert sum(r["new"] for r in reports) == MAILS and all(r["seen"] == MAILS for r in reports)

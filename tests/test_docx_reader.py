@@ -125,7 +125,8 @@ def test_letterhead_table_left_column_then_right():
 # ---- numbering --------------------------------------------------------------------------------
 def _level(ilvl: int, fmt: str, text: str, start: int = 1, extra: str = "") -> str:
     return (f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="{start}"/><w:numFmt w:val="{fmt}"/>'
-            f'<w:lvlText w:val="{text}"/>{extra}<w:pPr><w:ind w:left="{360 * (ilvl + 1)}" w:hanging="360"/></w:pPr></w:lvl>')
+            f'<w:lvlText w:val="{text}"/>{extra}'
+            f'<w:pPr><w:ind w:left="{360 * (ilvl + 1)}" w:hanging="360"/></w:pPr></w:lvl>')
 
 
 def add_numbering(d, abstract_id: int, levels: str, nums: dict[int, str]) -> None:
@@ -201,7 +202,8 @@ def test_multilevel_labels_letters_and_bullets():
                   + _level(2, "lowerLetter", "%3)"), {911: ""})
     add_numbering(d, 920, _level(0, "bullet", "•"), {921: ""})
     add_numbering(d, 930, _level(0, "upperLetter", "%1.", start=3), {931: "", 932: ""})
-    add_numbering(d, 940, _level(0, "decimal", "%1.") + _level(1, "lowerRoman", "(%2)", extra='<w:lvlRestart w:val="0"/>')
+    add_numbering(d, 940, _level(0, "decimal", "%1.")
+                  + _level(1, "lowerRoman", "(%2)", extra='<w:lvlRestart w:val="0"/>')
                   + _level(2, "decimal", "%1.%2.%3", extra='<w:isLgl/>'), {941: ""})
     for text, ilvl in (("một", 0), ("một chấm một", 1), ("chữ a", 2), ("chữ b", 2), ("một chấm hai", 1),
                        ("hai", 0), ("hai chấm một", 1)):
@@ -272,7 +274,8 @@ def test_text_rules_links_fields_revisions_breaks():
     d = docx.Document()
     p = d.add_paragraph("Xem ")
     append_xml(p, f'<w:hyperlink {nsdecls("w", "r")} r:id="rId999"><w:r><w:t>liên kết</w:t></w:r></w:hyperlink>')
-    append_xml(p, f'<w:smartTag {W} w:uri="x" w:element="place"><w:r><w:t xml:space="preserve"> Hà Nội</w:t></w:r></w:smartTag>')
+    append_xml(p, f'<w:smartTag {W} w:uri="x" w:element="place">'
+                  '<w:r><w:t xml:space="preserve"> Hà Nội</w:t></w:r></w:smartTag>')
     fields = d.add_paragraph("Trang ")
     append_xml(fields, f'<w:fldSimple {W} w:instr="PAGE"><w:r><w:t>7</w:t></w:r></w:fldSimple>')
     for xml in ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>',
@@ -449,7 +452,8 @@ def test_strict_namespace_is_read():
     d.add_paragraph("Văn bản strict")
     strict = b"http://purl.oclc.org/ooxml/wordprocessingml/main"
     data = _rewrite_part(save(d), "word/document.xml",
-                         lambda xml: xml.replace(b"http://schemas.openxmlformats.org/wordprocessingml/2006/main", strict))
+                         lambda xml: xml.replace(b"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+                                                 strict))
     assert [b.text for b in read_docx(data).blocks] == ["Văn bản strict"]
 
 
