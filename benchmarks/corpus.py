@@ -14,7 +14,7 @@ import random
 import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from rules.campaign import Campaign, Unit, load_campaign
@@ -38,23 +38,23 @@ def campaigns(base_file: Path, n_campaigns: int = N_CAMPAIGNS, n_units: int = UN
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def report(n: int) -> Report:
     return Report(f"Đảng ủy Đơn vị {n:03}", f"ĐẢNG ỦY ĐƠN VỊ {n:03}", f"{n + 10}-BC/ĐU", (2022, 6, 1 + n % 14),
                   "Nguyễn Văn An", style=_STYLES[n % len(_STYLES)], steering_committee=bool(n % 2))
 
 
-@lru_cache(maxsize=None)
+@cache
 def docx_report(n: int) -> bytes:
     return report(n).docx()
 
 
-@lru_cache(maxsize=None)
+@cache
 def pdf_report(n: int) -> bytes:
     return report(n).pdf()
 
 
-@lru_cache(maxsize=None)
+@cache
 def quy_che(n: int, pdf: bool) -> bytes:
     return quy_che_pdf(f"Đơn vị {n:03}") if pdf else quy_che_docx(f"Đơn vị {n:03}")
 

@@ -182,7 +182,8 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
         docs.setdefault(row["message"], []).append(DocumentFacts(row["id"], row["filename"], OTHER_KIND))
     doc_flags: dict[str, list[str]] = {}
     for row in db.query("select attachment, kind from flags where campaign_id = ? and attachment is not null "
-                        "and kind in (?, ?) order by id", [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
+                        "and kind in (?, ?) order by id",
+                        [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
         doc_flags.setdefault(row["attachment"], []).append(row["kind"])
     for ds in docs.values():
         for d in ds:
@@ -191,7 +192,7 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
     for row in db.query("select id, received_at, unit_id, content_key, auto_reply, received_basis, from_addr, "
                         f"unit_basis from messages where {mails_of} order by received_at, id",
                         [campaign.id, *extra_mails]):
-        flags = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
+        flags: list[str] = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
         facts.append(MailFacts(
             row["id"], datetime.fromisoformat(row["received_at"]) if row["received_at"] else None,
             row["unit_id"], row["content_key"] or row["id"], counted=not row["auto_reply"],

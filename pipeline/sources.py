@@ -208,7 +208,8 @@ def _read_mbox(path: str, f: BinaryIO) -> Iterator[RawMail | SourceError]:
     Lines are only scanned: a message is read whole once its end is known (a list of its lines
     would hold a big mail about twice more).
     """
-    index, start, pos, previous = 0, None, 0, b"\n"
+    index, pos, previous = 0, 0, b"\n"
+    start: int | None = None
     for line in f:
         if line.startswith(b"From ") and _is_blank(previous):
             if start is not None:
