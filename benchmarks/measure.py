@@ -143,24 +143,35 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
+def peak_pss(cmd: list[str], env: dict[str, str], every: float = 0.05) -> tuple[int, str]:
+    """Run `cmd` from the checkout; (the peak of the sum of its processes' proportional set sizes in
+    KB, sampled every `every` s, its stdout). Raises if it fails."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
+        time.sleep(every)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[2:4])} failed ({proc.returncode}): {err[-500:]}")
+    return peak, out
+
+
+def intake_env(**settings: str) -> dict[str, str]:
+    """This environment without the caller's INTAKE_* settings, with `settings`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}, **settings}
+
+
 def rss_figures(n_mails: int, base_campaign: Path, work: Path, workers: int | None = None) -> dict:
     """Peak memory of `intake ingest` (a child process, with its worker pool) over `n_mails` mails:
     the sum of the processes' proportional set sizes, sampled every 0.1 s."""
     inbox = corpus.write_inbox(work / "rss-inbox", n_mails)
     rules = corpus.write_rules(base_campaign, work / "rules")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     cmd = [sys.executable, "-m", "pipeline", "ingest", "--db", str(work / "rss.db"), "--rules", str(rules), str(inbox)]
     if workers:
         cmd += ["--workers", str(workers)]
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
-        time.sleep(0.1)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"ingest failed ({proc.returncode}): {err[-500:]}")
+    peak, _ = peak_pss(cmd, intake_env(), every=0.1)
     return {"rss_mails": n_mails, "peak_rss_mb": round(peak / 1024, 1),
             "rss_ingest_s": round(time.perf_counter() - t, 1)}
 

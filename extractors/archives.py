@@ -112,24 +112,27 @@ def _count_members(budget: _Budget, n: int, where: str, flags: list[Flag]) -> No
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, budget: _Budget, flags: list[Flag]) -> bytes:
-    """Read one member in chunks, checking the limits on the bytes actually produced."""
-    out = bytearray()
+    """Read one member, checking the limits on the bytes actually produced. The first read asks for
+    the declared size, capped where a limit would be passed: a member that tells the truth is one
+    bytes object, never a buffer and its copy; one that lies goes on in chunks."""
     compressed = max(info.compress_size, 1)
+    remaining = budget.max_total_bytes - budget.total
+    first = max(0, min(info.file_size, remaining, max(_RATIO_MIN_BYTES, int(compressed * budget.max_ratio)))) + 1
+    pieces: list[bytes] = []
+    size = 0
     with zf.open(info) as stream:
-        while True:
-            chunk = stream.read(_CHUNK)
-            if not chunk:
-                break
-            out += chunk
-            if budget.total + len(out) > budget.max_total_bytes:
+        while chunk := stream.read(_CHUNK if pieces else first):
+            pieces.append(chunk)
+            size += len(chunk)
+            if size > remaining:
                 flags.append(Flag(FlagKind.ARCHIVE_LIMIT,
                                   f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
                 raise _Stop
-            if len(out) > _RATIO_MIN_BYTES and len(out) / compressed > budget.max_ratio:
+            if size > _RATIO_MIN_BYTES and size / compressed > budget.max_ratio:
                 flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: compression ratio above {budget.max_ratio:g}"))
                 raise _Stop
-    budget.total += len(out)
-    return bytes(out)
+    budget.total += size
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
 def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tuple[str, bytes]],

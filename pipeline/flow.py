@@ -100,6 +100,7 @@ def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], repor
                 add_source(db, item.source, item.digest, item.internaldate)
         if item.checkpoint:
             item.checkpoint.commit(db)
+        del item  # while the job is derived, only it holds the bytes
         if job:
             yield job
 
@@ -122,12 +123,10 @@ def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], conditi
         on_total(len(rows))
 
     def jobs() -> Iterator[DeriveJob]:
-        for digest, internaldate, source in rows:  # the bytes one at a time, as they are needed
+        for digest, internaldate, source in rows:  # the bytes are read where the mail is derived
             if stop and stop():
                 return
-            raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
-            yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None,
-                            source)
+            yield DeriveJob(digest, None, datetime.fromisoformat(internaldate) if internaldate else None, source)
     return derive_in_order(db, jobs(), campaigns, workers, on_written)
 
 

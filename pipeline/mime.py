@@ -175,22 +175,77 @@ def _payload_bytes(part: Message, cte: str, path: str, flags: list[Flag]) -> byt
     payload = getattr(part, "_payload", None)
     if not isinstance(payload, (str, bytes)):
         return b""
-    raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogateescape")
+    raw: bytes | memoryview = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogateescape")
     cte = re.sub(r"[\s_-]", "", cte.split(";")[0].lower())  # "quoted printable", "base64;"
+    cuts = getattr(part, "cuts", None)
+    if cuts is not None:
+        raw = cuts.restore(raw, base64="base64" in cte)
     if "base64" in cte:
         try:
             return binascii.a2b_base64(raw)
         except binascii.Error:  # bad padding: keep what decodes
-            return b64decode_lenient(raw)
+            return b64decode_lenient(bytes(raw))
     if "quoted" in cte or cte == "qp":
         return binascii.a2b_qp(raw)
     if cte in ("xuuencode", "uuencode", "uue", "xuue"):
-        files = split_uuencoded(raw.decode("latin-1"))[1]  # latin-1: one character per byte
+        files = split_uuencoded(bytes(raw).decode("latin-1"))[1]  # latin-1: one character per byte
         for uu in files[:1]:
             if uu.problem:
                 flags.append(Flag(MailFlag.MIME_DEFECT, f"{path}: uuencoded {uu.name!r}: {uu.problem}"))
-        return files[0].data if files else raw
-    return raw
+        return files[0].data if files else bytes(raw)
+    return bytes(raw)
+
+
+# The stdlib parser holds a part's body as a list of its lines, then joins them: several copies of
+# a big attachment at once. It needs only the structure, so runs of base64 lines this long are cut
+# out of the copy it reads, each left as one marker line, and put back when the part is decoded.
+_CUT_MIN = 64 * 1024
+# Possessive: a plain `(...)+` keeps a backtracking entry per line, twice the run's size for a big one.
+_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]++\r?\n)++")
+
+
+@dataclass(frozen=True)
+class _Cuts:
+    """The runs cut out of the copy of `raw` the parser read: run n, raw[start:end] without its last
+    line break, became the line `<marker>n`."""
+
+    raw: bytes
+    marker: bytes
+    spans: tuple[tuple[int, int], ...]
+
+    def restore(self, data: bytes, base64: bool) -> bytes | memoryview:
+        """`data`, a part's payload as the parser kept it, with its runs put back; a payload that is
+        one run alone is a view of the mail's bytes, not a copy. In `base64` the line breaks around
+        the run do not count (the decoder skips them); anywhere else the bytes are the mail's exactly."""
+        if self.marker not in data:
+            return data
+        pieces = re.split(re.escape(self.marker) + rb"(\d+)", data)  # text, n, text, n, ..., text
+        runs = [self.spans[int(n)] for n in pieces[1::2]]
+        view = memoryview(self.raw)
+        around = (pieces[0], pieces[2]) if len(runs) == 1 else (b"-",)
+        if all(not (text.strip() if base64 else text) for text in around):
+            return view[runs[0][0]:runs[0][1]]
+        out = bytearray(pieces[0])
+        for (start, end), text in zip(runs, pieces[2::2], strict=True):
+            out += view[start:end]
+            out += text
+        return bytes(out)
+
+
+def _cut_runs(raw: bytes) -> tuple[bytes, _Cuts | None]:
+    """(what the parser reads, the runs cut out of it)."""
+    runs = [m.span() for m in _BASE64_RUN.finditer(raw) if m.end() - m.start() >= _CUT_MIN]
+    if not runs:
+        return raw, None
+    marker = b"intakecut" + os.urandom(8).hex().encode() + b"n"  # no mail can know it in advance
+    pieces, spans, pos = [], [], 0
+    for n, (start, end) in enumerate(runs):
+        newline = b"\r\n" if raw[end - 2:end] == b"\r\n" else b"\n"
+        pieces += [raw[pos:start], marker + str(n).encode() + newline]
+        spans.append((start, end - len(newline)))
+        pos = end
+    pieces.append(raw[pos:])
+    return b"".join(pieces), _Cuts(raw, marker, tuple(spans))
 
 
 def _join(path: str, index: int) -> str:
@@ -401,9 +456,10 @@ def _unfolded_boundary(boundary: str, raw: bytes) -> str:
     return candidates[0]
 
 
-def _message_factory(raw: bytes) -> Callable[..., Message]:
+def _message_factory(raw: bytes, cuts: _Cuts | None = None) -> Callable[..., Message]:
     """The parser's Message class for `raw`, with folded boundaries unfolded (compat32 keeps the line
-    break inside a quoted boundary, finds no delimiter, and the whole MIME tree becomes the body)."""
+    break inside a quoted boundary, finds no delimiter, and the whole MIME tree becomes the body),
+    and the runs cut out of `raw` at hand for decoding its parts."""
 
     class _Message(Message):
         def get_boundary(self, failobj=None):
@@ -412,6 +468,7 @@ def _message_factory(raw: bytes) -> Callable[..., Message]:
                 return _unfolded_boundary(boundary, raw)
             return boundary
 
+    _Message.cuts = cuts  # type: ignore[attr-defined]  # read by _payload_bytes from every part
     return _Message
 
 
@@ -427,7 +484,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     try:
         if raw.startswith(OLE_MAGIC):  # an Outlook .msg: its properties, as the tree of a MIME mail
             return _outlook(raw, headers_only=False)
-        return _parse_message(message_from_bytes(raw, _message_factory(raw), policy=compat32), "", 0)
+        parsed, cuts = _cut_runs(raw)
+        return _parse_message(message_from_bytes(parsed, _message_factory(parsed, cuts), policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
         return _headers_only(raw, Flag(MailFlag.MIME_ERROR, f"{type(exc).__name__}: {exc}"[:300]))
 
