@@ -9,9 +9,12 @@ dates), so every mail is stored and derived on its own.
 from __future__ import annotations
 
 import dataclasses
+import io
+import random
+import zipfile
 from collections.abc import Iterator
 from datetime import datetime, timedelta
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from rules.campaign import Campaign, Unit, load_campaign
@@ -35,23 +38,23 @@ def campaigns(base_file: Path, n_campaigns: int = N_CAMPAIGNS, n_units: int = UN
     return out
 
 
-@lru_cache(maxsize=None)
+@cache
 def report(n: int) -> Report:
     return Report(f"Đảng ủy Đơn vị {n:03}", f"ĐẢNG ỦY ĐƠN VỊ {n:03}", f"{n + 10}-BC/ĐU", (2022, 6, 1 + n % 14),
                   "Nguyễn Văn An", style=_STYLES[n % len(_STYLES)], steering_committee=bool(n % 2))
 
 
-@lru_cache(maxsize=None)
+@cache
 def docx_report(n: int) -> bytes:
     return report(n).docx()
 
 
-@lru_cache(maxsize=None)
+@cache
 def pdf_report(n: int) -> bytes:
     return report(n).pdf()
 
 
-@lru_cache(maxsize=None)
+@cache
 def quy_che(n: int, pdf: bool) -> bytes:
     return quy_che_pdf(f"Đơn vị {n:03}") if pdf else quy_che_docx(f"Đơn vị {n:03}")
 
@@ -116,3 +119,17 @@ def write_inbox(folder: Path, n: int) -> Path:
     for i, raw in enumerate(mails(n)):
         (folder / f"{i:06}.eml").write_bytes(raw)
     return folder
+
+
+def big_mail(mb: float) -> bytes:
+    """A report mail of about `mb` MB, as units send a big one: its .docx report and a zip of the
+    supporting files (a copy of the report and a recording that does not compress), all base64."""
+    size = int(mb * 1024 * 1024 * 57 / 78) - 2 * len(docx_report(0))  # base64: 76 characters + CRLF a 57-byte line
+    folder = io.BytesIO()
+    with zipfile.ZipFile(folder, "w", zipfile.ZIP_STORED) as z:
+        z.writestr("Bao cao.docx", docx_report(0))
+        z.writestr("Ghi hinh hoi nghi.mp4", random.Random(0).randbytes(max(0, size)))
+    return build_mail(sender="vanthu000@dv0.example.vn", sender_name="Văn thư đơn vị 000",
+                      subject="Báo cáo sơ kết ĐỢT-0-BENCH - đơn vị 000 (kèm hồ sơ)",
+                      received=datetime(2022, 6, 10, 9, 0, tzinfo=VN),
+                      attachments=[("Bao cao 000.docx", docx_report(0)), ("Ho so kem theo.zip", folder.getvalue())])

@@ -85,11 +85,11 @@ def docx_figures(repeat: int) -> dict:
         for data in files:
             d = docx.Document(io.BytesIO(data))
             for p in d.paragraphs:
-                p.text
+                _ = p.text
             for table in d.tables:
                 for row in table.rows:
                     for cell in row.cells:
-                        cell.text
+                        _ = cell.text
 
     intake()
     ours, bare = _best_of((intake, python_docx), 4 * repeat)
@@ -106,7 +106,7 @@ def ingest_figures(n_mails: int, base_campaign: Path, work: Path) -> dict:
     campaigns = corpus.campaigns(base_campaign)
     inbox = corpus.write_inbox(work / "inbox", n_mails)
     derive_rows("warm-up", corpus.mail(0), campaigns, None)  # model loading is not a per-mail cost
-    out = {"ingest_mails": n_mails}
+    out: dict[str, float] = {"ingest_mails": n_mails}
     for workers in (1, 2):
         db = open_db(str(work / f"ingest-{workers}.db"))
         t = time.perf_counter()
@@ -143,25 +143,37 @@ def _pss_kb(pid: int) -> int:
     return 0
 
 
+def peak_pss(cmd: list[str], env: dict[str, str], every: float = 0.05) -> tuple[int, str]:
+    """Run `cmd` from the checkout; (the peak of the sum of its processes' proportional set sizes in
+    KB, sampled every `every` s, its stdout). Raises if it fails."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    peak = 0
+    while proc.poll() is None:
+        peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
+        time.sleep(every)
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd[2:4])} failed ({proc.returncode}): {err[-500:]}")
+    return peak, out
+
+
+def intake_env(**settings: str) -> dict[str, str]:
+    """This environment without the caller's INTAKE_* settings, with `settings`."""
+    return {**{k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}, **settings}
+
+
 def rss_figures(n_mails: int, base_campaign: Path, work: Path, workers: int | None = None) -> dict:
     """Peak memory of `intake ingest` (a child process, with its worker pool) over `n_mails` mails:
     the sum of the processes' proportional set sizes, sampled every 0.1 s."""
     inbox = corpus.write_inbox(work / "rss-inbox", n_mails)
     rules = corpus.write_rules(base_campaign, work / "rules")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("INTAKE_")}
     cmd = [sys.executable, "-m", "pipeline", "ingest", "--db", str(work / "rss.db"), "--rules", str(rules), str(inbox)]
     if workers:
         cmd += ["--workers", str(workers)]
     t = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    peak = 0
-    while proc.poll() is None:
-        peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
-        time.sleep(0.1)
-    out, err = proc.communicate()
-    if proc.returncode != 0:
-        raise RuntimeError(f"ingest failed ({proc.returncode}): {err[-500:]}")
-    return {"rss_mails": n_mails, "peak_rss_mb": round(peak / 1024, 1), "rss_ingest_s": round(time.perf_counter() - t, 1)}
+    peak, _ = peak_pss(cmd, intake_env(), every=0.1)
+    return {"rss_mails": n_mails, "peak_rss_mb": round(peak / 1024, 1),
+            "rss_ingest_s": round(time.perf_counter() - t, 1)}
 
 
 def status_figures(n_units: int = 500, n_campaigns: int = 20, repeat: int = 5) -> dict:
@@ -176,14 +188,15 @@ def status_figures(n_units: int = 500, n_campaigns: int = 20, repeat: int = 5) -
         with db.conn:
             for c in range(n_campaigns):
                 cid = f"campaign-{c:02}"
-                db["campaigns"].insert({"id": cid, "title": f"Đợt {c}", "deadline": deadline.isoformat(),
+                db.table("campaigns").insert({"id": cid, "title": f"Đợt {c}", "deadline": deadline.isoformat(),
                                         "path": "", "outline": "[]"})
-                db["units"].insert_all({"campaign_id": cid, "id": f"u{u:03}", "name": f"Đơn vị {u:03}",
+                db.table("units").insert_all({"campaign_id": cid, "id": f"u{u:03}", "name": f"Đơn vị {u:03}",
                                         "emails": f"u{u}@x.vn"} for u in range(n_units))
-                db["submissions"].insert_all({
+                db.table("submissions").insert_all({
                     "campaign_id": cid, "unit_id": f"u{u:03}", "row": u, "status": statuses[(u + c) % 4],
                     "received_at": (deadline + timedelta(hours=u - 250)).isoformat() if (u + c) % 4 < 2 else None,
-                    "deadline": deadline.isoformat(), "missing_attachments": json.dumps(["quy_che_dan_chu"] if u % 7 == 0 else []),
+                    "deadline": deadline.isoformat(),
+                    "missing_attachments": json.dumps(["quy_che_dan_chu"] if u % 7 == 0 else []),
                     "missing_sections": "[]", "flags": "[]", "report": None, "messages": "[]", "computed_at": "",
                 } for u in range(n_units))
         whole = _best(lambda: db.execute("select * from unit_status").fetchall(), repeat)

@@ -96,10 +96,12 @@ def build(path: Path, base_file: Path, n_units: int, n_campaigns: int,
     with db.conn:
         for blob in {b for t in templates for b in t["blobs"]}:
             save_blob(db, blob)
-        tables = {name: [] for name in ("messages", "attachments", "documents", "sections", "flags", "alerts")}
+        tables: dict[str, list[dict]] = {name: [] for name in ("messages", "attachments", "documents", "sections",
+                                                                "flags", "alerts")}
         raws = []
         for c, campaign in enumerate(rounds):
-            senders = [(u.id, u.emails[0]) for u in campaign.units if (int(u.id[1:]) + c) % 10]
+            senders: list[tuple[str | None, str]] = [(u.id, u.emails[0]) for u in campaign.units
+                                                     if (int(u.id[1:]) + c) % 10]
             senders += [(None, f"nguoi.la.{c}.{n}@gmail.com") for n in range(2)]  # nobody knows these
             for n, (unit, sender) in enumerate(senders):
                 times = 2 if unit and (int(unit[1:]) + c) % 20 == 1 else 1
@@ -121,9 +123,9 @@ def build(path: Path, base_file: Path, n_units: int, n_campaigns: int,
                                                  "as_of": received.isoformat(), "attempted_at": received.isoformat(),
                                                  "sent_at": received.isoformat()})
                     mails += 1
-        db["raw_messages"].insert_all(raws, batch_size=2000)
-        for name, rows in tables.items():
-            db[name].insert_all(rows, batch_size=2000)
+        db.table("raw_messages").insert_all(raws, batch_size=2000)
+        for name, table_rows in tables.items():
+            db.table(name).insert_all(table_rows, batch_size=2000)
     refresh_statuses(db, rounds)
     db.execute("analyze")
     db.execute("PRAGMA wal_checkpoint(TRUNCATE)")

@@ -62,6 +62,7 @@ def _build() -> dict[tuple[str, ...], list[str]]:
 
 _EXPANSIONS = _build()
 _LONGEST = max(len(k) for k in _EXPANSIONS)
+_FIRST_WORDS = {k[0] for k in _EXPANSIONS}  # most words start no abbreviation: no lookups for them
 
 
 def expand(words: list[str]) -> list[str]:
@@ -69,6 +70,10 @@ def expand(words: list[str]) -> list[str]:
     out: list[str] = []
     i = 0
     while i < len(words):
+        if words[i] not in _FIRST_WORDS:
+            out.append(words[i])
+            i += 1
+            continue
         for n in range(min(_LONGEST, len(words) - i), 0, -1):
             full = _EXPANSIONS.get(tuple(words[i:i + n]))
             if full is not None:

@@ -112,26 +112,31 @@ def _count_members(budget: _Budget, n: int, where: str, flags: list[Flag]) -> No
 
 
 def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: str, budget: _Budget, flags: list[Flag]) -> bytes:
-    """Read one member in chunks, checking the limits on the bytes actually produced."""
-    out = bytearray()
+    """Read one member, checking the limits on the bytes actually produced. The first read asks for
+    the declared size, capped where a limit would be passed: a member that tells the truth is one
+    bytes object, never a buffer and its copy; one that lies goes on in chunks."""
     compressed = max(info.compress_size, 1)
+    remaining = budget.max_total_bytes - budget.total
+    first = max(0, min(info.file_size, remaining, max(_RATIO_MIN_BYTES, int(compressed * budget.max_ratio)))) + 1
+    pieces: list[bytes] = []
+    size = 0
     with zf.open(info) as stream:
-        while True:
-            chunk = stream.read(_CHUNK)
-            if not chunk:
-                break
-            out += chunk
-            if budget.total + len(out) > budget.max_total_bytes:
-                flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
+        while chunk := stream.read(_CHUNK if pieces else first):
+            pieces.append(chunk)
+            size += len(chunk)
+            if size > remaining:
+                flags.append(Flag(FlagKind.ARCHIVE_LIMIT,
+                                  f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
                 raise _Stop
-            if len(out) > _RATIO_MIN_BYTES and len(out) / compressed > budget.max_ratio:
+            if size > _RATIO_MIN_BYTES and size / compressed > budget.max_ratio:
                 flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: compression ratio above {budget.max_ratio:g}"))
                 raise _Stop
-    budget.total += len(out)
-    return bytes(out)
+    budget.total += size
+    return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tuple[str, bytes]], flags: list[Flag]) -> None:
+def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tuple[str, bytes]],
+            flags: list[Flag]) -> None:
     where = f"{prefix}: " if prefix else ""
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
@@ -155,7 +160,8 @@ def _expand(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[tup
                 content = _read_member(zf, info, path, budget, flags)
             except _Stop:
                 raise
-            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError) as exc:
+            except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError,
+                    RuntimeError) as exc:
                 # One damaged member (bad CRC, unsupported compression) should not hide the others.
                 flags.append(Flag(FlagKind.ARCHIVE_ERROR, f"{path}: {type(exc).__name__}: {exc}"))
                 continue
@@ -169,7 +175,8 @@ def _add(path: str, content: bytes, depth: int, budget: _Budget, out: list[tuple
     if is_archive(content, path):
         if depth >= budget.max_depth:
             # The nested archive is still returned as a file; only its contents are not opened.
-            flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: nested deeper than {budget.max_depth} archives, not opened"))
+            flags.append(Flag(FlagKind.ARCHIVE_LIMIT,
+                              f"{path}: nested deeper than {budget.max_depth} archives, not opened"))
         else:
             _expand_any(content, path, depth + 1, budget, out, flags)
 
@@ -198,11 +205,11 @@ class _Sink(io.RawIOBase):
         self.buffer = io.BytesIO()
         self.over = False
 
-    def write(self, chunk: bytes) -> int:
+    def write(self, chunk: bytes) -> int:  # type: ignore[override]  # py7zr writes bytes, never other buffers
         if self.over or self.budget.total + len(chunk) > self.budget.max_total_bytes:
             if not self.over:
-                self.flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{self.name}: more than {self.budget.max_total_bytes} bytes "
-                                                        "uncompressed in total"))
+                self.flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{self.name}: more than {self.budget.max_total_bytes}"
+                                                        " bytes uncompressed in total"))
             self.over = True
             return len(chunk)  # swallowed: py7zr must not stop half-way through its own state
         self.budget.total += len(chunk)
@@ -231,7 +238,8 @@ def _expand_7z(data: bytes, prefix: str, depth: int, budget: _Budget, out: list[
     sinks: dict[str, _Sink] = {}
 
     class Factory(WriterFactory):
-        def create(self, filename: str) -> _Sink:
+        # _Sink has all of Py7zIO (write, read, seek, flush, size) without importing py7zr at module load
+        def create(self, filename: str) -> _Sink:  # type: ignore[override]
             sinks[filename] = _Sink(budget, flags, f"{prefix}/{filename}" if prefix else filename)
             return sinks[filename]
 
@@ -421,7 +429,8 @@ def _expand_tnef(data: bytes, prefix: str, depth: int, budget: _Budget, out: lis
         path = _unique_path(f"{prefix}/{name}" if prefix else name, budget)
         _count_members(budget, 1, where, flags)
         if budget.total + len(content) > budget.max_total_bytes:
-            flags.append(Flag(FlagKind.ARCHIVE_LIMIT, f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
+            flags.append(Flag(FlagKind.ARCHIVE_LIMIT,
+                              f"{path}: more than {budget.max_total_bytes} bytes uncompressed in total"))
             raise _Stop
         budget.total += len(content)
         _add(path, content, depth, budget, out, flags)

@@ -39,7 +39,7 @@ class TrustRoots:
             for kind, _headers, der in pem.unarmor(source, multiple=True):
                 if kind == "CERTIFICATE":
                     certificate = x509.Certificate.load(der)
-                    certificate.native  # parse it all now: a broken root is a configuration error, not a verdict
+                    _ = certificate.native  # parse it all now: a broken root is a configuration error, not a verdict
                     certificates.append(certificate)
         except (ValueError, TypeError) as exc:
             raise TrustRootsError(f"{where} holds a broken PEM certificate ({exc})") from None

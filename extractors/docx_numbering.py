@@ -143,7 +143,8 @@ class Numbering:
             tag = ch.tag
             val = ch.get(n.a_val)
             if tag == n.start:
-                level.start = to_int(val) if to_int(val) is not None else 1
+                start = to_int(val)
+                level.start = start if start is not None else 1
             elif tag == n.numFmt:
                 level.fmt = val or "decimal"
             elif tag == n.lvlText:
@@ -182,7 +183,8 @@ class Numbering:
         if level is None:
             return None, False
         counters = self._counters.setdefault(self._key[num_id], [None] * 9)
-        counters[ilvl] = level.start if counters[ilvl] is None else counters[ilvl] + 1
+        current = counters[ilvl]
+        counters[ilvl] = level.start if current is None else current + 1
         for deeper in range(ilvl + 1, 9):
             lower = levels.get(deeper)
             restart = lower.restart if lower is not None else None
@@ -194,7 +196,8 @@ class Numbering:
         def render(match: re.Match) -> str:
             k = int(match.group(1)) - 1
             other = levels.get(k, Level())
-            value = counters[k] if counters[k] is not None else other.start
+            counted = counters[k]
+            value = counted if counted is not None else other.start
             fmt = "decimal" if (level.legal and other.fmt != "none") else other.fmt
             return format_number(value, fmt)
 

@@ -15,10 +15,19 @@ import zipfile
 from lxml import etree
 
 from .docx_numbering import Numbering
-from .legacy_fonts import convert_runs
 from .docx_styles import (
-    ParaProps, RunProps, Styles, names_for, parse_xml, read_para_props, read_run_props, theme_fonts, to_int,
+    ParaProps,
+    RunProps,
+    Styles,
+    StylesPart,
+    names_for,
+    parse_xml,
+    read_para_props,
+    read_run_props,
+    theme_fonts,
+    to_int,
 )
+from .legacy_fonts import convert_runs
 from .limits import LimitExceeded, safe_limits
 from .model import Block, Document, Flag, FlagKind
 from .text import repair
@@ -36,7 +45,8 @@ def is_encrypted_ooxml(data: bytes) -> bool:
 def read_docx(data: bytes) -> Document:
     """Read a WordprocessingML package. Never raises: failures come back as error + flag."""
     if is_encrypted_ooxml(data):
-        return Document("docx", error="password-protected .docx", flags=[Flag(FlagKind.ENCRYPTED, "password-protected .docx")])
+        return Document("docx", error="password-protected .docx",
+                        flags=[Flag(FlagKind.ENCRYPTED, "password-protected .docx")])
     if data[:8] == OLE_MAGIC:
         return Document("docx", error="OLE2 file, not a .docx (probably a .doc)",
                         flags=[Flag(FlagKind.UNREADABLE, "OLE2 file, not a .docx")])
@@ -44,7 +54,7 @@ def read_docx(data: bytes) -> Document:
         return _Reader(_Package(data)).read()
     except LimitExceeded as exc:  # a bomb or a monster part: named as such, not as "unreadable"
         return Document("docx", error=f"not read: {exc.detail}", flags=[Flag(exc.kind, exc.detail)])
-    except Exception as exc:  # corrupt zip, broken XML, anything: a flag, never a crash
+    except Exception as exc:  # noqa: BLE001 - corrupt zip, broken XML, anything: a flag, never a crash
         detail = f"{type(exc).__name__}: {exc}"
         return Document("docx", error=f"unreadable .docx ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
 
@@ -97,9 +107,10 @@ class _Package:
         if root is None:
             return out
         for rel in root.iter(f"{{{_REL_NS}}}Relationship"):
-            if rel.get("TargetMode") == "External" or not rel.get("Target"):
+            target = rel.get("Target")
+            if rel.get("TargetMode") == "External" or not target:
                 continue
-            target = rel.get("Target").replace("\\", "/")
+            target = target.replace("\\", "/")
             target = target.lstrip("/") if target.startswith("/") else posixpath.normpath(posixpath.join(base, target))
             out[rel.get("Id", "")] = (rel.get("Type", ""), target)
         return out
@@ -124,10 +135,14 @@ _TWO_LETTERS = re.compile(r"[^\W\d_].*?[^\W\d_]", re.S)
 class _Reader:
     def __init__(self, pkg: _Package):
         self.pkg = pkg
-        self.root = pkg.xml(pkg.main)
+        root = pkg.xml(pkg.main)
+        if root is None:
+            raise ValueError(f"{pkg.main} is empty")
+        self.root = root
         n = self.n = names_for(self.root)
         themes = theme_fonts(pkg.xml(pkg.related("/theme")))
-        self.styles = Styles(pkg.xml(pkg.related("/styles")), n, themes)
+        styles_part = pkg.related("/styles")
+        self.styles = Styles(StylesPart(pkg.read(styles_part) if styles_part else None), n, themes)
         self.numbering_root = pkg.xml(pkg.related("/numbering"))
         self.numbering = Numbering(self.numbering_root, n, self.styles)
         self.themes = themes
@@ -259,16 +274,17 @@ class _Reader:
             # legacy-font bytes must become Unicode before repair(): TCVN3 "ư" is a soft hyphen
             texts, encoding = convert_runs([(t, props.font) for t, props in runs])
             if encoding:
-                runs = [(t, props) for t, (_, props) in zip(texts, runs)]
+                runs = [(t, props) for t, (_, props) in zip(texts, runs, strict=True)]
                 self.legacy[encoding] = self.legacy.get(encoding, 0) + 1
 
         num_id = direct.num_id if direct.num_id is not None else style_para.num_id
         label, list_item = None, False
         ilvl = 0
         if num_id is not None:
-            ilvl = direct.ilvl if direct.ilvl is not None else style_para.ilvl
-            if ilvl is None:
-                ilvl = self.numbering.level_for_style(num_id, style.style_id if style else None) or 0
+            declared = direct.ilvl if direct.ilvl is not None else style_para.ilvl
+            if declared is None:
+                declared = self.numbering.level_for_style(num_id, style.style_id if style else None) or 0
+            ilvl = declared
             label, list_item = self.numbering.next_label(num_id, ilvl)
         text = repair("".join(t for t, _ in runs))
         if text:
@@ -334,8 +350,8 @@ class _Reader:
             bold=total > 0 and bold >= threshold,
             italic=total > 0 and italic >= threshold,
             caps=(total > 0 and caps >= threshold) or written_caps,
-            font_size=max(sizes, key=sizes.get) if sizes else None,
-            font_name=max(fonts, key=fonts.get) if fonts else None,
+            font_size=max(sizes, key=sizes.__getitem__) if sizes else None,
+            font_name=max(fonts, key=fonts.__getitem__) if fonts else None,
         )
 
     def _inline(self, parent: etree._Element, runs: list, boxes: list, base: RunProps) -> None:

@@ -33,7 +33,7 @@ def read_docx_signatures(data: bytes) -> tuple[list[Signature], list[Flag]]:
     """One Signature per signature part, in part order (sig1, sig2, ... sig10)."""
     try:
         package = _Package(data)
-    except Exception:  # not a readable package: the .docx reader says why
+    except Exception:  # noqa: BLE001 - not a readable package: the .docx reader says why
         return [], []
     parts = sorted((name for name in package.infos if _PART.fullmatch(name)), key=_natural)
     signatures: list[Signature] = []
@@ -46,7 +46,7 @@ def read_docx_signatures(data: bytes) -> tuple[list[Signature], list[Flag]]:
             signatures.append(_signature(root, part))
         except LimitExceeded as exc:
             flags.append(Flag(exc.kind, exc.detail))
-        except Exception as exc:  # a broken part is still a signature that is there: listed, and flagged
+        except Exception as exc:  # noqa: BLE001 - a broken part is still a signature that is there: listed, and flagged
             signatures.append(Signature(None, None, None, None, intact=None, modified_after_signing=None,
                                         trusted=None, location=part))
             flags.append(Flag(MALFORMED, f"{part}: {failure(exc)}"))
@@ -78,7 +78,7 @@ def _certificate(root) -> x509.Certificate | None:
         return None
     try:
         certificate = x509.Certificate.load(base64.b64decode("".join(text.split()), validate=True))
-        certificate.native  # parse it now, so a broken one falls back to the names written
+        _ = certificate.native  # parse it now, so a broken one falls back to the names written
         return certificate
     except (binascii.Error, ValueError, TypeError):
         return None
@@ -105,7 +105,7 @@ def _names_written(distinguished_name: str | None) -> tuple[str | None, str | No
         if value:
             values.setdefault(key.strip().upper(), []).append(value)
     organization = values.get("OU", []) + values.get("O", [])
-    return (values.get("CN") or [None])[0], ", ".join(dict.fromkeys(organization)) or None
+    return next(iter(values.get("CN", [])), None), ", ".join(dict.fromkeys(organization)) or None
 
 
 def _natural(name: str) -> list:

@@ -6,6 +6,7 @@ never walks a style chain per run: that is what keeps it faster than python-docx
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from lxml import etree
@@ -68,8 +69,10 @@ def on_off(el: etree._Element, n: Names) -> bool:
 
 
 def to_int(value: str | None) -> int | None:
+    if value is None:
+        return None
     try:
-        return int(value) if value is not None else None
+        return int(value)
     except ValueError:
         try:
             return int(float(value))  # some producers write "240.0"
@@ -224,16 +227,91 @@ def read_para_props(ppr: etree._Element | None, n: Names) -> ParaProps:
     return props
 
 
+# styles.xml, up to the root's start tag: no DTD, comment or CDATA anywhere (checked apart), UTF-8
+_STYLES_ROOT = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?xml(?P<decl>[^>]*)\?>)?\s*"
+                          rb"<(?:(?P<prefix>[A-Za-z_][\w.\-]*):)?styles(?=[\s/>])[^>]*>")
+_UTF8_DECL = re.compile(rb"\bencoding\s*=\s*[\"']utf-?8[\"']", re.IGNORECASE)
+
+
+class StylesPart:
+    """styles.xml with each style's content parsed only when a paragraph or run uses it.
+
+    Word's and python-docx's templates hold over a hundred styles, most of them table styles no
+    paragraph refers to: parsing all of them was most of the time of reading a .docx. The part is
+    parsed as a skeleton (every w:style reduced to its start tag, so ids, types and defaults are
+    all there) and a style's own XML when it is first resolved. Anything unusual (another encoding,
+    a DTD, comments, a style that is not a child of the root) is parsed whole, as before."""
+
+    def __init__(self, data: bytes | None):
+        self.root: etree._Element | None = None
+        self._data = data or b""
+        self._chunks: dict[etree._Element, tuple[int, bytes]] = {}
+        self._wrap = (b"", b"")
+        self._whole: list[etree._Element] | None = None
+        if data and not self._split(data):
+            self.root = parse_xml(data)
+
+    def _split(self, data: bytes) -> bool:
+        head = _STYLES_ROOT.match(data)
+        if head is None or b"<!" in data or data.count(b"<?") > (1 if head["decl"] is not None else 0):
+            return False
+        if head["decl"] is not None and b"encoding" in head["decl"] and not _UTF8_DECL.search(head["decl"]):
+            return False
+        prefix = re.escape(head["prefix"] + b":") if head["prefix"] else b""
+        start = re.compile(b"<" + prefix + rb"style(?=[\s/>])[^>]*>")
+        end = re.compile(b"</" + prefix + rb"style\s*>")
+        pieces, chunks, at = [], [], head.end()
+        while (tag := start.search(data, at)) is not None:
+            if tag.group().endswith(b"/>"):
+                stop = tag.end()
+            else:
+                close = end.search(data, tag.end())
+                if close is None:
+                    return False
+                stop = close.end()
+            pieces += [data[at:tag.start()], tag.group()[:-1].rstrip(b"/") + b"/>"]
+            chunks.append(data[tag.start():stop])
+            at = stop
+        pieces.append(data[at:])
+        try:
+            root = parse_xml(b"".join((data[:head.end()], *pieces)))
+        except etree.XMLSyntaxError:
+            return False
+        tag_name = f"{{{etree.QName(root).namespace}}}style" if etree.QName(root).namespace else "style"
+        placeholders = list(root.iterchildren(tag_name))
+        if len(placeholders) != len(chunks) or sum(1 for _ in root.iter(tag_name)) != len(chunks):
+            return False  # a style somewhere else than under the root: read the part whole
+        self.root = root
+        self._chunks = {el: (i, chunk) for i, (el, chunk) in enumerate(zip(placeholders, chunks, strict=True))}
+        self._wrap = (data[:head.end()], b"</" + (head["prefix"] + b":" if head["prefix"] else b"") + b"styles>")
+        return True
+
+    def style(self, el: etree._Element) -> etree._Element:
+        """The whole w:style element for one of the root's w:style children."""
+        found = self._chunks.get(el)
+        if found is None:
+            return el  # the part was parsed whole
+        index, chunk = found
+        try:
+            return parse_xml(self._wrap[0] + chunk + self._wrap[1])[0]
+        except etree.XMLSyntaxError:  # cannot stand alone after all: the part parsed whole has it
+            if self._whole is None:
+                self._whole = list(parse_xml(self._data).iterchildren(str(el.tag)))  # a w:style tag is a str
+            return self._whole[index]
+
+
 class Styles:
     """All styles of a document, each resolved through its basedOn chain, plus document defaults."""
 
-    def __init__(self, root: etree._Element | None, n: Names, themes: dict[str, str]):
+    def __init__(self, part: StylesPart, n: Names, themes: dict[str, str]):
+        root = part.root
+        self.part = part
         self.n = n
         self.themes = themes
         self.default_run = RunProps()
         self.default_para = ParaProps()
         self.default_paragraph_style: str | None = None
-        raw: dict[str, tuple[etree._Element, str | None]] = {}
+        raw: dict[str, etree._Element] = {}
         if root is not None:
             defaults = root.find(n.docDefaults)
             if defaults is not None:
@@ -244,9 +322,8 @@ class Styles:
                 sid = el.get(n.a_styleId)
                 if sid is None or sid in raw:
                     continue
-                based = el.find(n.basedOn)
-                raw[sid] = (el, based.get(n.a_val) if based is not None else None)
-                if el.get(n.a_type, "paragraph") == "paragraph" and on_off_attr(el.get(n.a_default)):
+                raw[sid] = el  # the rest of it is read when a paragraph or run uses the style
+                if on_off_attr(el.get(n.a_default)) and el.get(n.a_type, "paragraph") == "paragraph":
                     self.default_paragraph_style = self.default_paragraph_style or sid
         self._raw = raw
         self._resolved: dict[str, Style | None] = {}  # filled on demand: documents use few of their styles
@@ -264,8 +341,10 @@ class Styles:
         if sid not in self._raw or sid in seen:  # unknown or a basedOn cycle
             return None
         seen.add(sid)
-        el, based_on = self._raw[sid]
+        el = self.part.style(self._raw[sid])
         n = self.n
+        based = el.find(n.basedOn)
+        based_on = based.get(n.a_val) if based is not None else None
         name_el = el.find(n.name)
         name = ui_name(name_el.get(n.a_val) if name_el is not None else sid)
         run = read_run_props(el.find(n.rPr), n, self.themes)[0]

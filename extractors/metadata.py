@@ -8,7 +8,8 @@ import re
 from datetime import date
 
 from extractors.model import Block, Metadata
-from extractors.outline import SIGNER_TITLES as _TITLE_WORDS, is_tail
+from extractors.outline import SIGNER_TITLES as _TITLE_WORDS
+from extractors.outline import is_tail
 from extractors.text import fold
 
 DOC_TYPES = (
@@ -19,10 +20,10 @@ DOC_TYPES = (
 _DOC_TYPE_KEYS = {fold(t): t for t in DOC_TYPES}
 _DOC_TYPE_LETTERS = {key.replace(" ", ""): t for key, t in _DOC_TYPE_KEYS.items()}  # letter-spaced titles
 _NUMBER = re.compile(r"\bS[ốỐoO]\s*:?\s*(\d+[\w/\-–.]*[\wĐđ])", re.UNICODE)
-_DATE = re.compile(r"(?:(?P<place>[^\n,;]{2,40}),\s*)?ngày\s+(?P<d>\d{1,2})\s+tháng\s+(?P<m>\d{1,2})\s+năm\s+(?P<y>\d{4})",
-                   re.IGNORECASE)
-_SHORT_DATE = re.compile(r"(?:(?P<place>[^\n,;]{2,40}),\s*)?ngày\s+(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})",
-                         re.IGNORECASE)
+_DATE = re.compile(r"(?:(?P<place>[^\n,;]{2,40}),\s*)?"
+                   r"ngày\s+(?P<d>\d{1,2})\s+tháng\s+(?P<m>\d{1,2})\s+năm\s+(?P<y>\d{4})", re.IGNORECASE)
+_SHORT_DATE = re.compile(r"(?:(?P<place>[^\n,;]{2,40}),\s*)?"
+                         r"ngày\s+(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})", re.IGNORECASE)
 _DATE_HEAD = re.compile(r"ngày\s+\d{1,2}\s+tháng\s+\d{1,2}\s*$", re.IGNORECASE)
 _YEAR_LINE = re.compile(r"\s*năm\s+\d{4}\b", re.IGNORECASE)
 # Superior bodies printed above the issuer in a letterhead; the issuer is the line below them.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from extractors.text import fold
 
@@ -84,6 +85,7 @@ def split_number(text: str) -> tuple[Number | None, str]:
     return Number("part", value, label), rest
 
 
+@lru_cache(maxsize=1024)  # asked for every block against every outline node
 def key_number(key: str) -> Number:
     """What number an outline key expects: "II" → roman 2, "II.3" → arabic 3, "II.3.a" → letter 1."""
     last = key.split(".")[-1]

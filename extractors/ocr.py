@@ -58,7 +58,7 @@ class _Settings:
     lines: list[OcrLine] | None = None  # where every line read is collected, with its confidence
 
 
-_SETTINGS: ContextVar[_Settings] = ContextVar("intake_ocr_settings", default=_Settings())
+_SETTINGS: ContextVar[_Settings] = ContextVar("intake_ocr_settings", default=_Settings())  # noqa: B039 - frozen
 
 
 @contextmanager
@@ -153,7 +153,8 @@ def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = Non
         baseline = ly1 + float(base.group(2)) if base else ly1 - 0.2 * (ly1 - ly0)
         xsize = _XSIZE.search(title)
         height = float(xsize.group(1)) if xsize else float(ly1 - ly0)
-        words, word_confs = [], []
+        words: list[tuple[str, int, int, int, int]] = []  # text, x0, y0, x1, y1
+        word_confs: list[float] = []
         for w in el.iter():
             if (w.get("class") or "") != "ocrx_word":
                 continue
@@ -164,7 +165,8 @@ def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = Non
             conf = _WCONF.search(w.get("title") or "")
             if conf:
                 confs.append(float(conf.group(1)))
-            words.append((text, *map(int, wbox.groups())))
+            x0, y0, x1, y1 = map(int, wbox.groups())
+            words.append((text, x0, y0, x1, y1))
             word_confs.append(confs[-1] if conf else 0.0)
         if words:
             lines.append((words, ly0, ly1, baseline, height))
@@ -213,7 +215,8 @@ def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
         return ocr_image(page.render(scale=dpi / 72.0, grayscale=True).to_pil(), dpi / 72.0)
     image = page.render(scale=scan_dpi / 72.0, grayscale=True).to_pil().filter(ImageFilter.MedianFilter(3))
     width, height = page.get_size()
-    return ocr_image(image.resize((round(width * dpi / 72), round(height * dpi / 72)), Image.BICUBIC), dpi / 72.0)
+    return ocr_image(image.resize((round(width * dpi / 72), round(height * dpi / 72)), Image.Resampling.BICUBIC),
+                     dpi / 72.0)
 
 
 def _scan_dpi(page) -> float | None:
@@ -238,7 +241,7 @@ def ocr_image(image, scale: float) -> tuple[list[Run], list[float]]:
     bands = _bands(runs, image.width / scale)
     if bands:
         boxes = [(x0, top, x1, bottom) for top, bottom, cuts in bands
-                 for x0, x1 in zip([0.0, *cuts], [*cuts, image.width / scale])]
+                 for x0, x1 in zip([0.0, *cuts], [*cuts, image.width / scale], strict=True)]
         again, more = _read_apart(image, boxes, scale, typical=median(r.size for r in runs) * scale)
         runs = [r for r in runs if not any(top <= (r.top + r.bottom) / 2 <= bottom for top, bottom, _ in bands)]
         runs, confs = runs + again, confs + more
@@ -267,7 +270,7 @@ _LABEL = re.compile(r"^(?:\d{1,2}|[a-zđ])[.)]$")
 # Roman numbers of headings as the Vietnamese model misreads them in serif faces ("II." -> "H."),
 # put back where one begins a line before a title in capitals (or alone: the title is a column away).
 _ROMAN = {"H": "II", "HI": "III", "IH": "III", "Hl": "III", "lH": "III", "Il": "II", "lI": "II", "ll": "II"}
-_ROMAN_MISREAD = re.compile(r"^(%s)\.(?=\s+[^\W\d_a-zđ]|$)" % "|".join(sorted(_ROMAN, key=len, reverse=True)))
+_ROMAN_MISREAD = re.compile(rf"^({'|'.join(sorted(_ROMAN, key=len, reverse=True))})\.(?=\s+[^\W\d_a-zđ]|$)")
 
 
 def _mark_bold(runs: list[Run], image, scale: float) -> None:
@@ -281,12 +284,12 @@ def _mark_bold(runs: list[Run], image, scale: float) -> None:
                            int(run.bottom * scale) + 1))
         darkest, lightest = crop.getextrema()
         threshold = (darkest + lightest) // 2  # the run's own: a heading may be printed in colour
-        inked = crop.point(lambda v: 255 if v < threshold else 0)
+        inked = crop.point(lambda v, threshold=threshold: 255 if v < threshold else 0)
         outline = sum(inked.filter(ImageFilter.FIND_EDGES).histogram()[128:])
         widths.append(2 * inked.histogram()[255] / outline if outline else 0.0)
-    usual = median([w for w, r in zip(widths, runs) if len(r.text) >= 4] or [0.0])
+    usual = median([w for w, r in zip(widths, runs, strict=True) if len(r.text) >= 4] or [0.0])
     judged = [r for r in runs if len(r.text) >= 3]
-    for run, width in zip(runs, widths):
+    for run, width in zip(runs, widths, strict=True):
         run.bold = usual > 0 and width > _BOLD_STROKE * usual
     for run in runs:  # a word of two letters has too little ink to tell: it is as the line above it
         if len(run.text) < 3:

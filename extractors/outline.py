@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from extractors.abbreviations import expand
 from extractors.model import Block, OutlineNode, Section
@@ -41,10 +42,33 @@ _REPORTS_TO = re.compile(
 _CLOSING_MAX_WORDS = 60
 
 
-@dataclass
+@dataclass(frozen=True)
+class Wording:
+    """The folded words of a heading or a title (abbreviations written out), counted once for the
+    many comparisons each takes part in."""
+
+    words: tuple[str, ...]
+    counts: dict[str, int] = field(compare=False)
+    repeats: bool = field(compare=False)  # some word comes twice
+
+    @classmethod
+    def of(cls, text: str) -> Wording:
+        found = tuple(words(text))
+        counts = dict(Counter(found))
+        return cls(found, counts, len(counts) < len(found))
+
+    def common(self, other: Wording) -> int:
+        """How many words the two have in common, counted with repeats (a multiset intersection)."""
+        if not (self.repeats or other.repeats):  # the usual case: a set intersection, in C
+            return len(self.counts.keys() & other.counts.keys())
+        mine, theirs = self.counts, other.counts
+        return sum(min(mine[word], theirs[word]) for word in mine.keys() & theirs.keys())
+
+
+@dataclass(frozen=True)
 class Candidate:
     number: Number | None
-    heading_tokens: list[str]  # folded tokens of the heading part
+    wording: Wording  # of the heading part
     rest: str  # text after the heading on the same line (inline headings), display form
     heading: str  # the heading as written
     signals: float  # 0..1 heading-likeness from style, bold, caps, length
@@ -94,6 +118,30 @@ def words(text: str) -> list[str]:
     return expand(tokens(text))
 
 
+class Headings:
+    """The heading candidates of one document's blocks, worked out once however many times the
+    alignment asks (wrapped-heading joins, both passes, every campaign's outline)."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple, Candidate] = {}
+
+    def __call__(self, block: Block, n_title_max: int) -> Candidate:
+        key = (block.full_text, block.bold, block.outline_level, block.style, block.caps, n_title_max)
+        found = self._seen.get(key)
+        if found is None:
+            found = self._seen[key] = candidate(block, n_title_max)
+        return found
+
+
+@lru_cache(maxsize=256)  # a campaign's titles come back with every document of every mail
+def _title_wordings(titles: tuple[str, ...]) -> list[Wording]:
+    return [Wording.of(t) for t in titles]
+
+
+def title_wordings(outline: list[OutlineNode]) -> list[Wording]:
+    return _title_wordings(tuple(n.title for n in outline))
+
+
 def candidate(block: Block, n_title_max: int) -> Candidate:
     text = block.full_text
     number, rest = split_number(text)
@@ -108,25 +156,26 @@ def candidate(block: Block, n_title_max: int) -> Candidate:
         signals += 0.3
     if len(heading.split()) <= _MAX_HEADING_TOKENS:
         signals += 0.1
-    return Candidate(number, words(heading), inline, f"{number.label} {heading}".strip() if number else heading,
+    return Candidate(number, Wording.of(heading), inline, f"{number.label} {heading}".strip() if number else heading,
                      min(signals, 1.0))
 
 
-def _similarity(heading: list[str], title: list[str]) -> float:
+def _similarity(heading_wording: Wording, title_wording: Wording) -> float:
     """Token overlap that forgives rewording and extra words around the title."""
+    heading, title = heading_wording.words, title_wording.words
     if not heading or not title:
         return 0.0
-    common = sum((Counter(heading) & Counter(title)).values())
+    common = heading_wording.common(title_wording)
     recall = common / len(title)
     precision = common / len(heading)
     f1 = 2 * recall * precision / (recall + precision) if common else 0.0
     return max(f1, recall * 0.9 if len(heading) <= 2 * len(title) + 3 else recall * 0.6)
 
 
-def score(cand: Candidate, node: OutlineNode, title_tokens: list[str]) -> float:
+def score(cand: Candidate, node: OutlineNode, title: Wording) -> float:
     if cand.number and cand.number.kind == "bullet":
         return 0.0  # bullet points are list items, never outline headings
-    sim = _similarity(cand.heading_tokens, title_tokens)
+    sim = _similarity(cand.wording, title)
     expected = key_number(node.key)
     num = 0.0
     if cand.number:
@@ -160,24 +209,25 @@ def _may_continue(first: Block, cand: Candidate, nxt: Block) -> bool:
     return nxt.bold == first.bold and (caps or not first_caps) and 0 < len(nxt.text.split()) <= _WRAP_MAX_WORDS
 
 
-def join_wrapped(blocks: list[Block], outline: list[OutlineNode]) -> list[Block]:
+def join_wrapped(blocks: list[Block], outline: list[OutlineNode], headings: Headings | None = None) -> list[Block]:
     """Blocks with each wrapped heading made one block again: a heading candidate and the short block
     after it are joined when the joined text comes closer to the title of the node the first line
     is closest to (so "2. Việc lãnh đạo, ... 03-NQ/ĐUK," + "ngày 17/6/2021 của ..." is one heading, and a
     complete heading never swallows the paragraph under it)."""
-    titles = [words(n.title) for n in outline]
-    n_title_max = max((len(t) for t in titles), default=8)
+    headings = headings or Headings()
+    titles = title_wordings(outline)
+    n_title_max = max((len(t.words) for t in titles), default=8)
     out: list[Block] = []
     j = 0
     while j < len(blocks):
         block, k = blocks[j], j + 1
         while k < len(blocks) and k - j <= 2:
-            cand = candidate(block, n_title_max)
+            cand = headings(block, n_title_max)
             if not _may_continue(block, cand, blocks[k]):
                 break
             joined = replace(block, text=f"{block.text} {blocks[k].text}")
-            single = [_similarity(cand.heading_tokens, t) for t in titles]
-            both = [_similarity(candidate(joined, n_title_max).heading_tokens, t) for t in titles]
+            single = [_similarity(cand.wording, t) for t in titles]
+            both = [_similarity(headings(joined, n_title_max).wording, t) for t in titles]
             best = max(range(len(titles)), key=lambda i: both[i], default=None)
             if best is None or both[best] < single[best] + _WRAP_GAIN or both[best] < max(single):
                 break
@@ -220,8 +270,9 @@ def learned_conventions(blocks: list[Block], cands: list[Candidate], pairs: list
         level = outline[i].level
         if s >= _CONFIDENT:
             marks.setdefault(level, []).append(_emphasized(blocks[j]))
-        if cands[j].number:
-            ranks.setdefault(level, Counter())[cands[j].number.rank] += 1
+        number = cands[j].number
+        if number:
+            ranks.setdefault(level, Counter())[number.rank] += 1
     emphasis = {level: len(m) >= 2 and sum(m) >= 0.8 * len(m) for level, m in marks.items()}
     learned = {level: max(c, key=lambda r: (c[r], r)) for level, c in ranks.items()}
     for level in sorted({n.level for n in outline}):
@@ -230,7 +281,7 @@ def learned_conventions(blocks: list[Block], cands: list[Candidate], pairs: list
     return Conventions(emphasis, learned)
 
 
-def _fits(blocks: list[Block], j: int, cand: Candidate, node: OutlineNode, title: list[str]) -> bool:
+def _fits(blocks: list[Block], j: int, cand: Candidate, node: OutlineNode, title: Wording) -> bool:
     """A heading of this node whatever its look: the expected number (kind and value), worded like the
     title, shaped like a heading (short, not ending like a list item "...;"), and not the next item
     of a plain numbered list ("2. ...;" then "3. ...")."""
@@ -240,7 +291,7 @@ def _fits(blocks: list[Block], j: int, cand: Candidate, node: OutlineNode, title
     expected = key_number(node.key)
     if ("roman" if number.kind == "part" else number.kind) != expected.kind or number.value != expected.value:
         return False
-    if len(cand.heading_tokens) > len(title) + 6 or _similarity(cand.heading_tokens, title) < _WORDING_MIN:
+    if len(cand.wording.words) > len(title.words) + 6 or _similarity(cand.wording, title) < _WORDING_MIN:
         return False
     if j and not _emphasized(blocks[j - 1]):
         before, _ = split_number(blocks[j - 1].full_text)
@@ -249,15 +300,17 @@ def _fits(blocks: list[Block], j: int, cand: Candidate, node: OutlineNode, title
     return True
 
 
-def align(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[tuple[int, int, float]], list[Candidate]]:
+def align(blocks: list[Block], outline: list[OutlineNode],
+          headings: Headings | None = None) -> tuple[list[tuple[int, int, float]], list[Candidate]]:
     """Best monotone assignment [(node index, block index, score)], nodes may be left out; and the
     heading candidates of every block. Two passes: the second knows the document's conventions (from
     the first), so numbers deeper than a level's are never its headings, and plain lines score lower
     for levels whose headings this document emphasizes, unless their number and wording fit the node."""
-    titles = [words(n.title) for n in outline]
-    n_title_max = max((len(t) for t in titles), default=8)
-    cands = [candidate(b, n_title_max) for b in blocks]
-    gain = [[score(c, node, title) for c in cands] for node, title in zip(outline, titles)]
+    headings = headings or Headings()
+    titles = title_wordings(outline)
+    n_title_max = max((len(t.words) for t in titles), default=8)
+    cands = [headings(b, n_title_max) for b in blocks]
+    gain = [[score(c, node, title) for c in cands] for node, title in zip(outline, titles, strict=True)]
     pairs = _best_path(gain)
     conventions = learned_conventions(blocks, cands, pairs, outline)
     changed = False
@@ -283,12 +336,14 @@ def _best_path(gain: list[list[float]]) -> list[tuple[int, int, float]]:
     best = [[0.0] * (M + 1) for _ in range(K + 1)]
     choice = [[0] * (M + 1) for _ in range(K + 1)]  # 0 skip node, 1 skip block, 2 match
     for i in range(1, K + 1):
+        above, here, row, chosen = best[i - 1], best[i], gain[i - 1], choice[i]
         for j in range(1, M + 1):
-            options = [(best[i - 1][j], 0), (best[i][j - 1], 1)]
-            g = gain[i - 1][j - 1]
-            if g >= MIN_SCORE:
-                options.append((best[i - 1][j - 1] + g, 2))
-            best[i][j], choice[i][j] = max(options, key=lambda o: o[0])
+            # ties go to skipping the node, then skipping the block, then the match
+            value, how = (here[j - 1], 1) if here[j - 1] > above[j] else (above[j], 0)
+            g = row[j - 1]
+            if g >= MIN_SCORE and above[j - 1] + g > value:
+                value, how = above[j - 1] + g, 2
+            here[j], chosen[j] = value, how
     pairs = []
     i, j = K, M
     while i > 0 and j > 0:
@@ -336,7 +391,7 @@ def _top_level_form(blocks: list[Block], cands: list[Candidate], pairs: list[tup
 def _is_extra(block: Block, cand: Candidate, form: _Form, last_value: int) -> bool:
     """A top-level heading the outline does not have: written like the document's own top-level
     headings, short, and numbered after them when numbered."""
-    if len(cand.heading_tokens) > 15 or not cand.heading_tokens:
+    if len(cand.wording.words) > 15 or not cand.wording.words:
         return False
     mine = _form(block, cand)
     if mine.kind != form.kind:
@@ -348,12 +403,15 @@ def _is_extra(block: Block, cand: Candidate, form: _Form, last_value: int) -> bo
     return emphasis and cand.number is not None and cand.number.value > last_value
 
 
-def sections(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[Section], list[str]]:
-    """Cut the body blocks into the outline's sections; return (sections, missing keys)."""
+def sections(blocks: list[Block], outline: list[OutlineNode],
+             headings: Headings | None = None) -> tuple[list[Section], list[str]]:
+    """Cut the body blocks into the outline's sections; return (sections, missing keys). `headings`:
+    the document's candidates, shared when it is aligned with several outlines."""
     if not outline:
         return [], []
-    blocks = join_wrapped(blocks, outline)
-    pairs, cands = align(blocks, outline)
+    headings = headings or Headings()
+    blocks = join_wrapped(blocks, outline, headings)
+    pairs, cands = align(blocks, outline, headings)
     starts = {j: (i, s) for i, j, s in pairs}
     first = min(starts) if starts else len(blocks)
     last_start = max(starts, default=first)
@@ -368,7 +426,8 @@ def sections(blocks: list[Block], outline: list[OutlineNode]) -> tuple[list[Sect
         for j in range(last_top + 1, tail):
             if j not in starts and _is_extra(blocks[j], cands[j], form, last_value):
                 extras.append(j)
-                last_value = cands[j].number.value if cands[j].number else last_value
+                number = cands[j].number
+                last_value = number.value if number else last_value
     boundaries = sorted(set(starts) | set(extras))
     result: list[Section] = []
     for n, j in enumerate(boundaries):

@@ -64,7 +64,8 @@ def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
             else:
                 columns, gutters = unit[1], unit[2]
                 for col, segs in sorted(columns.items()):
-                    paras.extend(_paragraphs(segs, number, (tables, 0, col), _cell_edges(col, gutters, left, right, segs), pitch))
+                    cell_edges = _cell_edges(col, gutters, left, right, segs)
+                    paras.extend(_paragraphs(segs, number, (tables, 0, col), cell_edges, pitch))
                 tables += 1
     paras = _join_pages(paras, pitch)
     return [b for b in (_block(p) for p in paras) if b.text]
@@ -91,7 +92,7 @@ def _pitches(page_lines: list[list[Line]]) -> dict[float, float]:
     steps: dict[float, list[float]] = {}
     for lines in page_lines:
         body = [ln for ln in lines if ln.origin == "body" and len(ln.segs) == 1]
-        for a, b in zip(body, body[1:]):
+        for a, b in zip(body, body[1:], strict=False):
             size = a.segs[0].size
             step = b.base - a.base
             beside = a.segs[0].x1 < b.segs[0].x0 or b.segs[0].x1 < a.segs[0].x0  # lines of two columns
@@ -114,7 +115,7 @@ def _margins(page_lines: list[list[Line]], widths: list[float]) -> list[tuple[fl
 
     per_page: list[tuple[list[float], list[float]]] = []
     by_width: dict[int, tuple[list[float], list[float]]] = {}
-    for lines, width in zip(page_lines, widths):
+    for lines, width in zip(page_lines, widths, strict=True):
         body = [ln for ln in lines if ln.origin == "body"]
         lefts, rights = [ln.segs[0].x0 for ln in body], [ln.segs[-1].x1 for ln in body]
         per_page.append((lefts, rights))
@@ -122,7 +123,7 @@ def _margins(page_lines: list[list[Line]], widths: list[float]) -> list[tuple[fl
         shared[0].extend(lefts)
         shared[1].extend(rights)
     out = []
-    for (lefts, rights), width in zip(per_page, widths):
+    for (lefts, rights), width in zip(per_page, widths, strict=True):
         if len(lefts) < 8:  # too few lines to tell: use every page of this size
             lefts, rights = by_width[round(width)]
         out.append(edges(list(lefts), list(rights)) if lefts else (0.0, float(width)))
@@ -132,14 +133,14 @@ def _margins(page_lines: list[list[Line]], widths: list[float]) -> list[tuple[fl
 def _first_line_indent(page_lines: list[list[Line]], margins: list[tuple[float, float]]) -> float:
     """The document's usual first-line indent (points past the left margin), -1 when there is none."""
     counts: dict[int, int] = {}
-    for lines, (left, right) in zip(page_lines, margins):
+    for lines, (left, right) in zip(page_lines, margins, strict=True):
         for line in lines:
             offset = round(line.segs[0].x0 - left)
             if line.origin == "body" and len(line.segs) == 1 and 3 <= offset <= 80 and line.segs[0].x1 > right - 20:
                 counts[offset] = counts.get(offset, 0) + 1
     if not counts:
         return -1.0
-    best = max(counts, key=counts.get)
+    best = max(counts, key=counts.__getitem__)
     return float(best) if counts[best] >= 3 else -1.0
 
 
@@ -174,7 +175,7 @@ def _units(lines: list[Line], left: float, right: float):
                 last_base = line.base
                 continue
         if len(line.segs) >= 2:
-            gutters = [[a.x1, b.x0] for a, b in zip(line.segs, line.segs[1:])]
+            gutters = [[a.x1, b.x0] for a, b in zip(line.segs, line.segs[1:], strict=False)]
             region = {col: [seg] for col, seg in enumerate(line.segs)}
         else:
             gutters = _side_by_side(lines, i, left, right) or []
@@ -277,7 +278,8 @@ def _place(segs: list[Seg], gutters: list[list[float]], size: float,
     used = set()
     for seg in segs:
         fits = [c for c in range(len(gutters) + 1)
-                if (c == 0 or seg.x0 >= gutters[c - 1][0] - size) and (c == len(gutters) or seg.x1 <= gutters[c][1] + size)]
+                if (c == 0 or seg.x0 >= gutters[c - 1][0] - size)
+                and (c == len(gutters) or seg.x1 <= gutters[c][1] + size)]
         if len(fits) != 1 or fits[0] in used or _off_centre(seg, (columns or {}).get(fits[0], [])):
             return None
         used.add(fits[0])
@@ -444,7 +446,7 @@ def _block(para: Para) -> Block:
         italic=italic >= 0.8 * chars,
         caps=_is_caps(text),
         font_size=_weighted_median(sizes),
-        font_name=max(fonts, key=fonts.get) or None if fonts else None,
+        font_name=max(fonts, key=fonts.__getitem__) or None if fonts else None,
         indent=round(first.x0, 1),
         align=_align(para),
     )

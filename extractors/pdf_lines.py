@@ -62,7 +62,8 @@ class Line:
 _PAGE_NUMBER = re.compile(r"^[-–—\s]*(?:trang|page|tr\.)?\s*\d{1,4}(?:\s*(?:/|of|trên)\s*\d{1,4})?[-–—\s]*$", re.I)
 _DIGITS = re.compile(r"\d+")
 # a list number or bullet followed by a tab stop (Word lists exported to PDF)
-_MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Section)\s+)?(?:[IVXLCDM]+|\d+(?:\.\d+)*|[a-zđ])[.):]?$"
+_MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Section)\s+)?"
+                     r"(?:[IVXLCDM]+|\d+(?:\.\d+)*|[a-zđ])[.):]?$"
                      r"|^\(\w{1,4}\)$|^[-–—•·∙◦○●■□▪▫►➢✓❖+*]$", re.I)
 
 
@@ -107,7 +108,7 @@ def _dedupe(runs: list[Run]) -> list[Run]:
 
 def _split_gaps(runs: list[Run]) -> list[list[Run]]:
     """Split where the gap is a layout gap (tab stop, cell border), not a justified word space."""
-    gaps = [b.x0 - a.x1 for a, b in zip(runs, runs[1:])]
+    gaps = [b.x0 - a.x1 for a, b in zip(runs, runs[1:], strict=False)]
     positive = [g for g in gaps if g > 0]
     overall = median(positive) if len(positive) >= 3 else None
     parts = [[runs[0]]]
@@ -155,10 +156,11 @@ def _segment(runs: list[Run]) -> Seg:
     seg.text = " ".join("".join(pieces).split())
     seg.x0 = runs[0].x0
     seg.x1 = max(r.x1 for r in runs)
-    seg.size = max(sizes, key=sizes.get) if sizes else runs[0].size
-    seg.font = max(fonts, key=fonts.get) if fonts else runs[0].font
+    seg.size = max(sizes, key=sizes.__getitem__) if sizes else runs[0].size
+    seg.font = max(fonts, key=fonts.__getitem__) if fonts else runs[0].font
     seg.base = max(runs, key=lambda r: len(r.text)).base
-    seg.style = (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars, seg.font)
+    seg.style = (seg.chars > 0 and seg.bold >= 0.8 * seg.chars, seg.chars > 0 and seg.italic >= 0.8 * seg.chars,
+                 seg.font)
     return seg
 
 
@@ -179,7 +181,7 @@ def mark_running(page_lines: list[list[Line]], heights: list[float]) -> None:
     """
     candidates: list[tuple[Line, str, float]] = []
     where: dict[str, list[tuple[int, float]]] = {}
-    for number, (lines, height) in enumerate(zip(page_lines, heights)):
+    for number, (lines, height) in enumerate(zip(page_lines, heights, strict=True)):
         top = [(ln, "header", ln.top) for ln in lines[:3] if ln.bottom < 0.07 * height]
         bottom = [(ln, "footer", height - ln.bottom) for ln in lines[-3:] if ln.top > 0.93 * height]
         for line, band, y in top + bottom:
@@ -254,7 +256,7 @@ def mark_notes(page_lines: list[list[Line]], heights: list[float]) -> None:
     the first one that opens a note in the lower half of the page down to the running footer.
     Marked `origin = "note"`, like the .docx notes part."""
     small = _NOTE_SIZE * _text_size(page_lines, heights)
-    for lines, height in zip(page_lines, heights):
+    for lines, height in zip(page_lines, heights, strict=True):
         foot: list[Line] = []
         for line in reversed(lines):
             if line.origin != "body":
@@ -275,12 +277,12 @@ def _text_size(page_lines: list[list[Line]], heights: list[float]) -> float:
     """The size most of the document's text is set in, from the upper half of its pages (a page's notes
     are at its foot, and a page can hold more notes than text)."""
     sizes: dict[float, int] = {}
-    for lines, height in zip(page_lines, heights):
+    for lines, height in zip(page_lines, heights, strict=True):
         for line in lines:
             if line.origin == "body" and line.top < _NOTE_AREA * height:
                 for seg in line.segs:
                     sizes[seg.size] = sizes.get(seg.size, 0) + seg.chars
-    return max(sizes, key=sizes.get) if sizes else 0.0
+    return max(sizes, key=sizes.__getitem__) if sizes else 0.0
 
 
 def _opens_note(line: Line) -> bool:

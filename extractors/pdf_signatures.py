@@ -15,7 +15,8 @@ import logging
 import re
 import time
 
-from asn1crypto import crl as asn1_crl, ocsp as asn1_ocsp
+from asn1crypto import crl as asn1_crl
+from asn1crypto import ocsp as asn1_ocsp
 from pyhanko.pdf_utils import generic
 from pyhanko.pdf_utils.reader import PdfFileReader
 from pyhanko.sign.diff_analysis import DEFAULT_DIFF_POLICY, ModificationLevel, StandardDiffPolicy
@@ -25,7 +26,11 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from pyhanko.sign.validation.pdf_embedded import EmbeddedPdfSignature, async_validate_pdf_signature
 from pyhanko_certvalidator import CertificateValidator, ValidationContext
 from pyhanko_certvalidator.errors import (
-    ExpiredError, NotYetValidError, PathError, RevokedError, ValidationError,
+    ExpiredError,
+    NotYetValidError,
+    PathError,
+    RevokedError,
+    ValidationError,
 )
 
 from .certificates import TrustRoots, issuer_name, subject_names, valid_at
@@ -81,10 +86,12 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
         if reader.encrypted:
             reader.decrypt(b"")  # an owner-password-only PDF still opens; a user password fails here
         fields = list(enumerate_sig_fields(reader, filled_status=True))
-    except Exception as exc:
-        return [], [Flag(MALFORMED, f"the file holds a signature dictionary, but its signatures cannot be read: {failure(exc)}")]
+    except Exception as exc:  # noqa: BLE001 - pyhanko raises many kinds on a damaged file
+        return [], [Flag(MALFORMED, "the file holds a signature dictionary, but its signatures cannot be read: "
+                                    f"{failure(exc)}")]
     if not fields:
-        return [], [Flag(MALFORMED, "the file holds a signature dictionary (/ByteRange) that belongs to no signature field")]
+        return [], [Flag(MALFORMED,
+                         "the file holds a signature dictionary (/ByteRange) that belongs to no signature field")]
     policy = _ChangePolicy(deadline)
     revocation = _dss_revocation(reader)
     signatures: list[Signature] = []
@@ -106,9 +113,10 @@ def read_pdf_signatures(data: bytes, roots: TrustRoots | None, deadline: float,
             embedded = EmbeddedPdfSignature(reader, sig_field, name)
             signature = asyncio.run(_check(embedded, roots, policy if diff else None, revocation))
         except _OutOfTime:
-            flags.append(Flag(FlagKind.TIMEOUT, f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
+            flags.append(Flag(FlagKind.TIMEOUT,
+                              f"signatures: stopped in {name}, the {index + 1}th of {len(fields)}: {deadline_note}"))
             break
-        except Exception as exc:  # anything a hostile signature trips on: listed as not intact, and flagged
+        except Exception as exc:  # noqa: BLE001 - anything a hostile signature trips on: listed as not intact, and flagged
             signatures.append(Signature(None, None, None, None, intact=False, modified_after_signing=None,
                                         trusted=None if roots is None else False, location=name))
             flags.append(Flag(MALFORMED, f"{name}: {problem or failure(exc)}"))
@@ -199,6 +207,8 @@ async def _check(embedded: EmbeddedPdfSignature, roots: TrustRoots | None, polic
     certificate = embedded.signer_cert
     signer, organization = subject_names(certificate.subject)
     token = status.timestamp_validity
+    signed_at: datetime.datetime | None
+    source: str | None
     if token is not None and token.intact and token.valid:
         signed_at, source = token.timestamp, "timestamp"
     else:
@@ -293,6 +303,6 @@ def _dss_revocation(reader: PdfFileReader) -> tuple[list, list]:
         dss = DocumentSecurityStore.read_dss(reader)
         return ([asn1_crl.CertificateList.load(ref.get_object().data) for ref in dss.crls],
                 [asn1_ocsp.OCSPResponse.load(ref.get_object().data) for ref in dss.ocsps])
-    except Exception:  # none (NoDSSFoundError), or a broken one: it only costs the revocation data it held
+    except Exception:  # noqa: BLE001 - none (NoDSSFoundError), or a broken one: it only costs the revocation data it held
         return [], []
 

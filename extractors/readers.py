@@ -27,7 +27,7 @@ def read_document(data: bytes, filename: str) -> Document:
             return _unsupported(fmt.name, f"{filename or 'unnamed'}: a {fmt.label} archive, not a document "
                                           "(attached to a mail, each of its files is read)")
         return _unsupported(fmt.name, f"{filename or 'unnamed'}: {fmt.label}, not read")
-    except Exception as exc:  # the sniffing itself must not take a batch down either
+    except Exception as exc:  # noqa: BLE001 - the sniffing itself must not take a batch down either
         detail = f"{type(exc).__name__}: {exc}"
         return Document("unknown", error=detail, flags=[Flag(FlagKind.UNREADABLE, detail)])
 
@@ -35,9 +35,10 @@ def read_document(data: bytes, filename: str) -> Document:
 def _guard(fmt: str, reader: Callable[[bytes], Document], data: bytes) -> Document:
     try:
         return reader(data)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever a reader trips on is a flag, never a traceback
         detail = f"{type(exc).__name__}: {exc}"
-        return Document(fmt, error=f"could not read the {fmt} file ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
+        return Document(fmt, error=f"could not read the {fmt} file ({detail})",
+                        flags=[Flag(FlagKind.UNREADABLE, detail)])
 
 
 def _unsupported(fmt: str, message: str) -> Document:

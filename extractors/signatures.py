@@ -42,7 +42,7 @@ def read_signatures(data: bytes, fmt: str, trust_roots: TrustRoots | bytes | str
             from .docx_signatures import read_docx_signatures
 
             return read_docx_signatures(data)
-    except Exception as exc:  # the readers flag what they know; this is the last guard, never a traceback
+    except Exception as exc:  # noqa: BLE001 - the readers flag what they know; this is the last guard, never a traceback
         return [], [Flag(MALFORMED, f"signatures not read: {failure(exc)}")]
     return [], []
 

@@ -11,7 +11,8 @@ from .text import repair
 def read_text(data: bytes) -> Document:
     text = decode_text(data)
     if text is None:
-        return Document("txt", error="not UTF-8 or UTF-16 text", flags=[Flag(FlagKind.UNREADABLE, "not UTF-8 or UTF-16 text")])
+        return Document("txt", error="not UTF-8 or UTF-16 text",
+                        flags=[Flag(FlagKind.UNREADABLE, "not UTF-8 or UTF-16 text")])
     blocks = [Block(text=line) for line in (repair(raw) for raw in text.splitlines()) if line]
     return Document("txt", blocks=blocks)
 

@@ -35,7 +35,7 @@ from email.utils import format_datetime, formataddr, getaddresses, make_msgid
 
 import sqlite_utils
 
-from pipeline import oauth2
+from pipeline import oauth2, schema
 from pipeline.flow import mail_facts
 from pipeline.secrets import SecretFileError, read_secret_file
 from pipeline.settings import SettingError, Settings
@@ -250,7 +250,7 @@ def build_message(alert: Alert, recipient: str, settings: AlertSettings) -> Mess
     name, address = (getaddresses([settings.sender or ""]) or [("", "")])[0]
     msg["From"] = formataddr((name, address), charset="utf-8")
     msg["To"] = recipient
-    msg["Subject"] = Header(alert.subject, "utf-8")
+    msg["Subject"] = Header(alert.subject, "utf-8")  # type: ignore[assignment]  # compat32 takes a Header
     msg["Date"] = format_datetime(datetime.now(timezone.utc))
     msg["Message-ID"] = make_msgid(domain=(settings.sender_address or "intake.invalid").split("@")[-1])
     if alert.kind == AlertKind.ACKNOWLEDGEMENT:
@@ -264,8 +264,9 @@ def build_message(alert: Alert, recipient: str, settings: AlertSettings) -> Mess
     msg["X-Intake-Alert"] = alert.kind
     utf8 = Charset("utf-8")
     utf8.body_encoding = QP
-    msg.attach(MIMEText(alert.text, "plain", utf8))
-    msg.attach(MIMEText(alert.html, "html", utf8))
+    # the stubs want a charset name; a Charset object is what carries the quoted-printable choice
+    msg.attach(MIMEText(alert.text, "plain", utf8))  # type: ignore[arg-type]
+    msg.attach(MIMEText(alert.html, "html", utf8))  # type: ignore[arg-type]
     return msg
 
 
@@ -276,7 +277,7 @@ def _login(conn: smtplib.SMTP, user: str, password: str) -> None:
         conn.login(user, password)
         return
     conn.ehlo_or_helo_if_needed()
-    token = base64.b64encode(f"\0{user}\0{password}".encode("utf-8")).decode("ascii")
+    token = base64.b64encode(f"\0{user}\0{password}".encode()).decode("ascii")
     code, response = conn.docmd("AUTH", f"PLAIN {token}")
     if code != 235:
         raise smtplib.SMTPAuthenticationError(code, response)
@@ -301,7 +302,8 @@ class _Smtp:
     """One connection for a run, opened on first use and reopened after the server drops it."""
 
     def __init__(self, settings: AlertSettings):
-        self.settings, self.conn = settings, None
+        self.settings = settings
+        self.conn: smtplib.SMTP | None = None
 
     def send(self, msg: Message, recipient: str) -> None:
         """Raises AlertConfigError for a setting the server refuses (certificate, TLS mode, login)
@@ -320,9 +322,9 @@ class _Smtp:
         conn: smtplib.SMTP | None = None
         try:
             if s.smtp_ssl:
-                conn = smtplib.SMTP_SSL(s.smtp_host, s.smtp_port, timeout=s.timeout, context=context)
+                conn = smtplib.SMTP_SSL(s.smtp_host or "", s.smtp_port, timeout=s.timeout, context=context)
             else:
-                conn = smtplib.SMTP(s.smtp_host, s.smtp_port, timeout=s.timeout)
+                conn = smtplib.SMTP(s.smtp_host or "", s.smtp_port, timeout=s.timeout)
             if s.smtp_starttls:
                 conn.starttls(context=context)
             if s.smtp_tokens:
@@ -372,13 +374,12 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _record(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetime, outcome: str) -> int:
-    table = db["alerts"]
-    table.insert({
+    schema.insert(db.conn, "alerts", [{
         "key": _key_text(alert.key), "kind": alert.kind, "campaign_id": alert.campaign, "unit_id": alert.unit,
         "message": alert.message, "recipient": recipient, "subject": alert.subject, "outcome": outcome,
         "as_of": now.isoformat(), "attempted_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-    })
-    return table.last_pk
+    }])
+    return db.conn.execute("select last_insert_rowid()").fetchone()[0]
 
 
 def _claim(db: sqlite_utils.Database, alert: Alert, recipient: str, now: datetime) -> int | None:
@@ -419,7 +420,7 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     # Nothing reached the recipient and the fault is the setting or the server, not
                     # this alert: no attempt to count, so an outage never uses up MAX_ATTEMPTS.
                     with db.conn:
-                        db["alerts"].delete(row)
+                        db.conn.execute("delete from alerts where id = ?", [row])
                     if isinstance(exc, SmtpUnavailable):
                         raise SmtpUnavailable(str(exc), results) from None
                     raise
@@ -427,12 +428,13 @@ def run_due_alerts(db: sqlite_utils.Database, campaigns: list[Campaign], setting
                     error = _error_text(exc)
                     log.warning("alert %s to %s failed: %s", alert.kind, recipient, error)
                     with db.conn:
-                        db["alerts"].update(row, {"outcome": AlertOutcome.FAILED, "error": error})
+                        db.conn.execute("update alerts set outcome = ?, error = ? where id = ?",
+                                        [AlertOutcome.FAILED, error, row])
                     outcomes[recipient] = AlertOutcome.FAILED
                     continue
                 with db.conn:
-                    db["alerts"].update(row, {"outcome": AlertOutcome.SENT, "sent_at": datetime.now(timezone.utc)
-                                              .isoformat(timespec="seconds")})
+                    db.conn.execute("update alerts set outcome = ?, sent_at = ? where id = ?",
+                                    [AlertOutcome.SENT, datetime.now(timezone.utc).isoformat(timespec="seconds"), row])
                 outcomes[recipient] = AlertOutcome.SENT
             if outcomes:
                 results.append(AlertResult(alert, outcomes))

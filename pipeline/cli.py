@@ -35,7 +35,7 @@ class CommandStopped(click.ClickException):
 
     def __init__(self, message: str, exit_code: int):
         super().__init__(message)
-        self.exit_code = exit_code
+        self.exit_code = exit_code  # type: ignore[misc]  # click reads it from the instance; its stubs say ClassVar
 
 
 class IntakeGroup(click.Group):
@@ -49,9 +49,10 @@ class IntakeGroup(click.Group):
             raise ConfigError(str(exc)) from None
         except sqlite3.DatabaseError as exc:
             run = ctx.find_object(Run)
-            if run is None or run.db_path is None:
+            stopped = None if run is None or run.db_path is None else run.stopped(exc)
+            if stopped is None:
                 raise
-            raise run.stopped(exc) or exc
+            raise stopped from exc
 
 
 @dataclass
@@ -82,8 +83,8 @@ class Run:
                                   "again when it is done", 1)
         if is_malformed(exc, path):
             return CommandStopped(f"the database {path} is damaged ({exc}): recover what it holds with "
-                                  f"sqlite3 {shlex.quote(path)} \".recover\" | sqlite3 {shlex.quote(path + '.recovered')}"
-                                  f" and use that file", 2)
+                                  f"sqlite3 {shlex.quote(path)} \".recover\""
+                                  f" | sqlite3 {shlex.quote(path + '.recovered')} and use that file", 2)
         return None
 
 
@@ -120,7 +121,8 @@ def _moment(value: str | None, campaigns: list[Campaign]) -> datetime:
     try:
         moment = datetime.fromisoformat(value)
     except ValueError:
-        raise ConfigError(f"--now must be an ISO 8601 date-time, e.g. 2022-06-15T08:00:00+07:00, not {value!r}")
+        raise ConfigError(f"--now must be an ISO 8601 date-time, e.g. 2022-06-15T08:00:00+07:00, "
+                          f"not {value!r}") from None
     if moment.tzinfo:
         return moment
     zones = sorted({c.timezone for c in campaigns})
@@ -305,7 +307,8 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
 
     profile = _pick(_campaigns(rules), campaign_id).profile()
     trust_roots = extractor_config.current().trust_roots
-    results, failed = [], False
+    results: list[dict[str, Any]] = []
+    failed = False
     for name in files:
         try:
             data = Path(name).read_bytes()
@@ -315,7 +318,7 @@ def extract(files: tuple[str, ...], rules: str, campaign_id: str | None, as_json
             failed = True
             continue
         ext = run_extract(data, os.path.basename(name), profile, trust_roots)
-        item = {
+        item: dict[str, Any] = {
             "file": name, "kind": ext.kind, "format": ext.format, "metadata": ext.metadata.as_json(),
             "sections": [{"key": s.key, "heading": s.heading, "text": s.text, "confidence": s.confidence}
                          for s in ext.sections],
@@ -360,7 +363,8 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
     for s in result:
         missing = ", ".join([*s.missing_attachments, *s.missing_sections]
                             + ([s.missing_signature] if s.missing_signature else []))
-        click.echo(f"{s.unit or '(unknown sender)':24} {s.status:8} {s.received_at.isoformat() if s.received_at else '-':26}"
+        received = s.received_at.isoformat() if s.received_at else "-"
+        click.echo(f"{s.unit or '(unknown sender)':24} {s.status:8} {received:26}"
                    f" {('missing: ' + missing) if missing else ''}")
 
 
@@ -547,8 +551,8 @@ def campaign_check(file: str) -> None:
         click.echo(f"    {'  ' * node.level}{node.key:6} {node.title}")
     click.echo("  attachments:")
     for rule in found.attachments:
-        when = {True: "required", False: "optional"}.get(rule.required, f"required if the report mentions "
-                                                        f"{' / '.join(rule.mentioned_by)}")
+        labels: dict[bool | str, str] = {True: "required", False: "optional"}
+        when = labels.get(rule.required, f"required if the report mentions {' / '.join(rule.mentioned_by)}")
         click.echo(f"    {rule.id}: {rule.title} ({when})")
     click.echo(f"  signature: {found.signature}" + (" (the report must carry an intact digital signature, ký số)"
                                                    if found.signature == SIGNATURE_REQUIRED else ""))
@@ -714,12 +718,14 @@ def decisions(db_path: str, rules: str, campaign_id: str | None, as_json: bool) 
 @click.option("--host", help="IMAP server [env INTAKE_IMAP_HOST]")
 @click.option("--port", type=int, help="IMAP port [env INTAKE_IMAP_PORT; default 993, or 143 without TLS]")
 @click.option("--user", help="IMAP user [env INTAKE_IMAP_USER]")
-@click.option("--password-file", help="File holding the password [env INTAKE_IMAP_PASSWORD_FILE or INTAKE_IMAP_PASSWORD]")
+@click.option("--password-file",
+              help="File holding the password [env INTAKE_IMAP_PASSWORD_FILE or INTAKE_IMAP_PASSWORD]")
 @click.option("--ssl", help="1 implicit TLS (default), starttls, or 0 plaintext (loopback only) [env INTAKE_IMAP_SSL]")
 @click.option("--folder", help="Folders to read, comma-separated (default INBOX) [env INTAKE_IMAP_FOLDER]")
 @click.option("--action", help="After storing: none, flag, flag:KEYWORD or move:FOLDER; per folder "
               "FOLDER=ACTION,... [env INTAKE_IMAP_ACTION]")
-@click.option("--interval", type=float, help="Seconds between passes without IDLE (default 60) [env INTAKE_IMAP_INTERVAL]")
+@click.option("--interval", type=float,
+              help="Seconds between passes without IDLE (default 60) [env INTAKE_IMAP_INTERVAL]")
 def poll(db_path: str, rules: str, once: bool, **flags: Any) -> None:
     """Read new mail from an IMAP mailbox, each message exactly once, until stopped.
 

@@ -17,7 +17,7 @@ import sqlite_utils
 
 from extractors import config as extractor_config
 from extractors import formats
-from extractors.analyze import analyze
+from extractors.analyze import DocumentAnalysis
 from extractors.fingerprint import fingerprint, same_text
 from extractors.model import Document, Extraction, Flag, Signature
 from extractors.readers import read_document
@@ -113,6 +113,7 @@ def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple
     outline, so the campaigns are tried highest bound first and one whose bound cannot beat the
     best found is never scored: ten years of campaigns cost about what one does."""
     signals = _signals(mail)
+    analyses = [(part, DocumentAnalysis(doc, att.filename)) for part, att, doc in docs]
     bounds = [campaign_score_bound(c, signals) for c in campaigns]
     order = sorted(range(len(campaigns)), key=lambda i: (-bounds[i], i))
     best_score, best, best_extractions = 0.0, -1, {}
@@ -121,7 +122,7 @@ def _choose_campaign(campaigns: list[Campaign], mail: ParsedMail, docs) -> tuple
         if best >= 0 and (bounds[i], -i) <= (best_score, -best):
             break  # neither this campaign nor any after it can win
         profile = campaigns[i].profile()
-        extractions = {part: analyze(doc, att.filename, profile) for part, att, doc in docs}
+        extractions = {part: analysis.for_profile(profile) for part, analysis in analyses}
         kinds = [e.kind for e in extractions.values()]
         file_text = " ".join(e.text[:2000] for e in extractions.values())
         score = campaign_score(campaigns[i], signals, kinds)
@@ -142,7 +143,7 @@ def derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internaldat
     so it can run in a worker process (pipeline/flow.py); never raises."""
     try:
         return _derive_rows(message, raw, campaigns, internaldate)
-    except Exception as exc:  # a bug or an input nobody foresaw: record it, keep the batch going
+    except Exception as exc:  # noqa: BLE001 - a bug or an input nobody foresaw: record it, keep the batch going
         log.error("deriving %s failed: %s", message[:12], exc)
         detail = f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=6)}"
         return failed_rows(message, detail)
@@ -232,14 +233,15 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             sections.append({
                 "id": f"{doc_id}:{s.key}", "document": doc_id, "message": message,
                 "campaign_id": campaign.id if campaign else None, "unit_id": unit, "key": s.key,
-                "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"), "confidence": s.confidence,
+                "heading": s.heading, "text": s.text, "text_folded": fold(f"{s.heading}\n{s.text}"),
+                "confidence": s.confidence,
                 "position": n, "extra": int(s.extra),
             })
         for f in ext.flags + signature_flags:
             flag(f.kind, f.detail, doc_id)
-    for f in flags:
-        f["campaign_id"] = campaign.id if campaign else None
-        f["unit_id"] = unit
+    for row in flags:
+        row["campaign_id"] = campaign.id if campaign else None
+        row["unit_id"] = unit
     return {
         "message": {
             "id": message, "message_id": mail.message_id, "content_key": content_key(mail),

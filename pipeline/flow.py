@@ -140,6 +140,7 @@ def store_arrivals(db: sqlite_utils.Database, arrivals: Iterable[Arrival], repor
                 add_source(db, item.source, item.digest, item.internaldate)
         if item.checkpoint:
             item.checkpoint.commit(db)
+        del item  # while the job is derived, only it holds the bytes
         if job:
             yield job
 
@@ -163,13 +164,11 @@ def _derive_stored(db: sqlite_utils.Database, campaigns: list[Campaign], touched
         on_total(len(rows))
 
     def jobs() -> Iterator[DeriveJob]:
-        for digest, internaldate, source, campaign_id in rows:  # the bytes one at a time, as they are needed
+        for digest, internaldate, source, campaign_id in rows:  # the bytes are read where the mail is derived
             if stop and stop():
                 return
             touched.add(digest, campaign_id)
-            raw = db.execute("select raw from raw_messages where sha256 = ?", [digest]).fetchone()[0]
-            yield DeriveJob(digest, raw, datetime.fromisoformat(internaldate) if internaldate else None,
-                            source)
+            yield DeriveJob(digest, None, datetime.fromisoformat(internaldate) if internaldate else None, source)
     return derive_in_order(db, jobs(), campaigns, workers, touched.also(on_written))
 
 
@@ -256,7 +255,8 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
         docs.setdefault(row["message"], []).append(DocumentFacts(row["id"], row["filename"], OTHER_KIND))
     doc_flags: dict[str, list[str]] = {}
     for row in db.query("select attachment, kind from flags where campaign_id = ? and attachment is not null "
-                        "and kind in (?, ?) order by id", [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
+                        "and kind in (?, ?) order by id",
+                        [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
         doc_flags.setdefault(row["attachment"], []).append(row["kind"])
     for ds in docs.values():
         for d in ds:
@@ -265,7 +265,7 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
     for row in db.query("select id, received_at, unit_id, content_key, auto_reply, received_basis, from_addr, "
                         f"unit_basis from messages where {mails_of} order by received_at, id",
                         [campaign.id, *extra_mails]):
-        flags = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
+        flags: list[str] = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
         facts.append(MailFacts(
             row["id"], datetime.fromisoformat(row["received_at"]) if row["received_at"] else None,
             row["unit_id"], row["content_key"] or row["id"], counted=not row["auto_reply"],

@@ -18,7 +18,8 @@ from pipeline.sources import looks_like_mail
 from rules.draft import pick_letter_and_outline
 
 LOW_CONFIDENCE = 85  # a line with a word OCR read with less confidence than this is quoted to staff
-_NOT_READ = (FlagKind.CONVERTER_MISSING, FlagKind.UNREADABLE, FlagKind.NEEDS_OCR)  # flags saying why a file gave no text, clearest first
+# flags saying why a file gave no text, clearest first
+_NOT_READ = (FlagKind.CONVERTER_MISSING, FlagKind.UNREADABLE, FlagKind.NEEDS_OCR)
 
 
 class LetterError(Exception):

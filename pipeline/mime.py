@@ -14,13 +14,14 @@ import mimetypes
 import os
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import message_from_bytes
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from extractors import archives, formats
 from extractors.docx_reader import OLE_MAGIC
@@ -28,15 +29,27 @@ from extractors.limits import safe_limits
 from extractors.model import Flag, FlagKind
 from extractors.text import repair
 from pipeline.mime_headers import (
-    Headers, addresses, b64decode_lenient, decode_bytes, decode_words, get_param, is_auto, is_list_mail, msg_ids,
-    parse_date, skip_preamble, split_params, to_text,
+    Headers,
+    addresses,
+    b64decode_lenient,
+    decode_bytes,
+    decode_words,
+    get_param,
+    is_auto,
+    is_list_mail,
+    msg_ids,
+    parse_date,
+    skip_preamble,
+    split_params,
+    to_text,
 )
 from pipeline.msg import attached_message, message_tree
-from rules.vocabulary import MailFlag, Origin
 from pipeline.uuencode import UuFile, split_uuencoded
+from rules.vocabulary import MailFlag, Origin
 
 MAX_FORWARD_DEPTH = 5
 _T = TypeVar("_T")
+_D = TypeVar("_D")
 
 
 @dataclass
@@ -87,7 +100,8 @@ def content_key(mail: ParsedMail) -> str:
 # Regular expressions are enough for mail bodies (only the words and line breaks matter), written
 # so that unclosed tags cannot make them quadratic: no pattern scans past the next "<".
 _HTML_HIDDEN = re.compile(r"<(script|style|title|head|noscript|template)\b|<!--", re.I)
-_HTML_BREAK = re.compile(r"<(?:br|/?(?:p|div|tr|li|ul|ol|table|blockquote|pre|hr|h[1-6]|section|article|dt|dd|center))\b[^<>]*>", re.I)
+_HTML_BREAK = re.compile(r"<(?:br|/?(?:p|div|tr|li|ul|ol|table|blockquote|pre|hr|h[1-6]|section|article|dt|dd|center))"
+                         r"\b[^<>]*>", re.I)
 
 
 _TAG_REST = re.compile(r"[^<>]*>")
@@ -118,8 +132,9 @@ def html_to_text(markup: str) -> str:
 
 
 # Declared types that say nothing: the file name's extension says more.
-_GENERIC_TYPES = {"application/octet-stream", "application/octetstream", "application/x-download", "binary/octet-stream",
-                  "application/force-download", "application/download", "application/binary", "application/unknown"}  # fmt: skip
+_GENERIC_TYPES = {"application/octet-stream", "application/octetstream", "application/x-download",
+                  "binary/octet-stream", "application/force-download", "application/download", "application/binary",
+                  "application/unknown"}  # fmt: skip
 _SIGNATURE_TYPES = {"application/pgp-signature", "application/pkcs7-signature", "application/x-pkcs7-signature"}
 _HEADER_SCAN = 1024 * 1024  # where a header block must have ended
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
@@ -160,22 +175,77 @@ def _payload_bytes(part: Message, cte: str, path: str, flags: list[Flag]) -> byt
     payload = getattr(part, "_payload", None)
     if not isinstance(payload, (str, bytes)):
         return b""
-    raw = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogateescape")
+    raw: bytes | memoryview = payload if isinstance(payload, bytes) else payload.encode("utf-8", "surrogateescape")
     cte = re.sub(r"[\s_-]", "", cte.split(";")[0].lower())  # "quoted printable", "base64;"
+    cuts = getattr(part, "cuts", None)
+    if cuts is not None:
+        raw = cuts.restore(raw, base64="base64" in cte)
     if "base64" in cte:
         try:
             return binascii.a2b_base64(raw)
         except binascii.Error:  # bad padding: keep what decodes
-            return b64decode_lenient(raw)
+            return b64decode_lenient(bytes(raw))
     if "quoted" in cte or cte == "qp":
         return binascii.a2b_qp(raw)
     if cte in ("xuuencode", "uuencode", "uue", "xuue"):
-        files = split_uuencoded(raw.decode("latin-1"))[1]  # latin-1: one character per byte
+        files = split_uuencoded(bytes(raw).decode("latin-1"))[1]  # latin-1: one character per byte
         for uu in files[:1]:
             if uu.problem:
                 flags.append(Flag(MailFlag.MIME_DEFECT, f"{path}: uuencoded {uu.name!r}: {uu.problem}"))
-        return files[0].data if files else raw
-    return raw
+        return files[0].data if files else bytes(raw)
+    return bytes(raw)
+
+
+# The stdlib parser holds a part's body as a list of its lines, then joins them: several copies of
+# a big attachment at once. It needs only the structure, so runs of base64 lines this long are cut
+# out of the copy it reads, each left as one marker line, and put back when the part is decoded.
+_CUT_MIN = 64 * 1024
+# Possessive: a plain `(...)+` keeps a backtracking entry per line, twice the run's size for a big one.
+_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]++\r?\n)++")
+
+
+@dataclass(frozen=True)
+class _Cuts:
+    """The runs cut out of the copy of `raw` the parser read: run n, raw[start:end] without its last
+    line break, became the line `<marker>n`."""
+
+    raw: bytes
+    marker: bytes
+    spans: tuple[tuple[int, int], ...]
+
+    def restore(self, data: bytes, base64: bool) -> bytes | memoryview:
+        """`data`, a part's payload as the parser kept it, with its runs put back; a payload that is
+        one run alone is a view of the mail's bytes, not a copy. In `base64` the line breaks around
+        the run do not count (the decoder skips them); anywhere else the bytes are the mail's exactly."""
+        if self.marker not in data:
+            return data
+        pieces = re.split(re.escape(self.marker) + rb"(\d+)", data)  # text, n, text, n, ..., text
+        runs = [self.spans[int(n)] for n in pieces[1::2]]
+        view = memoryview(self.raw)
+        around = (pieces[0], pieces[2]) if len(runs) == 1 else (b"-",)
+        if all(not (text.strip() if base64 else text) for text in around):
+            return view[runs[0][0]:runs[0][1]]
+        out = bytearray(pieces[0])
+        for (start, end), text in zip(runs, pieces[2::2], strict=True):
+            out += view[start:end]
+            out += text
+        return bytes(out)
+
+
+def _cut_runs(raw: bytes) -> tuple[bytes, _Cuts | None]:
+    """(what the parser reads, the runs cut out of it)."""
+    runs = [m.span() for m in _BASE64_RUN.finditer(raw) if m.end() - m.start() >= _CUT_MIN]
+    if not runs:
+        return raw, None
+    marker = b"intakecut" + os.urandom(8).hex().encode() + b"n"  # no mail can know it in advance
+    pieces, spans, pos = [], [], 0
+    for n, (start, end) in enumerate(runs):
+        newline = b"\r\n" if raw[end - 2:end] == b"\r\n" else b"\n"
+        pieces += [raw[pos:start], marker + str(n).encode() + newline]
+        spans.append((start, end - len(newline)))
+        pos = end
+    pieces.append(raw[pos:])
+    return b"".join(pieces), _Cuts(raw, marker, tuple(spans))
 
 
 def _join(path: str, index: int) -> str:
@@ -199,8 +269,8 @@ class _Walker:
         for defect in getattr(part, "defects", None) or []:
             self.flags.append(Flag(MailFlag.MIME_DEFECT, f"{path or 'message'}: {type(defect).__name__}"))
         if nesting > self.limits.max_mime_depth:
-            self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: nested deeper than {self.limits.max_mime_depth} levels "
-                                   "(INTAKE_MAX_MIME_DEPTH), skipped"))
+            self.flags.append(Flag(MailFlag.MIME_LIMIT, f"{path}: nested deeper than {self.limits.max_mime_depth}"
+                                   " levels (INTAKE_MAX_MIME_DEPTH), skipped"))
             return
         if not self.count_part(path):
             return
@@ -211,9 +281,10 @@ class _Walker:
         ctype = ctype.lower()
         # The parser decided the structure; follow it even when the type we read disagrees.
         if part.is_multipart() and ctype in ("message/rfc822", "message/global"):
-            self.forward(part.get_payload(), _join(path, 1) if root else path)
+            # is_multipart(): the payload is the list of parts, which the stubs cannot tell
+            self.forward(part.get_payload(), _join(path, 1) if root else path)  # type: ignore[arg-type]
         elif part.is_multipart() and not ctype.startswith("message/"):
-            self.multipart(ctype, part.get_payload(), path, nesting)
+            self.multipart(ctype, part.get_payload(), path, nesting)  # type: ignore[arg-type]
         else:
             self.leaf(part, h, ctype, ct_params, _join(path, 1) if root else path)
 
@@ -245,7 +316,8 @@ class _Walker:
         if not payload or not isinstance(payload[0], Message):
             return
         if self.depth + 1 > MAX_FORWARD_DEPTH:
-            self.flags.append(Flag(MailFlag.DEPTH_LIMIT, f"{path}: forwarded messages nested deeper than {MAX_FORWARD_DEPTH}"))
+            self.flags.append(Flag(MailFlag.DEPTH_LIMIT,
+                                   f"{path}: forwarded messages nested deeper than {MAX_FORWARD_DEPTH}"))
             return
         sub = _parse_message(payload[0], f"{path}.rfc822", self.depth + 1, self.budget)
         self.forwarded.append(sub)
@@ -311,22 +383,24 @@ class _Walker:
         # Keep the archive itself (raw files are never lost), then each member as a file of its own.
         self.attachments.append(Attachment(name, fmt.media_type, data, path, origin))
         if len(data) > self.limits.max_attachment_bytes:
-            self.flags.append(Flag(FlagKind.TOO_LARGE, f"{name}: {len(data)} bytes, above the {self.limits.max_attachment_bytes}"
-                                   "-byte limit (INTAKE_MAX_ATTACHMENT_MB): not opened"))
+            self.flags.append(Flag(FlagKind.TOO_LARGE, f"{name}: {len(data)} bytes, above the"
+                                   f" {self.limits.max_attachment_bytes}-byte limit (INTAKE_MAX_ATTACHMENT_MB):"
+                                   " not opened"))
             return
         members, flags = archives.expand(data, name)
         self.flags += flags
-        origin = Origin.TNEF if fmt is formats.TNEF else Origin.ZIP  # the outer container: a zip inside winmail.dat is "tnef"
+        # the outer container: a zip inside winmail.dat is "tnef"
+        origin = Origin.TNEF if fmt is formats.TNEF else Origin.ZIP
         for member, content in members:
             base = clean_filename(member.rsplit("/", 1)[-1], len(self.attachments) + 1)
             self.attachments.append(Attachment(base, guess_type(base), content, f"{path}/{member}", origin))
 
 
-def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _T) -> _T:
+def _guard(flags: list[Flag], what: str, fn: Callable[[], _T], default: _D) -> _T | _D:
     """Run one step; a failure becomes a flag and the default, never an exception."""
     try:
         return fn()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a header the parser trips on must not lose the mail
         flags.append(Flag(MailFlag.MIME_ERROR, f"{what}: {type(exc).__name__}: {exc}"))
         return default
 
@@ -337,7 +411,8 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
     ctype, ct_params = split_params(to_text(h.get("content-type") or ""))
     hint = next((v for k, v in ct_params if k == "charset"), None)  # for raw 8-bit headers
     mail.message_id = next(iter(msg_ids(h.get("message-id"))), None)
-    mail.subject = _guard(flags, "subject", lambda: repair(decode_words(to_text(h.get("subject") or "", hint), flags)), "")
+    mail.subject = _guard(flags, "subject",
+                          lambda: repair(decode_words(to_text(h.get("subject") or "", hint), flags)), "")
     mail.subject = mail.subject.replace("\n", " ")
     sender = _guard(flags, "from", lambda: addresses(h.all("from")[:1], hint), [])
     if sender:
@@ -364,8 +439,10 @@ def _parse_message(msg: Message, prefix: str, depth: int, budget: list[int] | No
                                           and not walker.attachments)
     mail.body_text = repair("\n\n".join(walker.plain or walker.html))
     mail.attachments, mail.forwarded = walker.attachments, walker.forwarded
-    seen: set[tuple[str, str]] = set()
-    mail.flags = [f for f in flags if (f.kind, f.detail) not in seen and not seen.add((f.kind, f.detail))]
+    unique: dict[tuple[str, str], Flag] = {}
+    for f in flags:
+        unique.setdefault((f.kind, f.detail), f)
+    mail.flags = list(unique.values())
     return mail
 
 
@@ -379,9 +456,10 @@ def _unfolded_boundary(boundary: str, raw: bytes) -> str:
     return candidates[0]
 
 
-def _message_factory(raw: bytes) -> Callable[..., Message]:
+def _message_factory(raw: bytes, cuts: _Cuts | None = None) -> Callable[..., Message]:
     """The parser's Message class for `raw`, with folded boundaries unfolded (compat32 keeps the line
-    break inside a quoted boundary, finds no delimiter, and the whole MIME tree becomes the body)."""
+    break inside a quoted boundary, finds no delimiter, and the whole MIME tree becomes the body),
+    and the runs cut out of `raw` at hand for decoding its parts."""
 
     class _Message(Message):
         def get_boundary(self, failobj=None):
@@ -390,6 +468,7 @@ def _message_factory(raw: bytes) -> Callable[..., Message]:
                 return _unfolded_boundary(boundary, raw)
             return boundary
 
+    _Message.cuts = cuts  # type: ignore[attr-defined]  # read by _payload_bytes from every part
     return _Message
 
 
@@ -405,7 +484,8 @@ def parse_mail(raw: bytes) -> ParsedMail:
     try:
         if raw.startswith(OLE_MAGIC):  # an Outlook .msg: its properties, as the tree of a MIME mail
             return _outlook(raw, headers_only=False)
-        return _parse_message(message_from_bytes(raw, _message_factory(raw), policy=compat32), "", 0)
+        parsed, cuts = _cut_runs(raw)
+        return _parse_message(message_from_bytes(parsed, _message_factory(parsed, cuts), policy=compat32), "", 0)
     except Exception as exc:  # noqa: BLE001 - e.g. RecursionError on thousands of nested parts
         return _headers_only(raw, Flag(MailFlag.MIME_ERROR, f"{type(exc).__name__}: {exc}"[:300]))
 

@@ -40,7 +40,7 @@ def _codec(charset: str | None) -> str | None:
             info = codecs.lookup(candidate) if candidate else None
         except (LookupError, UnicodeError):  # UnicodeError: raw 8-bit bytes in the name
             continue
-        if info and info._is_text_encoding and info.name not in _NOT_CHARSETS:
+        if info and info._is_text_encoding and info.name not in _NOT_CHARSETS:  # noqa: SLF001 - codecs' only mark of a text encoding (not base64, rot13...)
             return info.name
     return None
 
@@ -239,7 +239,7 @@ class Headers:
     def __init__(self, msg: Message):
         try:
             items = list(msg.raw_items())
-        except Exception:  # noqa: BLE001
+        except Exception:  # noqa: BLE001 - the email package can raise anything on a broken header block
             items = []
         self.items = [(str(k).strip().lower(), re.sub(r"\r?\n|\r", "", str(v))) for k, v in items]
 
@@ -256,7 +256,8 @@ def addresses(values: list[str], hint: str | None) -> list[tuple[str, str]]:
     pairs = getaddresses(texts)
     if texts and not any("@" in addr for _, addr in pairs):  # the address itself is encoded: decode first
         pairs = getaddresses([decode_words(t) for t in texts])
-    return [(repair(decode_words(name)).replace("\n", " "), addr.strip().lower()) for name, addr in pairs if addr.strip()]
+    return [(repair(decode_words(name)).replace("\n", " "), addr.strip().lower())
+            for name, addr in pairs if addr.strip()]
 
 
 _AUTO_SENDERS = re.compile(r"^(mailer-daemon|postmaster|no-?reply|no_reply|do-?not-?reply)([-+._].*)?$")

@@ -150,12 +150,13 @@ class _Reader:
         if entry.size == 0:
             return b""
         if entry.size > self.budget:
-            self.flag(FlagKind.UNREADABLE, f"{what}: a stream of {entry.size} bytes, more than the file holds: not read")
+            self.flag(FlagKind.UNREADABLE,
+                      f"{what}: a stream of {entry.size} bytes, more than the file holds: not read")
             return None
         try:
             # By its directory entry: openstream() finds a path by scanning each storage's children,
             # which a crafted file with thousands of them makes quadratic.
-            data = self.ole._open(entry.isectStart, entry.size).read()
+            data = self.ole._open(entry.isectStart, entry.size).read()  # noqa: SLF001 - see above
         except Exception as exc:  # noqa: BLE001 - a broken sector chain, a truncated file
             self.flag(FlagKind.UNREADABLE, f"{what}: {type(exc).__name__}: {exc}")
             return None
@@ -172,7 +173,9 @@ class _Reader:
         props.charset = charset_of(code_page) or charset
         tree = _headers(props, self._recipients(props))
         tree["Content-Type"] = "multipart/mixed"
-        parts = [] if headers_only else [p for p in [self._body(props)] if p is not None] + self._attachments(props, depth)
+        parts: list[Message | str] = []
+        if not headers_only:
+            parts += [p for p in [self._body(props)] if p is not None] + self._attachments(props, depth)
         tree.set_payload(parts)
         return tree
 
@@ -217,8 +220,8 @@ class _Reader:
             return None
         declared = struct.unpack("<I", rtf[4:8])[0] if len(rtf) >= 8 else 0
         if declared > self.limits.max_attachment_bytes:
-            self.flag(FlagKind.TOO_LARGE, f"RTF body of {declared} bytes, above the {self.limits.max_attachment_bytes}-byte "
-                                   "limit (INTAKE_MAX_ATTACHMENT_MB): not read")
+            self.flag(FlagKind.TOO_LARGE, f"RTF body of {declared} bytes, above the"
+                      f" {self.limits.max_attachment_bytes}-byte limit (INTAKE_MAX_ATTACHMENT_MB): not read")
             return None
         try:
             body, is_html = rtf_to_text(compressed_rtf.decompress(rtf))
@@ -241,8 +244,8 @@ class _Reader:
                 if item is None:
                     self.flag(FlagKind.UNREADABLE, f"{name or 'attached item'}: the item's message storage is missing")
                 elif depth + 1 > self.limits.max_mime_depth:
-                    self.flag(MailFlag.MIME_LIMIT, f"attached items nested deeper than {self.limits.max_mime_depth} levels "
-                                            "(INTAKE_MAX_MIME_DEPTH), skipped")
+                    self.flag(MailFlag.MIME_LIMIT, f"attached items nested deeper than {self.limits.max_mime_depth}"
+                              " levels (INTAKE_MAX_MIME_DEPTH), skipped")
                 else:
                     parts.append(_forward(self.message(item, EMBEDDED_HEADER, depth + 1, props.charset)))
             elif method == ATTACH_BY_VALUE:
@@ -327,9 +330,9 @@ def _headers(props: _Object, recipients: dict[str, list[str]]) -> Message:
         "Auto-Submitted": "auto-replied" if message_class.upper().startswith("REPORT.")
         or ".OOFTEMPLATE." in message_class.upper() else None,
     }
-    for name, value in fallback.items():
-        if value and tree.get(name) is None:
-            tree[name] = _one_line(value)
+    for header, text in fallback.items():
+        if text and tree.get(header) is None:
+            tree[header] = _one_line(text)
     return tree
 
 
@@ -340,7 +343,8 @@ def _open(raw: bytes, label: str) -> tuple[_Reader | None, list[Flag]]:
         if ole.root is None or ole.root.size > len(raw):  # the mini stream lives inside the file
             raise ValueError("mini stream larger than the file")
     except Exception as exc:  # noqa: BLE001 - olefile raises many kinds on a damaged file
-        return None, [Flag(FlagKind.UNREADABLE, f"{label}: not a readable compound file ({type(exc).__name__}: {exc})"[:300])]
+        detail = f"{label}: not a readable compound file ({type(exc).__name__}: {exc})"
+        return None, [Flag(FlagKind.UNREADABLE, detail[:300])]
     return _Reader(ole, len(raw), label, limits), []
 
 
@@ -381,5 +385,5 @@ def attached_message(data: bytes, name: str) -> tuple[Message | None, list[Flag]
                                         "(INTAKE_MAX_ATTACHMENT_MB): not opened")]
     try:
         return reader.message(reader.ole.root, TOP_HEADER, 0, None), reader.flags
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - a crafted file trips olefile in many ways
         return None, reader.flags + [Flag(FlagKind.UNREADABLE, f"{name}: {type(exc).__name__}: {exc}"[:300])]

@@ -205,32 +205,48 @@ def _read_mbox(path: str, f: BinaryIO) -> Iterator[RawMail | SourceError]:
     dropped (as Python's mailbox module does). ">From " quoting is NOT undone: the bytes are what
     the file holds, and a parser reads ">From" in a body as text anyway. The last message waits
     for the next run when it is cut short in a file just written: a mail program is appending it.
+    Lines are only scanned: a message is read whole once its end is known (a list of its lines
+    would hold a big mail about twice more).
     """
-    index, current, previous = 0, None, b"\n"
+    index, pos, previous = 0, 0, b"\n"
+    start: int | None = None
     for line in f:
         if line.startswith(b"From ") and _is_blank(previous):
-            if current is not None:
-                yield _mbox_message(path, index, current)
+            if start is not None:
+                yield _mbox_message(path, index, f, start, pos, previous)
                 index += 1
-            current, previous = [], line
+            start, previous = pos + len(line), line
+            pos = start
             continue
-        if current is not None:
-            current.append(line)
+        pos += len(line)
         previous = line
-    if current is not None:
-        last = _mbox_message(path, index, current)
+    if start is not None:
+        last = _mbox_message(path, index, f, start, pos, previous)
         # mbox writers end every message with a line break (and a blank line): its lack is a cut too.
-        torn = (isinstance(last, RawMail) and not (current[-1].endswith(b"\n") and looks_complete(last.raw))
+        torn = (isinstance(last, RawMail) and not (previous.endswith(b"\n") and looks_complete(last.raw))
                 and _being_written(f))
         yield _still_written(last.source) if torn else last
 
 
-def _mbox_message(path: str, index: int, lines: list[bytes]) -> RawMail | SourceError:
-    if lines and _is_blank(lines[-1]):
-        lines = lines[:-1]
-    if not lines:
+def _mbox_message(path: str, index: int, f: BinaryIO, start: int, end: int, last_line: bytes) -> RawMail | SourceError:
+    """Message `index`: the bytes from `start` to `end` of the file, without a blank last line."""
+    if end > start and _is_blank(last_line):
+        end -= len(last_line)
+    if end <= start:
         return SourceError(f"mbox:{path}:{index}", "empty message")
-    return RawMail(f"mbox:{path}:{index}", b"".join(lines), None)
+    return RawMail(f"mbox:{path}:{index}", _read_at(f, start, end - start), None)
+
+
+def _read_at(f: BinaryIO, offset: int, size: int) -> bytes:
+    """`size` bytes of `f` from `offset`, leaving its position (and its line iterator) alone."""
+    chunks = []
+    while size > 0:
+        chunk = os.pread(f.fileno(), size, offset)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        offset, size = offset + len(chunk), size - len(chunk)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _is_maildir(path: str) -> bool:
@@ -284,7 +300,8 @@ def _file(path: str, quiet: bool = False) -> Iterator[RawMail | SourceError]:
                 if not quiet:
                     yield SourceError(f"file:{path}", "not a mail file")
                 return
-            raw = head + f.read()
+            f.seek(0)
+            raw = f.read()  # not head + the rest: that holds the mail twice
             if outlook and not (path.lower().endswith(".msg") or is_outlook_message(raw)):
                 yield SourceError(f"file:{path}", "not a mail file")  # a .doc or .xls, not an Outlook item
                 return

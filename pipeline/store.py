@@ -11,6 +11,7 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -120,14 +121,54 @@ def _source_row(source: str, digest: str, internaldate: datetime | None) -> dict
             "internaldate": internaldate.isoformat() if internaldate else None}
 
 
+@dataclass(frozen=True)
+class SpooledBlob:
+    """An attachment's bytes in a file (a worker's, pipeline/workers.py), to be streamed into the
+    blobs table instead of sent whole through the pool's pipe."""
+
+    path: str
+    sha256: str
+    size: int
+
+
+_STREAM_CHUNK = 1024 * 1024
+
+
+def _insert_streamed(conn: sqlite3.Connection, table: str, row: dict[str, Any], column: str,
+                     content: bytes | SpooledBlob) -> bool:
+    """INSERT OR IGNORE `row` with `content` in `column`, written through SQLite's blob API: bound
+    as a parameter, a big value is copied by SQLite once more. True when the row was new."""
+    size = content.size if isinstance(content, SpooledBlob) else len(content)
+    names = ", ".join(f"[{c}]" for c in [*row, column])
+    cursor = conn.execute(f"INSERT OR IGNORE INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in row)}, "
+                          "zeroblob(?))", [*row.values(), size])
+    if cursor.rowcount != 1 or cursor.lastrowid is None:
+        return False
+    with conn.blobopen(table, column, cursor.lastrowid) as blob:
+        if isinstance(content, SpooledBlob):
+            with open(content.path, "rb") as f:
+                while chunk := f.read(_STREAM_CHUNK):
+                    blob.write(chunk)
+        else:
+            blob.write(content)
+    return True
+
+
+def load_raw(conn: sqlite3.Connection, digest: str) -> bytes:
+    """A stored mail's bytes, read through SQLite's blob API (one copy, not two)."""
+    rowid = conn.execute("select rowid from raw_messages where sha256 = ?", [digest]).fetchone()[0]
+    with conn.blobopen("raw_messages", "raw", rowid, readonly=True) as blob:
+        return blob.read()
+
+
 def save_raw(db: sqlite_utils.Database, raw: bytes, source: str, internaldate: datetime | None,
              digest: str | None = None) -> tuple[str, bool]:
     """Store a mail's bytes (once per content) and where it came from. Returns (sha256, new?):
     not new when another process stored the same bytes first, even a moment ago."""
     digest = digest or sha256(raw)
     with db.conn:
-        new = schema.insert(db.conn, "raw_messages", [{"sha256": digest, "raw": raw, "size": len(raw),
-                                                       "stored_at": now_iso()}], ignore=True) == 1
+        new = _insert_streamed(db.conn, "raw_messages", {"sha256": digest, "size": len(raw), "stored_at": now_iso()},
+                               "raw", raw)
         schema.insert(db.conn, "message_sources", [_source_row(source, digest, internaldate)], ignore=True)
     return digest, new
 
@@ -138,15 +179,15 @@ def add_source(db: sqlite_utils.Database, source: str, digest: str, internaldate
         schema.insert(db.conn, "message_sources", [_source_row(source, digest, internaldate)], ignore=True)
 
 
-def save_blob(db: sqlite_utils.Database, data: bytes) -> str:
+def save_blob(db: sqlite_utils.Database, data: bytes | SpooledBlob) -> str:
     """Store an attachment's bytes once (content-addressed); returns their sha256."""
-    digest = sha256(data)
-    schema.insert(db.conn, "blobs", [{"sha256": digest, "content": data, "size": len(data)}], ignore=True)
+    digest, size = (data.sha256, data.size) if isinstance(data, SpooledBlob) else (sha256(data), len(data))
+    _insert_streamed(db.conn, "blobs", {"sha256": digest, "size": size}, "content", data)
     return digest
 
 
 def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, Any]) -> None:
-    """Replace every derived row of one mail with `rows` ({"message": row, "blobs": [bytes],
+    """Replace every derived row of one mail with `rows` ({"message": row, "blobs": [bytes or SpooledBlob],
     table: [rows]} for the other per-mail tables), in one transaction: a crash leaves the old
     rows or the new ones, never a mix."""
     with db.conn:

@@ -3,7 +3,9 @@
 Parsing, reading and analyzing a mail (`derive_rows`) is pure and CPU bound: it runs in worker
 processes. The parent only stores raw bytes (before submitting, so a crash is repaired by
 `derive_pending`) and writes each mail's rows in one transaction, in the order the mails came.
-At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is.
+At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is. A mail
+or attachment of 1 MB or more crosses the pipes as a file in a spool folder beside the database,
+so that a big one is not held pickled on both sides too.
 
 The workers get the parent's extractor settings, with the LibreOffice and tesseract semaphores
 shared by the whole pool: the INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the machine,
@@ -12,11 +14,16 @@ not per worker. The pool is started at the first mail, so a run with nothing new
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import dataclasses
 import logging
 import multiprocessing
 import os
+import shutil
 import signal
+import sqlite3
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -30,6 +37,7 @@ import sqlite_utils
 
 from extractors import config as extractor_config
 from pipeline.derive import Derived, derive_rows, failed_rows, write_rows
+from pipeline.store import SpooledBlob, load_raw, sha256
 from rules import mentions
 from rules.campaign import Campaign
 
@@ -42,7 +50,9 @@ PR_SET_PDEATHSIG = 1
 @dataclass
 class DeriveJob:
     digest: str
-    raw: bytes
+    # None: read from the raw store (by the parent: SQLite cannot be used in a process forked while
+    # another thread was inside it); a SpooledBlob: the bytes in a spool file, for a worker.
+    raw: bytes | SpooledBlob | None
     internaldate: datetime | None
     source: str  # where the mail came from, for the log
 
@@ -59,23 +69,42 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _timed(job: DeriveJob, campaigns: list[Campaign]) -> tuple[dict, float]:
+def _timed(job: DeriveJob, campaigns: list[Campaign], store: sqlite3.Connection | None) -> tuple[dict, float]:
     started = time.perf_counter()
-    rows = derive_rows(job.digest, job.raw, campaigns, job.internaldate)
+    rows = derive_rows(job.digest, _raw(job, store), campaigns, job.internaldate)
     return rows, time.perf_counter() - started
+
+
+def _raw(job: DeriveJob, store: sqlite3.Connection | None) -> bytes:
+    if isinstance(job.raw, SpooledBlob):
+        with open(job.raw.path, "rb") as f:
+            return f.read()
+    if job.raw is not None:
+        return job.raw
+    if store is None:  # a worker is always given the bytes or their file
+        raise RuntimeError(f"{job.digest[:12]}: neither its bytes nor a database to read them from")
+    return load_raw(store, job.digest)
+
+
+def _database_file(db: sqlite_utils.Database) -> str | None:
+    """The file of `db`'s main database; None in memory."""
+    return next((row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main"), None) or None
 
 
 # ---- in the worker processes
 
 _campaigns: list[Campaign] = []
+_spool: str | None = None
+SPOOL_MIN_BYTES = 1024 * 1024  # smaller mails and attachments go through the pipe
 
 
 def _init_worker(campaigns: list[Campaign], config: extractor_config.ExtractorConfig, soffice_slots: Any,
-                 ocr_slots: Any, parent: int) -> None:
+                 ocr_slots: Any, parent: int, spool: str | None) -> None:
     """Runs once in each worker: the campaigns (sent once, not with every mail), the parent's
-    extractor settings with the pool's semaphores, and the signals a worker must not act on."""
-    global _campaigns
-    _campaigns = campaigns
+    extractor settings with the pool's semaphores, the spool folder of big attachments, and the
+    signals a worker must not act on."""
+    global _campaigns, _spool
+    _campaigns, _spool = campaigns, spool
     extractor_config.configure(config, (soffice_slots, ocr_slots))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler a poller installed before forking
@@ -94,21 +123,46 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _derive_in_worker(job: DeriveJob) -> tuple[dict, float]:
-    return _timed(job, _campaigns)
+    """A mail's rows, its big attachments left in spool files: a big mail or attachment crosses the
+    pool's pipes as a file name, never whole (pickled, it is one more copy on each side)."""
+    rows, seconds = _timed(job, _campaigns, None)
+    rows["blobs"] = [_spooled(data, _spool) for data in rows["blobs"]]
+    return rows, seconds
+
+
+def _spooled(data: bytes, spool: str | None, digest: str | None = None) -> bytes | SpooledBlob:
+    """`data` in a file of `spool` when it is big, else (or when the file cannot be written) itself."""
+    if len(data) < SPOOL_MIN_BYTES or spool is None:
+        return data
+    try:
+        fd, path = tempfile.mkstemp(dir=spool)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError:  # a full disk: the bytes go through the pipe, and the parent's write says why
+        return data
+    return SpooledBlob(path, digest or sha256(data), len(data))
+
+
+def _unspool(items: Iterable[object]) -> None:
+    for item in items:
+        if isinstance(item, SpooledBlob):
+            with contextlib.suppress(OSError):
+                os.unlink(item.path)
 
 
 class _Pool:
     """A ProcessPoolExecutor that can be rebuilt after a worker died."""
 
-    def __init__(self, workers: int, campaigns: list[Campaign]):
+    def __init__(self, workers: int, campaigns: list[Campaign], database: str | None):
         # fork: the workers inherit the imported extractors and the spaCy pipeline (loaded here
         # first) instead of importing them again, which is most of a worker's start-up time.
         self.ctx = multiprocessing.get_context("fork")
         mentions.preload()
         self.workers = workers
         config = extractor_config.current()
+        self.spool = _spool_folder(database)
         self.initargs = (campaigns, config, self.ctx.BoundedSemaphore(config.soffice_jobs),
-                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid())
+                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid(), self.spool)
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -129,6 +183,19 @@ class _Pool:
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)
+        if self.spool:
+            shutil.rmtree(self.spool, ignore_errors=True)
+
+
+def _spool_folder(database: str | None) -> str | None:
+    """A new folder beside the database (the same disk, never a tmpfs /tmp that would hold the files
+    in memory) for the big mails and attachments crossing the pool; None when it cannot be made."""
+    if database is None:
+        return None
+    try:
+        return tempfile.mkdtemp(prefix=".intake-spool-", dir=os.path.dirname(database))
+    except OSError:  # a full disk: everything goes through the pipes
+        return None
 
 
 class _Writer:
@@ -138,7 +205,10 @@ class _Writer:
         self.db, self.on_written, self.count = db, on_written, 0
 
     def __call__(self, job: DeriveJob, rows: dict, seconds: float) -> None:
-        derived = write_rows(self.db, job.digest, rows)
+        try:
+            derived = write_rows(self.db, job.digest, rows)
+        finally:
+            _unspool([job.raw, *rows["blobs"]])
         self.count += 1
         log.info("%s %s: campaign %s, unit %s, documents %s, %.2f s", job.source, job.digest[:12],
                  derived.campaign or "-", derived.unit or "-", ", ".join(derived.kinds) or "-", seconds)
@@ -154,13 +224,16 @@ def derive_in_order(db: sqlite_utils.Database, jobs: Iterable[DeriveJob], campai
     write = _Writer(db, on_written)
     if workers <= 1:
         for job in jobs:
-            write(job, *_timed(job, campaigns))
+            write(job, *_timed(job, campaigns, db.conn))
         return write.count
     pool: _Pool | None = None
     pending: deque[tuple[DeriveJob, Future]] = deque()
     try:
         for job in jobs:
-            pool = pool or _Pool(workers, campaigns)
+            pool = pool or _Pool(workers, campaigns, _database_file(db))
+            raw = job.raw if isinstance(job.raw, bytes) else load_raw(db.conn, job.digest)
+            job = dataclasses.replace(job, raw=_spooled(raw, pool.spool, job.digest))
+            del raw
             pending.append((job, pool.submit(job)))
             while len(pending) >= IN_FLIGHT_PER_WORKER * workers:
                 _write_next(write, pool, pending)

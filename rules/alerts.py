@@ -36,9 +36,9 @@ alerts at all.
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Collection
 
 from rules import alert_texts as texts
 from rules.attribution import ASSIGNED_MATCH, REMEMBERED_MATCH
@@ -133,11 +133,12 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
     alerts: list[Alert | None] = []
     units = {u.id: u for u in campaign.units}
     own = {a.lower() for a in [*staff, *office]}
-    arrived = [r for r in _first_deliveries([r for r in receipts if r.mail.received_at is not None])
-               if r.mail.counted and r.mail.received_at <= now
+    received = [r for r in receipts if r.mail.received_at is not None]
+    arrived = [(r, r.mail.received_at) for r in _first_deliveries(received)
+               if r.mail.received_at is not None and r.mail.counted and r.mail.received_at <= now
                and (max_age is None or now - r.mail.received_at <= max_age)]
 
-    for r in arrived:
+    for r, received_at in arrived:
         m, unit = r.mail, units.get(r.mail.unit or "")
         name = unit.name if unit else None
         campaign_docs = [d for d in m.documents if d.kind != "other"]
@@ -147,13 +148,13 @@ def due_alerts(campaign: Campaign, statuses: list[UnitStatus], receipts: list[Re
             to = [r.sender]
         else:
             to = list(unit.emails) if unit else []
-        rendered = texts.acknowledgement(campaign, name, r.subject, m.received_at, m.documents, r.after)
+        rendered = texts.acknowledgement(campaign, name, r.subject, received_at, m.documents, r.after)
         decided = m.unit if unit and r.unit_basis in (ASSIGNED_MATCH, REMEMBERED_MATCH) else None
         alerts.append(_new(AlertKind.ACKNOWLEDGEMENT, campaign, m.unit if unit else None, to, rendered,
                            mail_alert_key(AlertKind.ACKNOWLEDGEMENT, campaign.id, m.content_key, decided), sent,
                            message=m.id, in_reply_to=r.message_id))
-        if m.received_at >= campaign.deadline and any(d.kind == "report" for d in m.documents):
-            rendered = texts.late_arrival(campaign, name, r.sender, r.subject, m.received_at, m.documents)
+        if received_at >= campaign.deadline and any(d.kind == "report" for d in m.documents):
+            rendered = texts.late_arrival(campaign, name, r.sender, r.subject, received_at, m.documents)
             alerts.append(_new(AlertKind.LATE_ARRIVAL, campaign, m.unit if unit else None, staff, rendered,
                                mail_alert_key(AlertKind.LATE_ARRIVAL, campaign.id, m.content_key), sent, message=m.id))
 

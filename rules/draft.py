@@ -50,7 +50,8 @@ def _resolution(text: str) -> tuple[str | None, list[str]]:
     kind, number, symbol, body = m.groups()
     initials = _INITIALS.get(fold(kind), fold(kind)[:2])
     full = f"{number}-{symbol}/{body}"
-    names = [full, f"{kind} {number}", f"{kind} số {number}", f"{initials.upper()}{number}", f"{initials.upper()} {number}"]
+    names = [full, f"{kind} {number}", f"{kind} số {number}", f"{initials.upper()}{number}",
+             f"{initials.upper()} {number}"]
     return f"{initials}{number}", names
 
 

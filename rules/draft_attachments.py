@@ -19,7 +19,7 @@ _ARTICLES = ("cac ", "nhung ")
 _ITEMS_END = r"(?=\s+(?:để|qua|trước|đồng thời|chậm nhất)\b|[.;]|$)"
 _REQUESTS = [
     re.compile(rf"gửi kèm(?: theo)? báo cáo(?:\s+(?:là|gồm))?\s*:?\s+(?P<items>.+?){_ITEMS_END}", re.I),
-    re.compile(rf"(?<!ban hành )kèm theo\s+(?P<items>.+?)(?=\s+để tổng hợp)", re.I),
+    re.compile(r"(?<!ban hành )kèm theo\s+(?P<items>.+?)(?=\s+để tổng hợp)", re.I),
     re.compile(rf"(?:lập|gửi|xây dựng)\s+(?P<items>phụ lục\b.+?(?:\(\s*nếu có\s*\)|{_ITEMS_END}))", re.I),
 ]
 _WITH_THE_REPORT = re.compile(rf"(?<!ban hành )kèm theo\s+(?!báo cáo\b)(?P<items>.+?){_ITEMS_END}", re.I)
@@ -50,7 +50,7 @@ def _entry(item: str) -> dict | None:
     title = _OPTIONAL.sub("", item).strip(" ,:")
     if not title or _NOT_ASKED.search(fold(title)):
         return None
-    entry = {"id": attachment_id(title), "title": title[:1].upper() + title[1:],
+    entry: dict[str, str | bool | list[str]] = {"id": attachment_id(title), "title": title[:1].upper() + title[1:],
              "required": "if_mentioned" if optional else True}
     if optional:
         entry["mentioned_by"] = [mention_phrase(title)]

@@ -50,7 +50,7 @@ def candidates(text: str, tz: ZoneInfo) -> list[Deadline]:
                 if moment and not any(a < m.end() and m.start() < b for a, b, *_ in spans):
                     spans.append((*m.span(), moment, m.group(0)))
         previous_end = 0
-        for start, end, moment, phrase in sorted(spans):
+        for _start, end, moment, phrase in sorted(spans):
             found.append(Deadline(moment, phrase, clause, _score(clause[:end], clause[previous_end:end])))
             previous_end = end
     return found

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import TypeGuard
 
 from extractors.numbering import split_number
 from extractors.text import fold
@@ -45,8 +46,8 @@ def parse_label(line: str, scanned: bool = False) -> tuple[Label | None, str]:
     if _NOT_A_LABEL.match(line):
         return None, line
     part = _PART.match(line)
-    number = part and split_number(f"Phần {part.group(1)}")[0]
-    if number:
+    number = split_number(f"Phần {part.group(1)}")[0] if part else None
+    if part and number:
         return Label("part", number.value, _RANK["part"], part.group(0).strip()), line[part.end():].strip()
     number, rest = split_number(line)
     if number is None or number.kind == "part":  # "Phần mở đầu", "Mục tiêu …"
@@ -81,8 +82,8 @@ def _read_labels(lines: list[str], scanned: bool) -> list[tuple[str, Label | Non
     whose numbered ones are not, "1. TÌNH HÌNH …" is a bold "I." OCR read as "1."."""
     read = [(line, *parse_label(line, scanned)) for line in map(clean_line, lines) if line]
     if scanned:
-        def caps_one(label: Label | None, rest: str) -> bool:
-            return bool(label) and label.kind == "arabic" and label.text.rstrip(".:,") == "1" and is_caps(rest)
+        def caps_one(label: Label | None, rest: str) -> TypeGuard[Label]:
+            return label is not None and label.kind == "arabic" and label.text.rstrip(".:,") == "1" and is_caps(rest)
 
         romans = any(label and label.kind == "roman" and is_caps(rest) for _, label, rest in read)
         numbered_caps = any(label and label.kind == "arabic" and is_caps(rest) and not caps_one(label, rest)

@@ -1,8 +1,9 @@
 """Real servers the tests start on loopback, in temp directories, and stop again.
 
-`SmtpServer` is aiosmtpd with an explicit free port (it does not take 0). `Dovecot` writes a self-contained config (plaintext IMAP on 127.0.0.1, passwd-file users, Maildir
-under the temp dir), starts the master in the foreground-less daemon mode and can stop, restart and
-add users. Written for Dovecot 2.3 (`disable_plaintext_auth`); 2.4 renamed most settings.
+`SmtpServer` is aiosmtpd with an explicit free port (it does not take 0). `Dovecot` writes a self-contained
+config (plaintext IMAP on 127.0.0.1, passwd-file users, Maildir under the temp dir), starts the master in
+the foreground-less daemon mode and can stop, restart and add users. Written for Dovecot 2.3
+(`disable_plaintext_auth`); 2.4 renamed most settings.
 `LocalCA` issues throwaway certificates, so both servers can also speak TLS (implicit or STARTTLS)
 to clients that trust the CA through SSL_CERT_FILE. `OAuthProvider` is the token side of an OAuth2
 provider: Dovecot's oauth2 passdb asks its introspection endpoint whether a token is good, and
@@ -207,7 +208,8 @@ class Dovecot:
     def _write_config(self) -> None:
         r = self.root
         rootless = os.geteuid() != 0
-        tls_settings = f"ssl = required\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}" if self.tls else "ssl = no"
+        tls_settings = (f"ssl = required\nssl_cert = <{self.tls[0]}\nssl_key = <{self.tls[1]}" if self.tls
+                        else "ssl = no")
         mechanisms, oauth2_passdb = "plain login", ""
         if self.oauth2:
             # Dovecot 2.3's oauth2 passdb: each token POSTed to the introspection URL, good while "active".
@@ -284,7 +286,8 @@ protocol imap {{
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._master.poll() is not None:
-                raise RuntimeError(f"dovecot exited: {self._master.stderr.read().decode(errors='replace')}\n"
+                stderr = self._master.stderr.read() if self._master.stderr else b""
+                raise RuntimeError(f"dovecot exited: {stderr.decode(errors='replace')}\n"
                                    f"{self.log.read_text(errors='replace') if self.log.exists() else ''}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.5) as s:

@@ -307,8 +307,8 @@ def test_closed_campaign_gets_no_alerts(campaign):
 def _noi_vu_copies() -> dict[str, bytes]:
     """so-noi-vu's mail delivered three times: directly, again by the relay (other Received only),
     and through the office's group address, which adds its headers, a subject tag and a footer."""
-    from tests.fixtures.make_sample_inbox import NOI_VU_ID, REPORTS, SUBJECT, quy_che_docx, quyet_dinh_bcd_docx
     from tests.fixtures.mail import VN, build_mail
+    from tests.fixtures.make_sample_inbox import NOI_VU_ID, REPORTS, SUBJECT, quy_che_docx, quyet_dinh_bcd_docx
 
     files = [("Báo cáo sơ kết NQ03.docx", REPORTS["so-noi-vu"].docx()),
              ("Quy chế dân chủ.docx", quy_che_docx("Sở Nội vụ")),

@@ -35,10 +35,12 @@ def raw_zip(entries: list[tuple[bytes, bytes, dict]]) -> bytes:
         crc, extra = zlib.crc32(data), opts.get("extra", b"")
         size = opts.get("declared_size", len(data))
         offset = len(out)
-        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, 0, 33, crc, len(body), size, len(name), len(extra))
+        out += struct.pack("<4s5H3L2H", b"PK\x03\x04", 20, flags, method, 0, 33, crc, len(body), size, len(name),
+                           len(extra))
         out += name + extra + body
         central += struct.pack(
-            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, 0, 33, crc, len(body), size, len(name), len(extra), 0, 0, 0, 0, offset
+            "<4s6H3L5H2L", b"PK\x01\x02", 20, 20, flags, method, 0, 33, crc, len(body), size, len(name), len(extra),
+            0, 0, 0, 0, offset
         )
         central += name + extra
     eocd = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, len(entries), len(entries), len(central), len(out), 0)
@@ -72,7 +74,7 @@ def test_utf8_flag_vietnamese_names_and_directories_skipped():
 
 def test_utf8_names_without_the_flag_are_redecoded():
     # macOS Archive Utility and Info-ZIP on Linux write UTF-8 names without setting bit 11.
-    name = "Báo cáo tháng 6.docx".encode("utf-8")
+    name = "Báo cáo tháng 6.docx".encode()
     data = raw_zip([(name, b"x", {})])
     info = zipfile.ZipFile(io.BytesIO(data)).infolist()[0]
     assert not info.flag_bits & 0x800 and info.filename != "Báo cáo tháng 6.docx"  # zipfile read it as cp437
@@ -91,7 +93,7 @@ def test_cp437_names_stay_cp437():
 def test_info_zip_unicode_path_extra_field():
     # WinRAR/7-Zip: a legacy name plus the real one in extra field 0x7075.
     legacy = b"Bao cao.docx"
-    utf8 = "Báo cáo.docx".encode("utf-8")
+    utf8 = "Báo cáo.docx".encode()
     body = b"\x01" + struct.pack("<L", zlib.crc32(legacy)) + utf8
     extra = struct.pack("<HH", 0x7075, len(body)) + body
     members, _ = expand(raw_zip([(legacy, b"x", {"extra": extra})]))
@@ -102,7 +104,8 @@ def test_nested_zips_are_expanded_with_joined_paths():
     inner = make_zip({"Phụ lục 1.docx": b"p1", "sub/ghi chú.txt": b"n"})
     outer = make_zip({"Báo cáo.pdf": b"%PDF", "phu-luc.zip": inner})
     members, flags = expand(outer, "outer.zip")
-    assert [m for m, _ in members] == ["Báo cáo.pdf", "phu-luc.zip", "phu-luc.zip/Phụ lục 1.docx", "phu-luc.zip/sub/ghi chú.txt"]
+    assert [m for m, _ in members] == ["Báo cáo.pdf", "phu-luc.zip", "phu-luc.zip/Phụ lục 1.docx",
+                                       "phu-luc.zip/sub/ghi chú.txt"]
     assert dict(members)["phu-luc.zip/Phụ lục 1.docx"] == b"p1"
     assert flags == []
 
@@ -114,7 +117,8 @@ def test_nesting_deeper_than_max_depth_is_flagged_not_opened():
     # max_depth counts the archives opened, the outer one included: outer, level1, level2.
     members, flags = expand(data, max_depth=3)
     paths = [m for m, _ in members]
-    assert paths == ["level1.zip", "level1.zip/level2.zip", "level1.zip/level2.zip/level3.zip"]  # level3 returned, not opened
+    # level3 returned, not opened
+    assert paths == ["level1.zip", "level1.zip/level2.zip", "level1.zip/level2.zip/level3.zip"]
     assert [f.kind for f in flags] == ["archive_limit"] and "deeper than 3" in flags[0].detail
     members, flags = expand(data, max_depth=5)
     assert members[-1] == ("level1.zip/level2.zip/level3.zip/level4.zip/core.txt", b"deep") and flags == []

@@ -40,4 +40,5 @@ def test_campaign_is_recognized_by_keywords_thread_and_files(campaign):
     assert campaign_score(campaign, signals(subject="Gửi tài liệu"), ["report"]) >= 1
     assert campaign_score(campaign, signals(subject="Gửi tài liệu"), ["quy_che_dan_chu"]) >= 0.5
     threaded = dataclasses.replace(campaign, thread_ids=["cv125@dangbokhoi.example.vn"])
-    assert campaign_score(threaded, signals(subject="Re: công văn", thread_ids=["cv125@dangbokhoi.example.vn"]), []) >= 1
+    reply = signals(subject="Re: công văn", thread_ids=["cv125@dangbokhoi.example.vn"])
+    assert campaign_score(threaded, reply, []) >= 1

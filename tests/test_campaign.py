@@ -3,8 +3,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import yaml
 
-from rules.campaign import CampaignError, load_campaign, load_campaigns, unit_key
 from pipeline.settings import default_rules
+from rules.campaign import CampaignError, load_campaign, load_campaigns, unit_key
 
 SHIPPED = f"{default_rules()}/nq03-2022.yml"
 

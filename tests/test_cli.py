@@ -32,7 +32,8 @@ def test_status_before_anything_arrived_is_pending(run_cli):
 
 def test_extract_json_shape(run_cli, tmp_path):
     report = tmp_path / "Document1.docx"
-    report.write_bytes(Report("Đảng ủy Sở Nội vụ", "ĐẢNG ỦY SỞ NỘI VỤ", "60-BC/ĐU", (2022, 6, 9), "Nguyễn Thị Mai").docx())
+    report.write_bytes(Report("Đảng ủy Sở Nội vụ", "ĐẢNG ỦY SỞ NỘI VỤ", "60-BC/ĐU", (2022, 6, 9),
+                              "Nguyễn Thị Mai").docx())
     regulation = tmp_path / "scan0001.docx"
     regulation.write_bytes(quy_che_docx("Sở Nội vụ"))
     result = run_cli("extract", "--json", str(report), str(regulation))

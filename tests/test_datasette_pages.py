@@ -16,8 +16,8 @@ import pytest
 
 from pipeline.serve import build_datasette
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
-from tests.fixtures.make_sample_inbox import CAMPAIGN, EXPECTED, REPORTS, UNATTRIBUTED
 from tests.fixtures.mail import VN, build_mail
+from tests.fixtures.make_sample_inbox import CAMPAIGN, EXPECTED, REPORTS, UNATTRIBUTED
 from tests.test_datasette_staff import ingest_into, served_copy
 
 PASSWORD = "mật-khẩu-thử 789"
@@ -154,7 +154,8 @@ def test_unit_page_has_everything_about_the_unit(ds):
     assert "Đúng hạn" in text
     text = page(ds, "/-/unit/so-giao-duc")
     assert "Trong tệp nén" in text and "Có mục ngoài đề cương" in text  # origin and flag in words
-    assert "Chưa nộp (quá hạn)" in page(ds, "/-/unit/so-y-te") and "Chưa nhận được thư nào" in page(ds, "/-/unit/so-y-te")
+    unit_page = page(ds, "/-/unit/so-y-te")
+    assert "Chưa nộp (quá hạn)" in unit_page and "Chưa nhận được thư nào" in unit_page
 
 
 def test_mail_page(ds, sample_db):

@@ -12,8 +12,8 @@ import pytest
 
 from pipeline.serve import build_datasette
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
-from tests.fixtures.make_sample_inbox import EXPECTED
 from tests.fixtures.mail import VN, build_mail
+from tests.fixtures.make_sample_inbox import EXPECTED
 
 PASSWORD = "mật-khẩu-thử 123"
 
@@ -298,5 +298,6 @@ def test_anonymous_refused_and_staff_allowed_with_a_password(sample_db, tmp_path
         assert page.status_code == 200 and "Tình trạng nộp báo cáo" in page.text
         assert get(ds, "/-/dashboards/tinh-hinh-nop-bao-cao", cookies=cookies).status_code == 200
         assert len(get(ds, "/demo/unit_status.json?_shape=array", cookies=cookies).json()) == len(EXPECTED)
-        assert get(ds, "/demo/unattributed_submissions.json?_shape=array", cookies=cookies).json()[0]["status"] == "on_time"
+        unattributed = get(ds, "/demo/unattributed_submissions.json?_shape=array", cookies=cookies).json()
+        assert unattributed[0]["status"] == "on_time"
         assert env["INTAKE_PASSWORD_HASH"] not in get(ds, "/-/metadata.json", cookies=cookies).text

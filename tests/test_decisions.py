@@ -4,12 +4,13 @@ the alerts that follow them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 
 from pipeline.settings import default_rules
 from rules.alerts import Receipt, due_alerts
 from rules.attribution import ISSUER_MATCH, SENDER_MATCH
-from rules.campaign import load_campaign
+from rules.campaign import SIGNATURE_REQUIRED, load_campaign
 from rules.decisions import Decision, Roster, correct, paper_report, review, standings
 from rules.facts import DocumentFacts, MailFacts
 from rules.status import campaign_status, unit_status
@@ -188,3 +189,14 @@ def test_a_paper_submission_is_acknowledged_to_nobody():
     alerts = _due([], ds, now)
     assert [a for a in alerts if a.kind in ("acknowledgement", "late_arrival")] == []
     assert "so-y-te" not in {a.unit for a in alerts if a.kind == "reminder"}  # complete: nothing to remind
+
+
+def test_with_signature_required_a_paper_copy_and_an_exempt_unit_owe_no_digital_signature():
+    signed = replace(CAMPAIGN, signature=SIGNATURE_REQUIRED)
+    unsigned = stray(sender="dangbo@snv.example.vn", unit="so-noi-vu", basis=SENDER_MATCH)
+    assert entry(campaign_status(signed, [unsigned], LATER), "so-noi-vu").missing_signature == StatusFlag.UNSIGNED
+    exempt = entry(campaign_status(signed, [unsigned], LATER, [decision(1, "exempt", "so-noi-vu")]), "so-noi-vu")
+    assert exempt.missing_signature is None and StatusFlag.UNSIGNED not in exempt.flags
+    paper = entry(campaign_status(signed, [], LATER, [decision(1, "paper", "so-cong-thuong", "2022-06-14T09:00")]),
+                  "so-cong-thuong")
+    assert paper.missing_signature is None and StatusFlag.UNSIGNED not in paper.flags

@@ -13,8 +13,10 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import parse_xml
 from docx.oxml.ns import nsdecls, qn
 from docx.shared import Pt
+from lxml import etree
 
 from extractors.docx_reader import read_docx
+from extractors.docx_styles import StylesPart
 from extractors.model import Document
 from tests.fixtures import _footnotes as fn
 
@@ -123,7 +125,8 @@ def test_letterhead_table_left_column_then_right():
 # ---- numbering --------------------------------------------------------------------------------
 def _level(ilvl: int, fmt: str, text: str, start: int = 1, extra: str = "") -> str:
     return (f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="{start}"/><w:numFmt w:val="{fmt}"/>'
-            f'<w:lvlText w:val="{text}"/>{extra}<w:pPr><w:ind w:left="{360 * (ilvl + 1)}" w:hanging="360"/></w:pPr></w:lvl>')
+            f'<w:lvlText w:val="{text}"/>{extra}'
+            f'<w:pPr><w:ind w:left="{360 * (ilvl + 1)}" w:hanging="360"/></w:pPr></w:lvl>')
 
 
 def add_numbering(d, abstract_id: int, levels: str, nums: dict[int, str]) -> None:
@@ -199,7 +202,8 @@ def test_multilevel_labels_letters_and_bullets():
                   + _level(2, "lowerLetter", "%3)"), {911: ""})
     add_numbering(d, 920, _level(0, "bullet", "•"), {921: ""})
     add_numbering(d, 930, _level(0, "upperLetter", "%1.", start=3), {931: "", 932: ""})
-    add_numbering(d, 940, _level(0, "decimal", "%1.") + _level(1, "lowerRoman", "(%2)", extra='<w:lvlRestart w:val="0"/>')
+    add_numbering(d, 940, _level(0, "decimal", "%1.")
+                  + _level(1, "lowerRoman", "(%2)", extra='<w:lvlRestart w:val="0"/>')
                   + _level(2, "decimal", "%1.%2.%3", extra='<w:isLgl/>'), {941: ""})
     for text, ilvl in (("một", 0), ("một chấm một", 1), ("chữ a", 2), ("chữ b", 2), ("một chấm hai", 1),
                        ("hai", 0), ("hai chấm một", 1)):
@@ -270,7 +274,8 @@ def test_text_rules_links_fields_revisions_breaks():
     d = docx.Document()
     p = d.add_paragraph("Xem ")
     append_xml(p, f'<w:hyperlink {nsdecls("w", "r")} r:id="rId999"><w:r><w:t>liên kết</w:t></w:r></w:hyperlink>')
-    append_xml(p, f'<w:smartTag {W} w:uri="x" w:element="place"><w:r><w:t xml:space="preserve"> Hà Nội</w:t></w:r></w:smartTag>')
+    append_xml(p, f'<w:smartTag {W} w:uri="x" w:element="place">'
+                  '<w:r><w:t xml:space="preserve"> Hà Nội</w:t></w:r></w:smartTag>')
     fields = d.add_paragraph("Trang ")
     append_xml(fields, f'<w:fldSimple {W} w:instr="PAGE"><w:r><w:t>7</w:t></w:r></w:fldSimple>')
     for xml in ('<w:r><w:fldChar w:fldCharType="begin"/></w:r>',
@@ -447,7 +452,8 @@ def test_strict_namespace_is_read():
     d.add_paragraph("Văn bản strict")
     strict = b"http://purl.oclc.org/ooxml/wordprocessingml/main"
     data = _rewrite_part(save(d), "word/document.xml",
-                         lambda xml: xml.replace(b"http://schemas.openxmlformats.org/wordprocessingml/2006/main", strict))
+                         lambda xml: xml.replace(b"http://schemas.openxmlformats.org/wordprocessingml/2006/main",
+                                                 strict))
     assert [b.text for b in read_docx(data).blocks] == ["Văn bản strict"]
 
 
@@ -463,3 +469,40 @@ def test_deepcopy_of_blocks_is_plain_data():
     d.add_paragraph("x y")
     block = read_docx(save(d)).blocks[0]
     assert copy.deepcopy(block) == block
+
+
+# ---- styles.xml read lazily ---------------------------------------------------------------------
+def _styles_xml() -> bytes:
+    return zipfile.ZipFile(io.BytesIO(save(docx.Document()))).read("word/styles.xml")
+
+
+def test_each_style_parsed_alone_is_the_style_of_the_whole_part():
+    data = _styles_xml()
+    part, whole = StylesPart(data), etree.fromstring(data)
+    placeholders = list(part.root.iterchildren(qn("w:style")))
+    originals = list(whole.iterchildren(qn("w:style")))
+    assert len(placeholders) == len(originals) > 100
+    assert not any(len(el) for el in placeholders)  # python-docx's template takes the lazy path
+    for placeholder, original in zip(placeholders, originals, strict=True):
+        assert placeholder.attrib == original.attrib
+        assert etree.tostring(part.style(placeholder)) == etree.tostring(original)
+
+
+@pytest.mark.parametrize("change", [
+    lambda x: x.replace(b"<w:docDefaults>", b"<!-- a comment --><w:docDefaults>", 1),  # parsed whole
+    lambda x: x.replace(b"<w:latentStyles", b'<w:x><w:style w:styleId="x"/></w:x><w:latentStyles', 1),  # whole
+    lambda x: x.replace(b"w:", b"s:").replace(b"xmlns:w=", b"xmlns:s="),  # another prefix for the namespace
+])
+def test_unusual_styles_parts_read_as_when_parsed_whole(change):
+    d = docx.Document()
+    styles = d.styles
+    heading = styles.add_style("Tieu de rieng", WD_STYLE_TYPE.PARAGRAPH)
+    heading.base_style = styles["Heading 2"]
+    heading.font.bold = True
+    d.add_paragraph("Tiêu đề theo kiểu", style="Tieu de rieng")
+    d.add_paragraph("Đoạn thường")
+    data = save(d)
+    expected = read_docx(data)
+    assert by_text(expected, "Tiêu đề theo kiểu").outline_level == 1
+    changed = read_docx(_rewrite_part(data, "word/styles.xml", change))
+    assert changed.blocks == expected.blocks

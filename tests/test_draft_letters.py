@@ -128,7 +128,8 @@ def drafts(letter_files) -> dict[str, dict[str, tuple[dict, str, str]]]:
     if "scan" in letter_files and TESSERACT:
         with ThreadPoolExecutor(2) as pool:
             names = list(letter_files["scan"])
-            out["scan"] = dict(zip(names, pool.map(lambda n: _draft_process(*letter_files["scan"][n]), names)))
+            drafts = pool.map(lambda n: _draft_process(*letter_files["scan"][n]), names)
+            out["scan"] = dict(zip(names, drafts, strict=True))
     return out
 
 

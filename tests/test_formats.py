@@ -18,8 +18,8 @@ from extractors import archives, formats
 from extractors.readers import read_document
 from pipeline.mime import guess_type, parse_mail
 from tests.conftest import ROOT
-from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures._admin_pdf import quy_che_pdf
+from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import REPORTS
 
@@ -91,8 +91,9 @@ def test_no_other_module_lists_formats():
     extensions = sorted({e[1:] for f in formats.FORMATS for e in f.extensions if e.startswith(".")}, key=len,
                         reverse=True)
     names = "|".join(re.escape(f.name) for f in formats.FORMATS)
-    extension_literal = re.compile(r"""["']\.(?:%s)["']""" % "|".join(map(re.escape, extensions)), re.I)
-    name_collection = re.compile(r"""[(\[{]\s*["'](?:%s)["']\s*,\s*["'](?:%s)["']""" % (names, names))
+    alternatives = "|".join(map(re.escape, extensions))
+    extension_literal = re.compile(rf"""["']\.(?:{alternatives})["']""", re.I)
+    name_collection = re.compile(rf"""[(\[{{]\s*["'](?:{names})["']\s*,\s*["'](?:{names})["']""")
     offenders = []
     for folder in ("extractors", "pipeline", "rules"):
         for path in sorted((ROOT / folder).rglob("*.py")):

@@ -38,7 +38,8 @@ def mutated(draw, seeds: list[bytes]) -> bytes:
     for _ in range(draw(st.integers(0, 8))):
         if not data:
             break
-        op, at = draw(st.sampled_from(["flip", "cut", "insert", "repeat", "truncate"])), draw(st.integers(0, len(data) - 1))
+        op = draw(st.sampled_from(["flip", "cut", "insert", "repeat", "truncate"]))
+        at = draw(st.integers(0, len(data) - 1))
         if op == "flip":
             data[at] ^= draw(st.integers(1, 255))
         elif op == "cut":

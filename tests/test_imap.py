@@ -52,7 +52,8 @@ def _poll_once(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 def _mail(n: int, tag: str = "") -> tuple[bytes, datetime]:
     received = datetime(2022, 6, 1, 8, 0, tzinfo=VN) + timedelta(minutes=7 * n)
     raw = build_mail(sender=f"vanthu{n % 5}@donvi.example.vn", sender_name="Văn thư", subject=f"Thư số {n} {tag}",
-                     received=received, body=f"Nội dung thư số {n}.", attachments=[("ghi-chu.txt", f"ghi chú {n}".encode())])
+                     received=received, body=f"Nội dung thư số {n}.",
+                     attachments=[("ghi-chu.txt", f"ghi chú {n}".encode())])
     return raw, received
 
 

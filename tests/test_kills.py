@@ -96,7 +96,8 @@ def _killed_runs(args: tuple[str, ...], env: dict[str, str], db: Path, rng: rand
             continue
         kills += 1
         # Workers die with their parent (PR_SET_PDEATHSIG): nothing keeps the database or the mbox open.
-        wait_for(lambda: not any(alive(p) for p in processes), 5, "the killed run's processes to end")
+        wait_for(lambda processes=processes: not any(alive(p) for p in processes), 5,
+                 "the killed run's processes to end")
         check()
     return kills
 

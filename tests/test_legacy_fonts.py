@@ -10,7 +10,13 @@ from reportlab.lib.pagesizes import A4
 from reportlab.pdfgen import canvas
 
 from extractors.legacy_fonts import (
-    convert_runs, decode_tcvn3, decode_vni, detect, encode_tcvn3, encode_vni, font_encoding,
+    convert_runs,
+    decode_tcvn3,
+    decode_vni,
+    detect,
+    encode_tcvn3,
+    encode_vni,
+    font_encoding,
 )
 from extractors.pdf_reader import read_pdf
 from extractors.readers import read_document

@@ -31,7 +31,8 @@ def part(headers: str | bytes, body: bytes | str = b"") -> bytes:
 def multipart(headers: str | bytes, *parts: bytes, subtype: str = "mixed", boundary: str = "=_b0und") -> bytes:
     if isinstance(headers, str):
         headers = headers.encode("utf-8")
-    headers = headers.strip(b"\n") + f'\nMIME-Version: 1.0\nContent-Type: multipart/{subtype}; boundary="{boundary}"'.encode()
+    headers = (headers.strip(b"\n")
+               + f'\nMIME-Version: 1.0\nContent-Type: multipart/{subtype}; boundary="{boundary}"'.encode())
     b = boundary.encode()
     body = b"This is a multi-part message in MIME format.\r\n"
     body += b"".join(b"--" + b + b"\r\n" + p + b"\r\n" for p in parts) + b"--" + b + b"--\r\n"
@@ -56,7 +57,8 @@ HEAD = "From: Đảng ủy xã <dangUy@Example.VN>\nTo: vp@example.vn\nSubject: 
 
 def q_word(text: str, charset: str) -> str:
     data = text.encode(charset) if charset != "windows-1258" else cp1258(text)
-    return f"=?{charset}?Q?" + "".join(chr(c) if chr(c).isalnum() and c < 128 else "_" if c == 32 else f"={c:02X}" for c in data) + "?="
+    encoded = "".join(chr(c) if chr(c).isalnum() and c < 128 else "_" if c == 32 else f"={c:02X}" for c in data)
+    return f"=?{charset}?Q?{encoded}?="
 
 
 TONES = "\u0300\u0301\u0303\u0309\u0323"
@@ -83,7 +85,8 @@ def names(mail) -> list[str]:
 
 
 def test_rfc2231_filename():
-    raw = multipart(HEAD, TEXT, file_part("application/pdf", b"%PDF", "attachment; filename*=utf-8''B%C3%A1o%20c%C3%A1o.pdf"))
+    raw = multipart(HEAD, TEXT,
+                    file_part("application/pdf", b"%PDF", "attachment; filename*=utf-8''B%C3%A1o%20c%C3%A1o.pdf"))
     mail = parse_mail(raw)
     assert names(mail) == ["Báo cáo.pdf"]
     assert mail.attachments[0].content_type == "application/pdf" and mail.attachments[0].data == b"%PDF"
@@ -98,7 +101,8 @@ def test_rfc2231_continuations_encoded_and_plain():
     )
     plain = file_part("application/pdf", b"y", 'attachment; filename*0="Quy che "; filename*1="dan chu.pdf"')
     # Sections out of order are put back in order.
-    shuffled = file_part("text/plain", b"z", "attachment; filename*1*=%E1%BB%A5c.txt; filename*0*=UTF-8'vi'Ph%E1%BB%A5%20l")
+    shuffled = file_part("text/plain", b"z",
+                         "attachment; filename*1*=%E1%BB%A5c.txt; filename*0*=UTF-8'vi'Ph%E1%BB%A5%20l")
     mail = parse_mail(multipart(HEAD, TEXT, encoded, plain, shuffled))
     assert names(mail) == ["Báo cáo sơ kết năm.docx", "Quy che dan chu.pdf", "Phụ lục.txt"]
     assert mail.attachments[0].content_type == DOCX  # octet-stream + .docx name
@@ -115,7 +119,8 @@ def test_encoded_words_inside_quoted_filename():
     # Gmail/Outlook style: one word, and the same name split mid-character over three words.
     one = "=?utf-8?B?" + base64.b64encode(utf8).decode() + "?="
     cut1, cut2 = [i for i, byte in enumerate(utf8) if 0x80 <= byte < 0xC0][0:3:2]  # inside multi-byte characters
-    split = " ".join("=?UTF-8?B?" + base64.b64encode(utf8[a:b]).decode() + "?=" for a, b in ((0, cut1), (cut1, cut2), (cut2, None)))
+    split = " ".join("=?UTF-8?B?" + base64.b64encode(utf8[a:b]).decode() + "?="
+                     for a, b in ((0, cut1), (cut1, cut2), (cut2, None)))
     w1258 = q_word("Quy chế dân chủ.pdf", "windows-1258")
     latin = q_word("Frösche.txt", "iso-8859-1")
     raw = multipart(
@@ -134,7 +139,8 @@ def test_encoded_words_inside_quoted_filename():
 
 def test_raw_utf8_headers_subject_from_and_filename():
     head = "From: Đảng ủy phường Bến Nghé <du.bennghe@example.vn>\nTo: vp@example.vn\nSubject: Báo cáo sơ kết 6 tháng"
-    raw = multipart(head, TEXT, part('Content-Type: application/pdf\nContent-Disposition: attachment; filename="Báo cáo.pdf"', b"%PDF"))
+    pdf = part('Content-Type: application/pdf\nContent-Disposition: attachment; filename="Báo cáo.pdf"', b"%PDF")
+    raw = multipart(head, TEXT, pdf)
     mail = parse_mail(raw)
     assert mail.subject == "Báo cáo sơ kết 6 tháng"
     assert mail.from_name == "Đảng ủy phường Bến Nghé" and mail.from_addr == "du.bennghe@example.vn"
@@ -171,7 +177,8 @@ def test_file_names_are_never_paths(given, expected):
 
 
 def test_long_file_name_is_cut_keeping_the_extension():
-    raw = multipart(HEAD, TEXT, file_part("application/pdf", b"x", "attachment; filename*=utf-8''" + "%C4%90" * 300 + ".docx"))
+    raw = multipart(HEAD, TEXT,
+                    file_part("application/pdf", b"x", "attachment; filename*=utf-8''" + "%C4%90" * 300 + ".docx"))
     name = names(parse_mail(raw))[0]
     assert len(name) == 200 and name.endswith(".docx") and name.startswith("ĐĐĐ")
 
@@ -183,7 +190,8 @@ def test_inline_with_name_counts_cid_image_and_text_parts_do_not():
     related = multipart(
         "",
         part("Content-Type: text/html; charset=utf-8", '<p>Xem ảnh <img src="cid:logo"></p>'),
-        file_part("image/png", b"\x89PNG logo", "inline").replace(b"Content-Type", b"Content-ID: <logo>\r\nContent-Type", 1),
+        file_part("image/png", b"\x89PNG logo", "inline").replace(b"Content-Type",
+                                                                  b"Content-ID: <logo>\r\nContent-Type", 1),
         subtype="related",
         boundary="rel",
     )
@@ -204,7 +212,8 @@ def test_attachment_disposition_without_name_and_signature_parts():
     signed = multipart(
         "",
         multipart("", TEXT, file_part("application/pdf", b"%PDF", "attachment"), boundary="inner"),
-        part("Content-Type: application/pkcs7-signature; name=smime.p7s\nContent-Disposition: attachment; filename=smime.p7s", b"sig"),
+        part("Content-Type: application/pkcs7-signature; name=smime.p7s\n"
+             "Content-Disposition: attachment; filename=smime.p7s", b"sig"),
         subtype="signed",
         boundary="sig",
     )
@@ -214,7 +223,8 @@ def test_attachment_disposition_without_name_and_signature_parts():
 
 
 def test_octet_stream_named_docx():
-    raw = multipart(HEAD, TEXT, file_part('application/octet-stream; name="Bao cao.docx"', b"PK-not-really", "attachment"))
+    raw = multipart(HEAD, TEXT,
+                    file_part('application/octet-stream; name="Bao cao.docx"', b"PK-not-really", "attachment"))
     att = parse_mail(raw).attachments[0]
     assert att.filename == "Bao cao.docx" and att.content_type == DOCX
 
@@ -247,7 +257,8 @@ def test_windows_1258_body_and_subject_become_nfc():
     text = "Báo cáo kết quả thực hiện Quy chế dân chủ ở cơ sở"
     body = cp1258(text)
     assert b"\xd2" in body and b"\xf2" in body  # combining hook above and dot below, as 1258 writes them
-    head = f"From: {q_word('Chi bộ Thôn Đông', 'windows-1258')} <cb@example.vn>\nSubject: {q_word(text, 'windows-1258')}"
+    head = (f"From: {q_word('Chi bộ Thôn Đông', 'windows-1258')} <cb@example.vn>\n"
+            f"Subject: {q_word(text, 'windows-1258')}")
     raw = part(head + "\nContent-Type: text/plain; charset=windows-1258\nContent-Transfer-Encoding: 8bit", body)
     mail = parse_mail(raw)
     assert mail.body_text == text and unicodedata.is_normalized("NFC", mail.body_text)
@@ -286,7 +297,8 @@ def test_html_only_body():
         "<p>Kính gửi:&nbsp;Ban Tuyên giáo&amp;Dân vận</p><div>Dòng 2<br>Dòng&#32;3</div>"
         "<script>alert('x')</script><table><tr><td>Ô 1</td><td>Ô 2</td></tr></table></body></html>"
     )
-    raw = part(f"{HEAD}\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable", html.replace("=", "=3D"))
+    raw = part(f"{HEAD}\nContent-Type: text/html; charset=utf-8\nContent-Transfer-Encoding: quoted-printable",
+               html.replace("=", "=3D"))
     body = parse_mail(raw).body_text
     assert body.split("\n") == ["Kính gửi: Ban Tuyên giáo&Dân vận", "", "Dòng 2", "Dòng 3", "", "Ô 1 Ô 2"]
 
@@ -318,13 +330,15 @@ def test_forwarded_message_attachments():
     inner = multipart(
         "From: Hội Nông dân <hnd@example.vn>\nSubject: Báo cáo của Hội\nMessage-ID: <inner@example.vn>",
         part("Content-Type: text/plain; charset=utf-8", "Gửi kèm báo cáo."),
-        file_part("application/pdf", b"%PDF inner", "attachment; filename*=utf-8''B%C3%A1o%20c%C3%A1o%20H%E1%BB%99i.pdf"),
+        file_part("application/pdf", b"%PDF inner",
+                  "attachment; filename*=utf-8''B%C3%A1o%20c%C3%A1o%20H%E1%BB%99i.pdf"),
         boundary="inner",
     )
     raw = multipart(
         HEAD,
         TEXT,
-        part('Content-Type: message/rfc822; name="fwd.eml"\nContent-Disposition: attachment; filename="fwd.eml"', inner),
+        part('Content-Type: message/rfc822; name="fwd.eml"\nContent-Disposition: attachment; filename="fwd.eml"',
+             inner),
         file_part("application/pdf", b"%PDF outer", 'attachment; filename="own.pdf"'),
     )
     mail = parse_mail(raw)
@@ -422,7 +436,8 @@ def test_list_mail_carrying_files_is_not_automatic(header):
     assert parse_mail(auto).auto_reply  # an RFC 3834 auto-reply stays one, files or not
 
 
-@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.vn", "postmaster@example.vn", "noreply@example.vn", "no-reply@example.vn"])
+@pytest.mark.parametrize("sender", ["MAILER-DAEMON@mx.example.vn", "postmaster@example.vn", "noreply@example.vn",
+                                    "no-reply@example.vn"])
 def test_auto_reply_senders(sender):
     assert parse_mail(part(f"From: System <{sender}>", "x")).auto_reply
 

@@ -29,7 +29,8 @@ def test_raw_byte_inside_an_encoded_word_is_decoded_once():
 def test_several_encoded_words_with_raw_bytes():
     # Adjacent words are joined (the space between them is not text), raw bytes in each of them.
     subject = b"=?iso-8859-1?Q?Die_Hasen_und?= =?iso-8859-1?Q?_die_Fr\xf6?=\n =?iso-8859-1?Q?sche_?= (n\xe4chste Woche)"
-    mail = parse_mail(part(b"From: a@example.vn\nContent-Type: text/plain; charset=iso-8859-1\nSubject: " + subject, "x"))
+    mail = parse_mail(part(b"From: a@example.vn\nContent-Type: text/plain; charset=iso-8859-1\nSubject: " + subject,
+                           "x"))
     assert mail.subject == "Die Hasen und die Frösche (nächste Woche)"
 
 
@@ -63,28 +64,33 @@ def test_raw_byte_in_an_encoded_words_charset_is_no_traceback():
 def folded(delimiter: bytes, content_type: bytes) -> bytes:
     body = b"".join(b"--" + delimiter + b"\r\n" + p + b"\r\n"
                     for p in (TEXT, file_part('application/pdf; name="bao-cao.pdf"', b"%PDF-1.4 bao cao")))
-    return part(HEAD.encode() + b"\nMIME-Version: 1.0\nContent-Type: " + content_type, body + b"--" + delimiter + b"--\r\n")
+    return part(HEAD.encode() + b"\nMIME-Version: 1.0\nContent-Type: " + content_type,
+                body + b"--" + delimiter + b"--\r\n")
 
 
 def test_boundary_folded_inside_its_quotes():
     # The folding line break is not part of the boundary: its delimiter lines run on without it.
-    mail = parse_mail(folded(b"----=_Part_0_1530362.1655", b'multipart/mixed; boundary="----=_Part_0_\n\t1530362.1655"'))
+    mail = parse_mail(folded(b"----=_Part_0_1530362.1655",
+                             b'multipart/mixed; boundary="----=_Part_0_\n\t1530362.1655"'))
     assert mail.body_text == "Kính gửi Văn phòng Tỉnh ủy." and names(mail) == ["bao-cao.pdf"]
     assert not [f for f in mail.flags if f.kind == "mime_defect"]
 
 
 def test_boundary_folded_at_a_space_it_holds_with_parameters_after_it():
     # Unfolding as RFC 5322 does (only the line break goes) when the delimiter lines keep the space.
-    mail = parse_mail(folded(b"=_bo undary 42", b'multipart/mixed; boundary="=_bo\n undary 42";\n charset="utf-8"; x-mac=1'))
+    mail = parse_mail(folded(b"=_bo undary 42",
+                             b'multipart/mixed; boundary="=_bo\n undary 42";\n charset="utf-8"; x-mac=1'))
     assert names(mail) == ["bao-cao.pdf"] and mail.body_text == "Kính gửi Văn phòng Tỉnh ủy."
 
 
 def test_nested_multipart_with_a_folded_boundary():
     alternative = part(b'Content-Type: multipart/alternative; boundary="alt\n 1"',
-                       b"--alt1\r\n" + TEXT + b"\r\n--alt1\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--alt1--\r\n")
+                       b"--alt1\r\n" + TEXT
+                       + b"\r\n--alt1\r\nContent-Type: text/html\r\n\r\n<p>html</p>\r\n--alt1--\r\n")
     outer = (b"--out\r\n" + alternative + b"\r\n--out\r\n" + file_part('application/pdf; name="a.pdf"', b"%PDF")
              + b"\r\n--out--\r\n")
-    mail = parse_mail(part(HEAD.encode() + b'\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="out"', outer))
+    mail = parse_mail(part(HEAD.encode() + b'\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary="out"',
+                           outer))
     assert mail.body_text == "Kính gửi Văn phòng Tỉnh ủy." and names(mail) == ["a.pdf"]
 
 
@@ -150,7 +156,8 @@ def test_uuencoded_report_in_a_plain_body_is_read_as_the_report(run_cli, tmp_pat
     path.write_bytes(plain("Kính gửi Văn phòng,\n" + uuencode("Bao cao so ket NQ03.docx", REPORT) + "\n"))
     assert run_cli("ingest", str(path)).exit_code == 0
     with sqlite3.connect(tmp_path / "intake.db") as db:
-        rows = db.execute("select a.origin, d.format, d.kind from documents d join attachments a on a.id = d.id").fetchall()
+        rows = db.execute("select a.origin, d.format, d.kind from documents d "
+                          "join attachments a on a.id = d.id").fetchall()
     assert rows == [("uuencode", "docx", "report")]
 
 
@@ -159,7 +166,8 @@ def test_uuencoded_report_in_a_plain_body_is_read_as_the_report(run_cli, tmp_pat
 
 def test_mail_file_whose_first_line_is_only_spaces_is_ingested(tmp_path, run_cli):
     spaces = tmp_path / "spaces.eml"
-    spaces.write_bytes(b"   \r\n" + TEXT.replace(b"Content-Type", HEAD.encode().replace(b"\n", b"\r\n") + b"\r\nContent-Type", 1))
+    spaces.write_bytes(b"   \r\n"
+                       + TEXT.replace(b"Content-Type", HEAD.encode().replace(b"\n", b"\r\n") + b"\r\nContent-Type", 1))
     empty_line = tmp_path / "empty-line.eml"
     empty_line.write_bytes(b"\n \t\n" + plain("Kính gửi Văn phòng."))
     [first, second] = list(iter_mail([str(empty_line), str(spaces)]))

@@ -56,8 +56,9 @@ def transport_headers(item: Item, received: datetime) -> str:
     """PR_TRANSPORT_MESSAGE_HEADERS as Exchange keeps them: the headers the mail arrived with."""
     return (f"Received: from mx.stc.example.vn (203.0.113.9) by mx.dangbokhoi.example.vn;\r\n"
             f" {format_datetime(received)}\r\nFrom: =?utf-8?b?xJDhuqNuZyBi4buZIFPhu58gVMOgaSBjaMOtbmg=?= "
-            f"<{item.sender[1]}>\r\nTo: {OFFICE}\r\nSubject: {item.subject}\r\nDate: {format_datetime(item.submitted)}\r\n"
-            f"Message-ID: {item.message_id}\r\nContent-Type: multipart/mixed; boundary=\"b1\"\r\nMIME-Version: 1.0\r\n\r\n")
+            f"<{item.sender[1]}>\r\nTo: {OFFICE}\r\nSubject: {item.subject}\r\n"
+            f"Date: {format_datetime(item.submitted)}\r\nMessage-ID: {item.message_id}\r\n"
+            f"Content-Type: multipart/mixed; boundary=\"b1\"\r\nMIME-Version: 1.0\r\n\r\n")
 
 
 # ---- the fixture writers, checked by olefile ---------------------------------------------------------
@@ -100,7 +101,8 @@ def test_corpus_msg_with_a_pdf_and_an_attached_item():
         ("smbprn.00009008.KdcPjl.pdf", "application/pdf", "3", "mime")]
     assert mail.attachments[0].data.startswith(b"%PDF-1.4") and len(mail.attachments[0].data) == 13539
     [item] = mail.forwarded  # attachment 0: an Outlook item (ATTACH_EMBEDDED_MSG)
-    assert (item.subject, item.from_addr, item.body_text) == ("Test Attachment", "nick.booth@pof.com.au", "Blah blah blah")
+    assert (item.subject, item.from_addr, item.body_text) == ("Test Attachment", "nick.booth@pof.com.au",
+                                                              "Blah blah blah")
     assert item.received_at == datetime(2010, 6, 17, 23, 52, 26, tzinfo=timezone.utc)
 
 
@@ -116,20 +118,23 @@ def test_corpus_msg_in_the_cyrillic_code_page():
 def test_corpus_fuzzed_msg_reads_what_it_holds():
     # POI's fuzzer crashed on it; no transport headers and an Exchange-only sender (no SMTP address).
     mail = parse_mail(corpus("poi_hsmf_clusterfuzz_4848576776503296.msg"))
-    assert (mail.subject, mail.from_addr, mail.body_text) == ("QuickBrownFox", None, "Is going to jump over the lazy brown dog!!!")
+    assert (mail.subject, mail.from_addr, mail.body_text) == ("QuickBrownFox", None,
+                                                              "Is going to jump over the lazy brown dog!!!")
     assert mail.date == mail.received_at == datetime(2017, 2, 28, 18, 47, 11, tzinfo=timezone.utc)
 
 
 def test_corpus_msg_newsletter_with_images():
     mail = parse_mail(corpus("spamscope_mail_outlook_1.msg"))
     assert mail.subject == "Newsletter Prüfung Personalwesen / Prüfung Eröffnungsbilanz"
-    assert mail.from_addr == "nueblingv@w-vwa.de" and mail.to == ["gaiser-schoenenborn@kreis-tuebingen.de"]  # the transport headers
+    # the transport headers
+    assert mail.from_addr == "nueblingv@w-vwa.de" and mail.to == ["gaiser-schoenenborn@kreis-tuebingen.de"]
     assert [a.filename for a in mail.attachments] == [
         "newsletter.png", "spacer.gif", "image004.jpg", "image006.jpg", "image008.jpg"]
     assert mail.body_text.startswith("Wenn Sie diesen Newsletter nicht lesen können")
 
 
-@pytest.mark.parametrize("name, html", [("poi_hsmf_attachment_msg_pdf.msg", True), ("poi_hsmf_cyrillic_message.msg", False),
+@pytest.mark.parametrize("name, html", [("poi_hsmf_attachment_msg_pdf.msg", True),
+                                        ("poi_hsmf_cyrillic_message.msg", False),
                                         ("poi_hsmf_clusterfuzz_4848576776503296.msg", True),
                                         ("spamscope_mail_outlook_1.msg", True)])
 def test_corpus_rtf_bodies_say_what_the_plain_bodies_say(name, html):
@@ -195,19 +200,21 @@ def test_without_a_delivery_time_the_sent_time_is_used_and_flagged(run_cli, tmp_
 
 
 def test_headers_from_the_properties_alone():
-    item = report_item(cc=[("Ban Tổ chức, Văn phòng", "bantochuc@dangbokhoi.example.vn")], in_reply_to="<cv-123@office>",
-                       attachments=[])
+    item = report_item(cc=[("Ban Tổ chức, Văn phòng", "bantochuc@dangbokhoi.example.vn")],
+                       in_reply_to="<cv-123@office>", attachments=[])
     mail = parse_mail(build_msg(item))
     assert (mail.subject, mail.from_name, mail.from_addr) == (f"V/v {SUBJECT}", *UNIT)
     assert (mail.to, mail.cc) == ([OFFICE], ["bantochuc@dangbokhoi.example.vn"])
     assert (mail.date, mail.received_at) == (SENT, DELIVERED)
     assert (mail.message_id, mail.in_reply_to) == ("bc-nq03-stc@stc.example.vn", "cv-123@office")
-    assert mail.body_text == "Kính gửi Văn phòng Đảng ủy Khối,\nĐảng bộ Sở Tài chính gửi báo cáo sơ kết." and mail.flags == []
+    assert mail.body_text == "Kính gửi Văn phòng Đảng ủy Khối,\nĐảng bộ Sở Tài chính gửi báo cáo sơ kết."
+    assert mail.flags == []
 
 
 def test_transport_headers_come_first_and_the_properties_fill_the_gaps():
     item = report_item(attachments=[], cc=[("Ban Tổ chức", "bantochuc@dangbokhoi.example.vn")])
-    item.headers = transport_headers(item, DELIVERED - timedelta(seconds=30)).replace(f"To: {OFFICE}", "To: nhom@dangbokhoi.example.vn")
+    item.headers = transport_headers(item, DELIVERED - timedelta(seconds=30)).replace(f"To: {OFFICE}",
+                                                                                      "To: nhom@dangbokhoi.example.vn")
     mail = parse_mail(build_msg(item))
     assert mail.to == ["nhom@dangbokhoi.example.vn"] and mail.cc == ["bantochuc@dangbokhoi.example.vn"]
     assert mail.from_name == "Đảng bộ Sở Tài chính" and mail.received_at == DELIVERED
@@ -217,7 +224,8 @@ def test_transport_headers_come_first_and_the_properties_fill_the_gaps():
 
 
 RTF_PLAIN = (rb"{\rtf1\ansi\ansicpg1258\deff0{\fonttbl{\f0\fswiss\fcharset163 Arial;}}{\colortbl;\red0\green0\blue0;}"
-             rb"{\*\generator Riched20;}\pard\f0\fs24 K\'ednh g\'fd\'d2i V\u259?n pho\'ccng \u272?\u7843?ng \u7911?y\par "
+             rb"{\*\generator Riched20;}\pard\f0\fs24 K\'ednh g\'fd\'d2i V\u259?n pho\'ccng "
+             rb"\u272?\u7843?ng \u7911?y\par "
              rb"{\b I. TI\'ccNH HI\'ccNH}\par Tr\u432?\u7899?c h\u7871?t\tab xong\par}")
 RTF_HTML = (rb"{\rtf1\ansi\ansicpg1252\fromhtml1 \deff0{\fonttbl{\f0\fswiss Arial;}}"
             rb"{\*\htmltag19 <html>}{\*\htmltag34 <head>}{\*\htmltag41 <style>p {color: red}</style>}"
@@ -237,7 +245,7 @@ def test_an_rtf_only_body_is_read(rtf, body):
 
 
 def test_an_html_only_body_is_read_in_its_internet_code_page():
-    html = "<html><body><p>Kính gửi Văn phòng</p><p>Đảng ủy Khối</p></body></html>".encode("utf-8")
+    html = "<html><body><p>Kính gửi Văn phòng</p><p>Đảng ủy Khối</p></body></html>".encode()
     mail = parse_mail(build_msg(report_item(body=None, html=html, attachments=[])))
     assert mail.body_text == "Kính gửi Văn phòng\n\nĐảng ủy Khối" and mail.flags == []
 
@@ -379,4 +387,5 @@ def test_staff_download_the_raw_msg_as_it_came(tmp_path):
     [message] = get(ds, "/demo/messages.json", params={"_shape": "array"}).json()
     response = get(ds, f"/-/tai-ve/demo/thu?id={message['id']}")
     assert response.status_code == 200 and response.content == raw
-    assert response.headers["content-disposition"].startswith("attachment;") and ".msg" in response.headers["content-disposition"]
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;") and ".msg" in disposition

@@ -21,7 +21,8 @@ def p(text):
 
 def standard(titles=None, skip=(), inline=False):
     titles = titles or {}
-    doc = [h("BÁO CÁO"), p("Sơ kết 01 năm thực hiện Nghị quyết số 03-NQ/ĐUK"), p("Thực hiện Công văn số 125-CV/ĐUK ...")]
+    doc = [h("BÁO CÁO"), p("Sơ kết 01 năm thực hiện Nghị quyết số 03-NQ/ĐUK"),
+           p("Thực hiện Công văn số 125-CV/ĐUK ...")]
     numbering = {"I": "I.", "I.1": "1.", "I.2": "2.", "I.3": "3.", "II": "II.", "II.1": "1.", "II.2": "2.",
                  "II.3": "3.", "III": "III."}
     for node in OUTLINE:
@@ -136,7 +137,8 @@ def test_list_items_inside_sections_stay_text():
     at = next(i for i, b in enumerate(blocks) if b.text == "Nội dung của mục I.3.") + 1
     blocks[at:at] = [p("1. Công khai dự toán ngân sách;"), p("2. Công khai tuyển dụng, bổ nhiệm;"),
                      p("3. Kết quả thực hiện việc tiếp nhận ý kiến phản ánh."), p("- Hội nghị cán bộ;"),
-                     p("+ Hình thức trực tiếp: một hội nghị;"), p("a) Về tổ chức: còn chậm."), p("b) Về hoạt động: tốt.")]
+                     p("+ Hình thức trực tiếp: một hội nghị;"), p("a) Về tổ chức: còn chậm."),
+                     p("b) Về hoạt động: tốt.")]
     found, missing = by_key(blocks)
     assert missing == []
     assert found["I.3"].heading == "3. Kết quả triển khai thực hiện"

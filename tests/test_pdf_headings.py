@@ -3,7 +3,7 @@ with its second line under the title text, and must stay one block; an inline he
 runs on into its text. And what must never be a heading's or a section's text: footnote marks and notes."""
 
 from reportlab.lib.styles import ParagraphStyle
-from reportlab.platypus import Paragraph, Spacer
+from reportlab.platypus import Paragraph
 
 from extractors.readers import read_document
 from tests.fixtures import _footnotes as fn
@@ -14,7 +14,8 @@ def test_hanging_indent_continuation_stays_in_the_heading():
     st = px.styles()
     long_heading = ("2. Việc lãnh đạo, quán triệt, cụ thể hóa Nghị quyết số 03-NQ/ĐUK, ngày 17/6/2021 của Đảng ủy Khối "
                     "các cơ quan tỉnh")
-    blob = px.build_pdf([px.para("1. Đặc điểm tình hình", st["heading"]), px.wrapped_heading([long_heading], st["heading"]),
+    blob = px.build_pdf([px.para("1. Đặc điểm tình hình", st["heading"]),
+                         px.wrapped_heading([long_heading], st["heading"]),
                          px.para("Ngay sau khi Nghị quyết được ban hành, cấp ủy đã tổ chức quán triệt.", st["body"])])
     texts = [b.text for b in read_document(blob, "x.pdf").body if b.origin == "body"]
     assert long_heading in texts
@@ -39,9 +40,9 @@ def test_inline_heading_over_two_lines_runs_on_into_its_text():
 
 def test_superscript_note_marks_are_not_text_but_powers_are():
     st = px.styles()
-    blob = px.build_pdf([Paragraph("Ngay sau khi Nghị quyết số 03-NQ/ĐUK<super>1</super> được ban hành, cấp ủy đã tổ "
-                                   "chức quán triệt cho toàn thể đảng viên<super>12</super>, đạt tỷ lệ 100%; hội trường "
-                                   "rộng 250 m<super>2</super> được sửa chữa.", st["body"])])
+    blob = px.build_pdf([Paragraph("Ngay sau khi Nghị quyết số 03-NQ/ĐUK<super>1</super> được ban hành, cấp ủy đã "
+                                   "tổ chức quán triệt cho toàn thể đảng viên<super>12</super>, đạt tỷ lệ 100%; "
+                                   "hội trường rộng 250 m<super>2</super> được sửa chữa.", st["body"])])
     assert _body(blob) == ["Ngay sau khi Nghị quyết số 03-NQ/ĐUK được ban hành, cấp ủy đã tổ chức quán triệt cho toàn "
                            "thể đảng viên, đạt tỷ lệ 100%; hội trường rộng 250 m2 được sửa chữa."]
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from reportlab.lib import pdfencrypt
 from reportlab.lib.enums import TA_CENTER, TA_JUSTIFY
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import cm
-from reportlab.lib import pdfencrypt
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfgen import canvas
 from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
@@ -74,7 +74,8 @@ def report_pdf(pages: int = 3, running_header: bool = True) -> bytes:
         Paragraph("I. TÌNH HÌNH VÀ KẾT QUẢ TRIỂN KHAI THỰC HIỆN", st["head"]),
         Paragraph("1. Đặc điểm tình hình", st["head"]),
         Paragraph(LONG, st["body"]),
-        Paragraph("Thuận lợi: cấp ủy và lãnh đạo cơ quan luôn quan tâm đến việc thực hiện quy chế dân chủ.", st["body"]),
+        Paragraph("Thuận lợi: cấp ủy và lãnh đạo cơ quan luôn quan tâm đến việc thực hiện quy chế dân chủ.",
+                  st["body"]),
     ]
     for page in range(2, pages + 1):
         story += [PageBreak(), Paragraph(f"{page}. Kết quả phần {page}", st["head"]), Paragraph(LONG, st["body"])]

@@ -11,9 +11,9 @@ import docx
 import pytest
 from reportlab.pdfgen import canvas
 
+from extractors import formats
 from extractors.docx_reader import read_docx
 from extractors.model import Document
-from extractors import formats
 from extractors.readers import read_document
 from tests.fixtures.cfb import build_cfb
 
@@ -104,7 +104,7 @@ def test_random_bytes_never_raise():
 
     rng = random.Random(7)
     seeds = [docx_bytes("a b c"), pdf_bytes()]
-    for i in range(60):
+    for _ in range(60):
         base = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 40)):  # flip bytes anywhere, including zip/xref structures
             base[rng.randrange(len(base))] = rng.randrange(256)

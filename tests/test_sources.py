@@ -122,13 +122,15 @@ def test_maildir_inside_a_folder(tmp_path):
     md = mailbox.Maildir(tmp_path / "inbox", create=True)
     key = md.add(message("x", "y"))
     (tmp_path / "a.eml").write_bytes(eml("a"))
-    assert [i.source for i in iter_mail([str(tmp_path)])] == [f"file:{tmp_path / 'a.eml'}", f"maildir:{tmp_path / 'inbox'}:{key}"]
+    assert [i.source for i in iter_mail([str(tmp_path)])] == [f"file:{tmp_path / 'a.eml'}",
+                                                              f"maildir:{tmp_path / 'inbox'}:{key}"]
 
 
 def test_mbox(tmp_path):
     path = tmp_path / "archive.mbox"
     box = mailbox.mbox(path)
-    keys = [box.add(message(f"Thư {i}", f"Nội dung {i}\nFrom here on the line starts with From\n\nFrom the start\n")) for i in range(3)]
+    keys = [box.add(message(f"Thư {i}", f"Nội dung {i}\nFrom here on the line starts with From\n\nFrom the start\n"))
+            for i in range(3)]
     box.flush()
     items = list(iter_mail([str(path)]))
     assert [i.source for i in items] == [f"mbox:{path}:{n}" for n in range(3)]

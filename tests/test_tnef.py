@@ -23,8 +23,17 @@ from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures.documents import quy_che_docx, quyet_dinh_bcd_docx
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import NOW, REPORTS, SUBJECT
-from tests.fixtures.tnef import (ATT_ATTACH_DATA, ATT_ATTACH_RENDDATA, ATT_ATTACHMENT, LEVEL_ATTACHMENT, PT_LONG,
-                                 PR_ATTACH_LONG_FILENAME, ansi, attribute, build_tnef)
+from tests.fixtures.tnef import (
+    ATT_ATTACH_DATA,
+    ATT_ATTACH_RENDDATA,
+    ATT_ATTACHMENT,
+    LEVEL_ATTACHMENT,
+    PR_ATTACH_LONG_FILENAME,
+    PT_LONG,
+    ansi,
+    attribute,
+    build_tnef,
+)
 
 REPORT_NAME = "Báo cáo sơ kết 01 năm thực hiện Nghị quyết số 03-NQ của Đảng ủy Sở Tài chính.docx"
 QUY_CHE_NAME = "Quy chế dân chủ trong hoạt động của cơ quan Sở Tài chính.docx"
@@ -114,7 +123,8 @@ def _forged_mapi_count() -> bytes:
     props = struct.pack("<IHHI", 1, 0x1000 | PT_LONG, PR_ATTACH_LONG_FILENAME, 0xFFFFFFF0)
     return (struct.pack("<IH", 0x223E9F78, 0) + attribute(LEVEL_ATTACHMENT, ATT_ATTACH_RENDDATA, b"\x00" * 14)
             + attribute(LEVEL_ATTACHMENT, 0x00018010, b"bao-cao.docx\x00")
-            + attribute(LEVEL_ATTACHMENT, ATT_ATTACH_DATA, b"report") + attribute(LEVEL_ATTACHMENT, ATT_ATTACHMENT, props))
+            + attribute(LEVEL_ATTACHMENT, ATT_ATTACH_DATA, b"report")
+            + attribute(LEVEL_ATTACHMENT, ATT_ATTACHMENT, props))
 
 
 @pytest.mark.parametrize("stream, members, detail", [
@@ -129,13 +139,15 @@ def test_damage_is_a_flag_and_the_intact_files_are_kept(stream, members, detail)
     got, flags = expand(stream, "winmail.dat")
     assert time.monotonic() - started < 5
     assert got == members
-    assert kinds(flags) == ["archive_error"] and flags[0].detail.startswith("winmail.dat: ") and detail in flags[0].detail
+    assert kinds(flags) == ["archive_error"]
+    assert flags[0].detail.startswith("winmail.dat: ") and detail in flags[0].detail
 
 
 def test_one_attachment_with_thousands_of_attributes_is_not_parsed():
     # tnefparse copies the rest of the stream for every attribute: quadratic on a crafted stream.
     stream = build_tnef([("a.txt", b"a")]) + attribute(LEVEL_ATTACHMENT, ATT_ATTACH_RENDDATA, b"\x00" * 14) \
-        + attribute(LEVEL_ATTACHMENT, 0x00018010, b"b.txt\x00") * 5000 + attribute(LEVEL_ATTACHMENT, ATT_ATTACH_DATA, b"b")
+        + attribute(LEVEL_ATTACHMENT, 0x00018010, b"b.txt\x00") * 5000 \
+        + attribute(LEVEL_ATTACHMENT, ATT_ATTACH_DATA, b"b")
     members, flags = expand(stream, "winmail.dat")
     assert members == [("a.txt", b"a")]
     assert kinds(flags) == ["archive_error"] and "attachment 2: 5002 TNEF attributes" in flags[0].detail
@@ -242,7 +254,8 @@ def test_a_unit_sending_through_winmail_dat_gets_the_status_of_a_direct_submissi
     assert {k: wrapped[k] for k in same} == {k: direct[k] for k in same}
     kinds_by_name = "select filename, kind from documents order by filename"
     assert _rows(tmp_path, "tnef", kinds_by_name) == _rows(tmp_path, "direct", kinds_by_name)
-    assert _rows(tmp_path, "tnef", "select origin, count(*) from attachments group by origin") == [("mime", 1), ("tnef", 3)]
+    by_origin = "select origin, count(*) from attachments group by origin"
+    assert _rows(tmp_path, "tnef", by_origin) == [("mime", 1), ("tnef", 3)]
 
 
 def test_a_damaged_winmail_dat_is_a_flag_and_the_rest_of_the_mail_counts(run_cli, tmp_path):
@@ -290,7 +303,8 @@ def test_real_outlook_winmail_dat_yields_the_files_poi_extracted_from_it():
     mail = parse_mail(ms_tnef(_mail([("winmail.dat", shared_path("corpus", "eml", "poi_hmef_quick_winmail.dat")
                                                      .read_bytes())])))
     assert [(a.filename, a.origin) for a in mail.attachments][1:] == [
-        ("quick.doc", "tnef"), ("quick.html", "tnef"), ("quick.pdf", "tnef"), ("quick.txt", "tnef"), ("quick.xml", "tnef")]
+        ("quick.doc", "tnef"), ("quick.html", "tnef"), ("quick.pdf", "tnef"), ("quick.txt", "tnef"),
+        ("quick.xml", "tnef")]
 
 
 def test_pois_out_of_memory_tnef_is_a_flag():

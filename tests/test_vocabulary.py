@@ -12,8 +12,17 @@ import yaml
 from extractors.model import FlagKind
 from pipeline.serve import metadata_for
 from pipeline.store import open_db
-from rules.vocabulary import (EXTRACTOR_FLAG_LABELS, FLAG_LABELS, TERMS, AlertKind, MailFlag, Status, StatusFlag,
-                              flag_label, late_attachment)
+from rules.vocabulary import (
+    EXTRACTOR_FLAG_LABELS,
+    FLAG_LABELS,
+    TERMS,
+    AlertKind,
+    MailFlag,
+    Status,
+    StatusFlag,
+    flag_label,
+    late_attachment,
+)
 from tests.conftest import ROOT
 
 CODE_DIRS = ("extractors", "rules", "pipeline")

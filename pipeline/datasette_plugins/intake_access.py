@@ -165,7 +165,8 @@ async def login(datasette, request) -> Response:
     from datasette_auth_passwords import password_login
 
     response = await password_login(request, datasette)
-    if response.status == 302 and any(c.startswith("ds_actor=") for c in response._set_cookie_headers):
+    cookies = response._set_cookie_headers  # noqa: SLF001 - Datasette's Response has no public view of its cookies
+    if response.status == 302 and any(c.startswith("ds_actor=") for c in cookies):
         response.headers["Location"] = datasette.urls.path(safe_next(request.args.get("next")))
     return response
 

@@ -71,8 +71,8 @@ class CampaignInfo:
 
 
 def _campaign(row: sqlite3.Row) -> CampaignInfo:
-    attachments = {a.get("id"): a.get("title") or a.get("id") for a in _json_list(row["attachments"])
-                   if isinstance(a, dict)}
+    attachments = {a["id"]: a.get("title") or a["id"] for a in _json_list(row["attachments"])
+                   if isinstance(a, dict) and "id" in a}
     outline = [n for n in _json_list(row["outline"]) if isinstance(n, dict) and n.get("key")]
     return CampaignInfo(row["id"], row["title"] or row["id"], row["deadline"],
                         fmt.zone(row["timezone"], fmt.parse(row["deadline"])), bool(row["closed"]), outline,
@@ -350,7 +350,7 @@ class File:
 
     @property
     def origin_words(self) -> str:
-        return Origin(self.origin).label if self.origin in {o.value for o in Origin} else self.origin
+        return Origin(self.origin).label if self.origin in {o.value for o in Origin} else self.origin  # type: ignore[call-arg]  # a lookup by value, not Term.__new__(code, label)
 
 
 @dataclass

@@ -147,7 +147,7 @@ def status_xlsx(info: data.CampaignInfo, rows: list[data.UnitRow], strays: list[
     from openpyxl import Workbook
 
     book = Workbook()
-    sheet = book.active
+    sheet = book.worksheets[0]  # the one a new workbook has (its active sheet)
     sheet.title = "Tình trạng"
     lines = []
     for n, row in enumerate(rows, 1):

@@ -22,7 +22,7 @@ class Card:
 def cards(conn, now: datetime) -> list[Card]:
     counts = data.counts(conn)
     return [Card(info, counts.get(info.id, data.Counts()), fmt.deadline(info.deadline, info.tz),
-                 fmt.time_left(info.deadline, now), now >= fmt.parse(info.deadline))
+                 fmt.time_left(info.deadline, now), now >= datetime.fromisoformat(info.deadline))
             for info in data.campaigns(conn)]
 
 

@@ -15,14 +15,14 @@ from rules.decisions import paper_decision
 from rules.vocabulary import AlertKind, CertificateCheck, DecisionKind, SignatureState, Status
 
 # CSS class of each status (pipeline/templates/_intake_style.html gives each its colour).
-STATUS_CLASS = {Status.ON_TIME: "ok", Status.LATE: "late", Status.MISSING: "missing", Status.PENDING: "pending",
-                Status.EXEMPT: "exempt"}
+STATUS_CLASS: dict[str, str] = {Status.ON_TIME: "ok", Status.LATE: "late", Status.MISSING: "missing",
+                                 Status.PENDING: "pending", Status.EXEMPT: "exempt"}
 PAPER_REPORT = "Bản giấy (nộp trực tiếp)"  # where a paper report's file name would be
 ALERT_KINDS = {k.value: k for k in AlertKind}
 
 
 def status_label(code: str) -> str:
-    return Status(code).label if code in STATUS_CLASS else code
+    return Status(code).label if code in STATUS_CLASS else code  # type: ignore[call-arg]  # a lookup by value, not Term.__new__(code, label)
 
 
 @dataclass
