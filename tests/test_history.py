@@ -10,7 +10,7 @@ from datetime import datetime
 
 import pytest
 
-import pipeline.derive
+from extractors.analyze import DocumentAnalysis, analyze
 from pipeline.derive import CAMPAIGN_THRESHOLD, _read_files, _signals, derive_rows
 from pipeline.flow import ingest, refresh_statuses, reprocess
 from pipeline.mime import parse_mail
@@ -78,7 +78,7 @@ def _every_campaign_scored(campaigns, raw: bytes) -> str | None:
     docs = _read_files(mail)
     best, chosen = 0.0, None
     for c in campaigns:
-        extractions = {part: pipeline.derive.analyze(doc, att.filename, c.profile()) for part, att, doc in docs}
+        extractions = {part: analyze(doc, att.filename, c.profile()) for part, att, doc in docs}
         score = campaign_score(c, _signals(mail), [e.kind for e in extractions.values()])
         text = " ".join(e.text[:2000] for e in extractions.values())
         if score < CAMPAIGN_THRESHOLD and text:
@@ -93,8 +93,8 @@ def test_a_mail_is_scored_only_against_the_campaigns_that_could_win_it(campaign,
     rounds = _rounds(campaign, 20)
     rounds = rounds if first else rounds[1:] + rounds[:1]
     aligned = []
-    analyze = pipeline.derive.analyze
-    monkeypatch.setattr(pipeline.derive, "analyze", lambda *args: aligned.append(1) or analyze(*args))
+    for_profile = DocumentAnalysis.for_profile
+    monkeypatch.setattr(DocumentAnalysis, "for_profile", lambda *args: aligned.append(1) or for_profile(*args))
     for path in sorted(SAMPLE_INBOX.glob("*.eml")):
         raw = path.read_bytes()
         expected = _every_campaign_scored(rounds, raw)
