@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path
 
 from benchmarks import corpus, staff_pages
-from benchmarks.measure import ROOT, _best, _pss_kb, _tree
+from benchmarks.measure import ROOT, _best, _pss_kb, process_tree
 from rules.campaign import Campaign
 from tests.fixtures.mail import VN, build_mail
 
@@ -257,7 +257,7 @@ def _cli(args: list[str], peak: list[int]) -> float:
     proc = subprocess.Popen([sys.executable, "-m", "pipeline", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     while proc.poll() is None:
-        peak[0] = max(peak[0], sum(_pss_kb(p) for p in _tree(proc.pid)))
+        peak[0] = max(peak[0], sum(_pss_kb(p) for p in process_tree(proc.pid)))
         time.sleep(0.05)
     took = time.perf_counter() - t
     _, err = proc.communicate()

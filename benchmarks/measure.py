@@ -119,7 +119,8 @@ def ingest_figures(n_mails: int, base_campaign: Path, work: Path) -> dict:
     return out
 
 
-def _tree(pid: int) -> list[int]:
+def process_tree(pid: int) -> list[int]:
+    """`pid` and every process below it."""
     found, todo = [pid], [pid]
     while todo:
         p = todo.pop()
@@ -149,7 +150,7 @@ def peak_pss(cmd: list[str], env: dict[str, str], every: float = 0.05) -> tuple[
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak = 0
     while proc.poll() is None:
-        peak = max(peak, sum(_pss_kb(p) for p in _tree(proc.pid)))
+        peak = max(peak, sum(_pss_kb(p) for p in process_tree(proc.pid)))
         time.sleep(every)
     out, err = proc.communicate()
     if proc.returncode != 0:

@@ -39,20 +39,6 @@ def run(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.Com
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def tree(pid: int) -> list[int]:
-    """`pid` and every process below it."""
-    found, todo = [pid], [pid]
-    while todo:
-        p = todo.pop()
-        try:
-            kids = [int(k) for k in Path(f"/proc/{p}/task/{p}/children").read_text().split()]
-        except OSError:
-            continue
-        found += kids
-        todo += kids
-    return found
-
-
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its parent to reap it runs no more)."""
     try:

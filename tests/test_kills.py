@@ -23,8 +23,9 @@ from pathlib import Path
 import pytest
 
 from benchmarks import corpus
+from benchmarks.measure import process_tree
 from tests.conftest import CAMPAIGN_FILE
-from tests.processes import alive, count, environment, per_mail, rows, run, start, tree, wait_for
+from tests.processes import alive, count, environment, per_mail, rows, run, start, wait_for
 
 MAILS = 240
 KILLS = 6
@@ -71,7 +72,7 @@ def _kill_at(args: tuple[str, ...], env: dict[str, str], db: Path, written: int,
     wait_for(lambda: proc.poll() is not None or count(db, DERIVED) >= before + written, 120,
              f"{written} mails derived")
     time.sleep(delay)
-    processes = tree(proc.pid)
+    processes = process_tree(proc.pid)
     proc.send_signal(signal.SIGKILL)
     proc.communicate()
     return processes if proc.returncode == -signal.SIGKILL else None
