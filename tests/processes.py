@@ -12,7 +12,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.conftest import ROOT
+from benchmarks import corpus
+from tests.conftest import CAMPAIGN_FILE, ROOT
 
 # Columns that say when, not what: they differ between two runs that derived the same thing.
 TIMESTAMPS = {"derived_at", "stored_at", "seen_at", "computed_at"}
@@ -37,6 +38,17 @@ def run(*args: str, env: dict[str, str], timeout: float = 300) -> subprocess.Com
     proc = start(*args, env=env)
     out, err = proc.communicate(timeout=timeout)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+
+
+def ingested_mbox(root: Path, n_mails: int) -> dict[str, Path]:
+    """An mbox of `n_mails` benchmark mails in `root`, its campaign files, and the database of a
+    clean ingest of it (the rows a run that was disturbed must end with)."""
+    mbox = corpus.write_mbox(root / "hop-thu.mbox", n_mails, n_campaigns=1)
+    rules = corpus.write_rules(CAMPAIGN_FILE, root / "rules", corpus.campaigns(CAMPAIGN_FILE, n_campaigns=1))
+    clean = root / "clean.db"
+    result = run("ingest", str(mbox), env=environment(INTAKE_DB=str(clean), INTAKE_RULES=str(rules)))
+    assert result.returncode == 0, result.stderr
+    return {"mbox": mbox, "rules": rules, "clean": clean}
 
 
 def alive(pid: int) -> bool:

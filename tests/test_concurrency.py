@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks import corpus
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
-from tests.processes import count, environment, per_mail, rows, run, start, wait_for
+from tests.processes import count, environment, ingested_mbox, per_mail, rows, run, start, wait_for
 from tests.servers import free_port
 from tests.test_imap import _append, _env, _mail
 
@@ -24,14 +23,7 @@ MAILS = 40
 
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory):
-    """An mbox, its campaign file and the rows of a clean ingest of it."""
-    root = tmp_path_factory.mktemp("concurrency")
-    mbox = corpus.write_mbox(root / "hop-thu.mbox", MAILS, n_campaigns=1)
-    rules = corpus.write_rules(CAMPAIGN_FILE, root / "rules", corpus.campaigns(CAMPAIGN_FILE, n_campaigns=1))
-    clean = root / "clean.db"
-    result = run("ingest", str(mbox), env=environment(INTAKE_DB=str(clean), INTAKE_RULES=str(rules)))
-    assert result.returncode == 0, result.stderr
-    return {"mbox": mbox, "rules": rules, "clean": clean}
+    return ingested_mbox(tmp_path_factory.mktemp("concurrency"), MAILS)
 
 
 def test_two_ingests_of_one_mbox_started_together_store_each_mail_once(inbox, tmp_path):

@@ -13,7 +13,7 @@ import pytest
 
 from benchmarks import corpus
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
-from tests.processes import count, environment, rows, run
+from tests.processes import count, environment, ingested_mbox, rows, run
 from tests.test_imap import _append, _env
 
 MAILS = 30
@@ -47,12 +47,7 @@ def small_disk(tmp_path):
 
 @pytest.fixture(scope="module")
 def inbox(tmp_path_factory):
-    root = tmp_path_factory.mktemp("full")
-    mbox = corpus.write_mbox(root / "hop-thu.mbox", MAILS, n_campaigns=1)
-    rules = corpus.write_rules(CAMPAIGN_FILE, root / "rules", corpus.campaigns(CAMPAIGN_FILE, n_campaigns=1))
-    clean = root / "clean.db"
-    assert run("ingest", str(mbox), env=environment(INTAKE_DB=str(clean), INTAKE_RULES=str(rules))).returncode == 0
-    return {"mbox": mbox, "rules": rules, "clean": clean}
+    return ingested_mbox(tmp_path_factory.mktemp("full"), MAILS)
 
 
 def _one_line(result: subprocess.CompletedProcess) -> str:
