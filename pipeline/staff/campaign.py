@@ -8,11 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from datasette.utils.asgi import NotFound
-
 from pipeline.staff import data, fmt, history, present
 from pipeline.staff.corrections import forms
-from pipeline.staff.page import open_database, part, read, render
+from pipeline.staff.page import found, no_campaign, part, render
 from rules.vocabulary import Status
 
 # Tab (the `xem` argument) -> (title, which lines it keeps).
@@ -38,12 +36,8 @@ def _load(conn, campaign_id: str):
 
 
 async def view(datasette, request):
-    db = await open_database(datasette, request)
     campaign_id = request.url_vars["campaign"]
-    loaded = await read(db, _load, campaign_id)
-    if loaded is None:
-        raise NotFound(f"Không có đợt báo cáo «{campaign_id}»")
-    info, rows, strays, entries = loaded
+    info, rows, strays, entries = await found(datasette, request, _load, campaign_id, missing=no_campaign(campaign_id))
     tab = request.args.get("xem", "")
     if tab not in TABS:
         tab = ""

@@ -16,11 +16,9 @@ import re
 from datetime import datetime, timezone
 from xml.sax.saxutils import escape as xml_escape
 
-from datasette.utils.asgi import NotFound
-
 from pipeline.staff import data, fmt, present
 from pipeline.staff.downloads import DOCX_TYPE, XLSX_TYPE, download
-from pipeline.staff.page import open_database, read
+from pipeline.staff.page import found, no_campaign
 
 NO_TEXT = "(không có nội dung)"
 _NOT_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")  # characters XML cannot hold
@@ -169,12 +167,8 @@ def status_xlsx(info: data.CampaignInfo, rows: list[data.UnitRow], strays: list[
 
 
 async def _campaign(datasette, request):
-    db = await open_database(datasette, request)
     campaign_id = request.url_vars["campaign"]
-    loaded = await read(db, _load, campaign_id)
-    if loaded is None:
-        raise NotFound(f"Không có đợt báo cáo «{campaign_id}»")
-    return loaded
+    return await found(datasette, request, _load, campaign_id, missing=no_campaign(campaign_id))
 
 
 async def summary_view(datasette, request):

@@ -5,11 +5,9 @@ it and its files, with their forms (assign, set aside, what each file is)."""
 
 from __future__ import annotations
 
-from datasette.utils.asgi import NotFound
-
 from pipeline.staff import data, history
 from pipeline.staff.corrections import forms
-from pipeline.staff.page import open_database, read, render
+from pipeline.staff.page import found, render
 from pipeline.staff.unit import mail_view
 
 
@@ -25,12 +23,8 @@ def _load(conn, mail_id: str):
 
 
 async def view(datasette, request):
-    db = await open_database(datasette, request)
-    mail_id = request.url_vars["mail"]
-    loaded = await read(db, _load, mail_id)
-    if loaded is None:
-        raise NotFound("Không tìm thấy thư này")
-    mail, info, entries, units, open_campaigns = loaded
+    mail, info, entries, units, open_campaigns = await found(datasette, request, _load, request.url_vars["mail"],
+                                                            missing="Không tìm thấy thư này")
     view_of = mail_view(mail, info, history.in_force_about_mails(entries))
     # A mail of no campaign may be assigned to a unit of any open one.
     pick = units.get(info.id, []) if info else list({u: (u, n) for c in open_campaigns

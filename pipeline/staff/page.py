@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 from urllib.parse import quote, urlencode
 
-from datasette.utils.asgi import Response
+from datasette.utils.asgi import NotFound, Response
 from jinja2 import Environment
 from markupsafe import Markup
 
@@ -31,6 +31,20 @@ async def open_database(datasette, request):
 async def read(db, fn: Callable[..., T], *args: Any) -> T:
     """Run `fn(conn, *args)` on a read-only connection in Datasette's read thread."""
     return await db.execute_fn(lambda conn: fn(conn, *args))
+
+
+def no_campaign(campaign_id: str) -> str:
+    """What a page of a campaign the database does not have says (a 404)."""
+    return f"Không có đợt báo cáo «{campaign_id}»"
+
+
+async def found(datasette, request, fn: Callable[..., T | None], *args: Any, missing: str) -> T:
+    """`fn(conn, *args)` read once the visitor may view the database; a 404 saying `missing`
+    when it finds nothing (None)."""
+    loaded = await read(await open_database(datasette, request), fn, *args)
+    if loaded is None:
+        raise NotFound(missing)
+    return loaded
 
 
 async def render(datasette, request, template: str, context: dict, status: int = 200) -> Response:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datasette.utils.asgi import NotFound
 
 from pipeline.staff import data
-from pipeline.staff.page import open_database, part, read, render
+from pipeline.staff.page import no_campaign, open_database, part, read, render
 
 
 def _load(conn, campaign_id: str, key: str):
@@ -22,7 +22,7 @@ async def view(datasette, request):
     campaign_id, key = request.url_vars["campaign"], request.url_vars["key"]
     info, units = await read(db, _load, campaign_id, key)
     if info is None:
-        raise NotFound(f"Không có đợt báo cáo «{campaign_id}»")
+        raise NotFound(no_campaign(campaign_id))
     if units is None:
         raise NotFound(f"Đề cương của đợt báo cáo không có mục «{key}»")
     with_text = [u for u in units if any(p.text.strip() for p in u.parts)]

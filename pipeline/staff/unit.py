@@ -7,11 +7,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from datasette.utils.asgi import NotFound
-
 from pipeline.staff import data, fmt, history, present
 from pipeline.staff.corrections import forms
-from pipeline.staff.page import open_database, part, read, render
+from pipeline.staff.page import found, part, render
 from rules.vocabulary import AlertKind, AlertOutcome, DecisionKind, MailFlag, flag_label
 
 
@@ -48,12 +46,9 @@ def mail_view(mail: data.Mail, info: data.CampaignInfo | None,
 
 
 async def view(datasette, request):
-    db = await open_database(datasette, request)
     unit_id = request.url_vars["unit"]
-    loaded = await read(db, _load, unit_id)
-    if loaded is None:
-        raise NotFound(f"Không có đơn vị «{unit_id}»")
-    unit, campaigns, statuses, mails, alerts, entries = loaded
+    unit, campaigns, statuses, mails, alerts, entries = await found(datasette, request, _load, unit_id,
+                                                                    missing=f"Không có đơn vị «{unit_id}»")
     kinds, outcomes = {k.value: k.label for k in AlertKind}, {o.value: o.label for o in AlertOutcome}
     about_units, about_mails = history.in_force_about_units(entries), history.in_force_about_mails(entries)
     decide = forms(datasette, request)
