@@ -31,8 +31,10 @@ def _query(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
 
 
 def _json_list(text: str | None) -> list:
+    if not text or text == "[]":  # most cells: nothing missing, no flags
+        return []
     try:
-        value = json.loads(text) if text else []
+        value = json.loads(text)
     except ValueError:
         return []
     return value if isinstance(value, list) else []
@@ -223,7 +225,8 @@ def _report_files(conn: sqlite3.Connection, campaign_id: str) -> tuple[dict[str,
         from submissions sub join documents d on d.id = sub.report
         join documents t on t.message = d.message and (t.id = d.id or t.same_as = d.same_as)
         left join signatures g on g.document = t.id
-        where sub.campaign_id = ? order by sub.report, t.id, g.position""", [campaign_id]):
+        where sub.campaign_id = ? order by +sub.report, t.id, g.position""", [campaign_id]):
+        # `+`: ordered by the report index, SQLite would scan every campaign's submissions
         if row["signature"] is not None:
             signatures.setdefault(row["report"], []).append(_signature(row))
         known = copies.setdefault(row["report"], [])
