@@ -14,7 +14,6 @@ database; every ingest, poll and reprocess figure is the real thing on top of it
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import os
 import struct
 import subprocess
@@ -121,21 +120,19 @@ def mail(kind: str, k: int, tag: str, campaign: Campaign, sender: str, received:
                       body=f"Kính gửi Văn phòng Đảng ủy Khối.\nThư số {tag}.")
 
 
-def distinct_clone(template: dict, raw: bytes, tag: str, campaign: str | None, unit: str | None, received: datetime,
-           sender: str) -> tuple[str, dict, list[bytes]]:
-    """The template's rows as those of mail `raw`, its files' bytes made distinct by `tag`."""
+def clone_rows(template: dict, raw: bytes, campaign: str | None, unit: str | None, received: datetime,
+               sender: str) -> tuple[str, dict]:
+    """The template's rows as those of mail `raw` (whose files are the template's made distinct: the
+    attachment rows keep the template's sizes and hashes, so a download from this database finds
+    no file; none is measured)."""
     mid, rows = staff_pages.clone(template, raw, campaign or "", unit, received, sender)
-    blobs = {hashlib.sha256(b).hexdigest(): distinct(b, tag) for b in template["blobs"]}
-    for a in rows["attachments"]:
-        data = blobs[a["sha256"]]
-        a.update(sha256=hashlib.sha256(data).hexdigest(), size=len(data))
     if campaign is None:
         rows["message"]["campaign_id"] = None
         for name in ("documents", "sections", "flags"):
             for row in rows[name]:
                 row["campaign_id"] = None
     rows["message"].update(subject=template["message"]["subject"], complete=1)
-    return mid, rows, list(blobs.values())
+    return mid, rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,8 +170,8 @@ def build(path: Path, base_file: Path, n_units: int, n_rounds: int, work: Path, 
 
     def flush() -> None:
         with db.conn:
-            for name in ("raw_messages", "blobs", "messages", "attachments", "documents", "sections", "flags"):
-                insert(db.conn, name, tables.pop(name, []), ignore=name == "blobs")
+            for name in ("raw_messages", "messages", "attachments", "documents", "sections", "flags"):
+                insert(db.conn, name, tables.pop(name, []))
 
     for c, campaign in enumerate(campaigns):
         senders = [(u.id, u.emails[0]) for u in campaign.units if (int(u.id[1:]) + c) % 10]
@@ -189,15 +186,13 @@ def build(path: Path, base_file: Path, n_units: int, n_rounds: int, work: Path, 
                 tag = f"h{n:06}"
                 raw = mail(kind, n % corpus.POOL, tag, campaign, sender, received, work)
                 claimed = kind != "unrelated"
-                mid, rows, blobs = distinct_clone(derived[kind], raw, tag, campaign.id if claimed else None,
-                                          unit if claimed else None, received, sender)
+                mid, rows = clone_rows(derived[kind], raw, campaign.id if claimed else None,
+                                       unit if claimed else None, received, sender)
                 tables.setdefault("raw_messages", []).append(
                     {"sha256": mid, "raw": raw, "size": len(raw), "stored_at": received.isoformat()})
                 tables.setdefault("messages", []).append(rows["message"])
                 for name in ("attachments", "documents", "sections", "flags"):
                     tables.setdefault(name, []).extend(rows[name])
-                tables.setdefault("blobs", []).extend(
-                    {"sha256": hashlib.sha256(b).hexdigest(), "content": b, "size": len(b)} for b in blobs)
                 n += 1
                 raw_bytes += len(raw)
                 if n % 500 == 0:

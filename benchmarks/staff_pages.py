@@ -86,7 +86,7 @@ def build(path: Path, base_file: Path, n_units: int, n_campaigns: int,
           n_templates: int = corpus.POOL) -> tuple[list[Campaign], int]:
     """The benchmark database at `path`; returns its campaigns and the number of mails."""
     from pipeline.flow import refresh_statuses
-    from pipeline.store import open_db, save_blob, save_campaigns
+    from pipeline.store import open_db, save_campaigns
 
     rounds = campaigns(base_file, n_units, n_campaigns)
     templates = _templates(rounds[0], n_templates)
@@ -94,8 +94,6 @@ def build(path: Path, base_file: Path, n_units: int, n_campaigns: int,
     save_campaigns(db, rounds)
     mails = 0
     with db.conn:
-        for blob in {b for t in templates for b in t["blobs"]}:
-            save_blob(db, blob)
         tables: dict[str, list[dict]] = {name: [] for name in ("messages", "attachments", "documents", "sections",
                                                                 "flags", "alerts")}
         raws = []

@@ -1,7 +1,7 @@
 """`intake archive`: a closed round moved out of the live database into a database file of its own.
 
-Everything of the round goes: its mails' raw bytes and where they came from, their derived rows
-and files, its cached statuses, alerts and staff decisions, and its campaign and units rows. The
+Everything of the round goes: its mails' raw bytes (their files inside) and where they came from,
+their derived rows, its cached statuses, alerts and staff decisions, and its campaign and units rows. The
 archive is a whole intake database (same schema), so `intake serve --db ARCHIVE` shows the round as
 it was, and the live database stays the size of the rounds still worked on. The rows are copied
 and committed first, counted, and only then deleted from the live database, so a failure at any
@@ -25,7 +25,6 @@ _MAILS = "select id from temp.archived_mails"
 _ROWS: tuple[tuple[str, str], ...] = (
     ("raw_messages", f"sha256 in ({_MAILS})"),
     ("message_sources", f"sha256 in ({_MAILS})"),
-    ("blobs", f"sha256 in (select sha256 from main.attachments where message in ({_MAILS}))"),
     ("messages", f"id in ({_MAILS})"),
     ("attachments", f"message in ({_MAILS})"),
     ("documents", f"message in ({_MAILS})"),
@@ -68,11 +67,8 @@ def archive(db: sqlite_utils.Database, campaign_id: str, path: str) -> int:
             raise ArchiveError(f"only {copied} of {moved} mails reached {path}; nothing was deleted")
         with db.conn:
             db.conn.execute("BEGIN IMMEDIATE")
-            for name, where in reversed(_ROWS):  # children first; a file another mail uses stays
-                if name != "blobs":
-                    db.conn.execute(f"DELETE FROM main.[{name}] WHERE {where}", [campaign_id] * where.count("?"))
-            db.conn.execute("DELETE FROM main.blobs WHERE sha256 NOT IN (SELECT sha256 FROM main.attachments "
-                            "WHERE sha256 IS NOT NULL)")
+            for name, where in reversed(_ROWS):  # children first
+                db.conn.execute(f"DELETE FROM main.[{name}] WHERE {where}", [campaign_id] * where.count("?"))
     finally:
         db.execute("DROP TABLE IF EXISTS temp.archived_mails")
         db.execute("DETACH DATABASE archive")

@@ -23,7 +23,7 @@ from extractors.model import Document, Extraction, Flag, Signature
 from extractors.readers import read_document
 from extractors.signatures import read_signatures
 from extractors.text import fold
-from pipeline.mime import Attachment, ParsedMail, content_key, parse_mail
+from pipeline.mime import Attachment, ParsedMail, attachment_id, content_key, parse_mail
 from pipeline.schema import bit
 from pipeline.store import now_iso, replace_derived, sha256
 from rules.attribution import MailSignals, attribute, campaign_score, campaign_score_bound
@@ -161,7 +161,7 @@ def failed_rows(message: str, detail: str) -> dict:
     return {
         "message": {"id": message, "derived_at": now_iso(), "subject": None, "auto_reply": 0, "n_files": 0,
                     "campaign_id": None, "unit_id": None},
-        "blobs": [], "attachments": [], "documents": [], "sections": [], "signatures": [],
+        "attachments": [], "documents": [], "sections": [], "signatures": [],
         "flags": [{"message": message, "kind": MailFlag.PROCESSING_ERROR, "detail": detail}],
     }
 
@@ -200,18 +200,16 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
 
     attachments, documents, sections, signatures = [], [], [], []
     for att in mail.attachments:
-        att_id = f"{message}:{att.part}"
         attachments.append({
-            "id": att_id, "message": message, "part": att.part, "filename": att.filename,
+            "id": attachment_id(message, att.part), "message": message, "part": att.part, "filename": att.filename,
             "content_type": att.content_type, "size": len(att.data), "sha256": sha256(att.data),
             "origin": att.origin,
         })
-    blobs = [att.data for att in mail.attachments]
     same = _same_texts(docs)
     trust_roots = extractor_config.current().trust_roots
     for part, att, doc in docs:
         ext: Extraction = extractions[part]
-        doc_id = f"{message}:{part}"
+        doc_id = attachment_id(message, part)
         file_signatures, signature_flags = read_signatures(att.data, doc.format, trust_roots)
         mentions = {}
         if campaign and ext.kind == "report":
@@ -226,7 +224,7 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             "signer_title": meta.signer_title, "missing_sections": json.dumps(ext.missing_sections),
             "mentions": json.dumps(mentions), "error": ext.error, "text": ext.text,
             "n_signatures": len(file_signatures), "signature_state": signature_state(file_signatures),
-            "same_as": f"{message}:{same[part]}" if part in same else None,
+            "same_as": attachment_id(message, same[part]) if part in same else None,
         })
         signatures += _signature_rows(doc_id, message, campaign.id if campaign else None, unit, file_signatures)
         for n, s in enumerate(ext.sections):
@@ -252,6 +250,6 @@ def _derive_rows(message: str, raw: bytes, campaigns: list[Campaign], internalda
             "campaign_id": campaign.id if campaign else None, "unit_id": unit, "unit_basis": unit_basis,
             "body_text": mail.body_text, "n_files": len(mail.attachments), "derived_at": now_iso(),
         },
-        "blobs": blobs, "attachments": attachments, "documents": documents, "sections": sections,
+        "attachments": attachments, "documents": documents, "sections": sections,
         "signatures": signatures, "flags": flags,
     }

@@ -83,6 +83,22 @@ class ParsedMail:
         return content_key(self)
 
 
+def attachment_id(message: str, part: str) -> str:
+    """The id of the attachment at `part` of the stored mail `message` (its sha256): attachments.id,
+    and documents.id when the file is a document."""
+    return f"{message}:{part}"
+
+
+def find_attachment(raw: bytes, message: str, ident: str, digest: str) -> Attachment | None:
+    """Attachment `ident` of the stored mail `message` whose bytes are `raw`, found again the way
+    deriving found it (parse_mail), if its bytes still hash to `digest`: the database keeps each
+    file only inside its raw mail. None when the mail has no such attachment (any longer)."""
+    for att in parse_mail(raw).attachments:
+        if attachment_id(message, att.part) == ident:
+            return att if hashlib.sha256(att.data).hexdigest() == digest else None
+    return None
+
+
 def content_key(mail: ParsedMail) -> str:
     """Identity of a submission: its Message-ID and its files. Deliveries of one mail are equal
     whatever was added on the way (Received headers, a group address's footer or subject tag, a

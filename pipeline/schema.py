@@ -2,9 +2,10 @@
 
 `ensure()` brings a database to this shape when it is opened: a new file is created at
 SCHEMA_VERSION; an older one is migrated version by version (MIGRATIONS), in one write transaction
-taken with BEGIN IMMEDIATE, so two commands opening one database at once never both migrate it;
-one already current is only read. Rows are written through `insert()` and `upsert()`, built from
-the declarations: a row naming a column its table does not have is an error, not a silent drift.
+taken with BEGIN IMMEDIATE, so two commands opening one database at once never both migrate it,
+then VACUUMed if that freed much of the file; one already current is only read. Rows are written
+through `insert()` and `upsert()`, built from the declarations: a row naming a column its table
+does not have is an error, not a silent drift.
 
 Each table has a role. Inputs (raw mail, where it came from, the IMAP checkpoint, the logs of
 polls and alerts, staff decisions) are never rewritten by derivation; `derived` tables are
@@ -15,6 +16,7 @@ where they changed; `cache` holds the computed statuses and the unit each mail c
 from __future__ import annotations
 
 import sqlite3
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,7 +25,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -57,8 +59,6 @@ TABLES: tuple[Table, ...] = (
     Table("message_sources", INPUT, {"source": str, "sha256": str, "internaldate": str, "seen_at": str,
                                      "gmail_id": str}, ("source", "sha256"),
           foreign_keys=(("sha256", "raw_messages", "sha256"),), indexes=(("sha256",), ("gmail_id",))),
-    # Attachment contents, content-addressed: derived, but shared between mails, so never deleted with one.
-    Table("blobs", DERIVED, {"sha256": str, "content": bytes, "size": int}, "sha256"),
     # One row per derived mail, written in the same transaction as the rest of its rows: the mail's
     # marker of a whole derivation. `complete` is 1 for those; NULL for a mail derived by an intake
     # of schema version 2 or older, which could stop halfway through a mail and leave this row
@@ -71,10 +71,12 @@ TABLES: tuple[Table, ...] = (
         "complete": int,
     }, "id", foreign_keys=(("id", "raw_messages", "sha256"),),
         indexes=(("campaign_id", "unit_id"), ("message_id",), ("received_at",))),
+    # Every file of a mail, an archive's members included. Its bytes are kept only inside the raw mail,
+    # found again by `part` (pipeline/mime.py find_attachment); sha256 tells they are still the same.
     Table("attachments", DERIVED, {
         "id": str, "message": str, "part": str, "filename": str, "content_type": str, "size": int,
         "sha256": str, "origin": str,
-    }, "id", foreign_keys=(("message", "messages", "id"), ("sha256", "blobs", "sha256")), indexes=(("message",),)),
+    }, "id", foreign_keys=(("message", "messages", "id"),), indexes=(("message",),)),
     Table("documents", DERIVED, {
         "id": str, "message": str, "campaign_id": str, "filename": str, "format": str, "kind": str,
         "issuer": str, "number": str, "doc_date": str, "place": str, "doc_type": str, "summary": str,
@@ -204,10 +206,15 @@ def ensure(db: sqlite_utils.Database) -> None:
     conn = db.conn
     if version(conn) == SCHEMA_VERSION and _views_current(conn):
         return  # the common case: nothing to write, no lock taken
+    # A migration may make a table anew that others refer to (_rebuild): as SQLite's recipe for
+    # changing a table says, foreign keys are off meanwhile (the rows are all copied, none is lost).
+    foreign_keys = conn.execute("PRAGMA foreign_keys").fetchone()[0]
+    conn.execute("PRAGMA foreign_keys=OFF")
     conn.execute("BEGIN IMMEDIATE")  # one migrator at a time; the others wait, then find it done
     try:
         found = version(conn)
         _refuse_newer(found)
+        free_before = _free_bytes(conn)
         if not has_tables(conn):
             for table in TABLES:
                 _create(db, table)
@@ -224,6 +231,36 @@ def ensure(db: sqlite_utils.Database) -> None:
     except BaseException:
         conn.rollback()
         raise
+    finally:
+        conn.execute(f"PRAGMA foreign_keys={foreign_keys}")
+    if found < SCHEMA_VERSION:
+        _reclaim(conn, _free_bytes(conn) - free_before, found)
+
+
+# A migration that leaves this share of the file free (a table dropped) gives the space back to the disk.
+RECLAIM_SHARE = 0.25
+
+
+def _free_bytes(conn: sqlite3.Connection) -> int:
+    """Bytes of the file's free pages: what a VACUUM would give back."""
+    return conn.execute("PRAGMA freelist_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+
+
+def _reclaim(conn: sqlite3.Connection, freed: int, found: int) -> None:
+    """VACUUM, which cannot run inside the migration's transaction, when the migration from version
+    `found` freed `freed` bytes, RECLAIM_SHARE of the file or more; a VACUUM that fails (another
+    process writing, no room for its copy) leaves the space free for new rows, said in one line."""
+    size = conn.execute("PRAGMA page_count").fetchone()[0] * conn.execute("PRAGMA page_size").fetchone()[0]
+    if freed <= 0 or freed < RECLAIM_SHARE * size:
+        return
+    print(f"note: reclaiming {_free_bytes(conn) / 2**20:.0f} MB freed by migrating the database from schema "
+          f"version {found} to {SCHEMA_VERSION} (VACUUM: a few minutes for gigabytes)", file=sys.stderr)
+    try:
+        conn.execute("VACUUM")
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # in WAL mode the file shrinks at the checkpoint
+    except sqlite3.OperationalError as exc:
+        print(f"note: the space was not reclaimed ({exc}): new rows reuse it; `sqlite3 DB 'VACUUM'` returns it "
+              "to the disk", file=sys.stderr)
 
 
 def check(conn: sqlite3.Connection) -> None:
@@ -386,8 +423,19 @@ def _v7(db: sqlite_utils.Database) -> None:
     _add_missing_indexes(db)
 
 
+def _v8(db: sqlite_utils.Database) -> None:
+    """Each attachment kept once (issue 19): the `blobs` table, which held every file a second time
+    beside the raw mail it came in, dropped, and the key attachments.sha256 -> blobs with it;
+    downloads find the file in its raw mail. ensure() then gives the space back (VACUUM)."""
+    attachments = BY_NAME["attachments"]
+    if any(key[2] == "blobs" for key in db.conn.execute("PRAGMA foreign_key_list([attachments])")):
+        _rebuild(db, attachments)
+    db.conn.execute("DROP TABLE IF EXISTS [blobs]")
+
+
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
-MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7}
+MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
+                                                                   8: _v8}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:

@@ -1,7 +1,7 @@
 """The SQLite database: raw messages first, everything else derived and rebuildable.
 
 The shape is declared in pipeline/schema.py and brought up to date by `open_db()`. One function
-here per kind of write; each is one transaction (`save_blob` joins its caller's).
+here per kind of write; each is one transaction.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ import json
 import os
 import sqlite3
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 from urllib.parse import quote
@@ -121,36 +120,16 @@ def _source_row(source: str, digest: str, internaldate: datetime | None) -> dict
             "internaldate": internaldate.isoformat() if internaldate else None}
 
 
-@dataclass(frozen=True)
-class SpooledBlob:
-    """An attachment's bytes in a file (a worker's, pipeline/workers.py), to be streamed into the
-    blobs table instead of sent whole through the pool's pipe."""
-
-    path: str
-    sha256: str
-    size: int
-
-
-_STREAM_CHUNK = 1024 * 1024
-
-
-def _insert_streamed(conn: sqlite3.Connection, table: str, row: dict[str, Any], column: str,
-                     content: bytes | SpooledBlob) -> bool:
+def _insert_streamed(conn: sqlite3.Connection, table: str, row: dict[str, Any], column: str, content: bytes) -> bool:
     """INSERT OR IGNORE `row` with `content` in `column`, written through SQLite's blob API: bound
     as a parameter, a big value is copied by SQLite once more. True when the row was new."""
-    size = content.size if isinstance(content, SpooledBlob) else len(content)
     names = ", ".join(f"[{c}]" for c in [*row, column])
     cursor = conn.execute(f"INSERT OR IGNORE INTO [{table}] ({names}) VALUES ({', '.join('?' for _ in row)}, "
-                          "zeroblob(?))", [*row.values(), size])
+                          "zeroblob(?))", [*row.values(), len(content)])
     if cursor.rowcount != 1 or cursor.lastrowid is None:
         return False
     with conn.blobopen(table, column, cursor.lastrowid) as blob:
-        if isinstance(content, SpooledBlob):
-            with open(content.path, "rb") as f:
-                while chunk := f.read(_STREAM_CHUNK):
-                    blob.write(chunk)
-        else:
-            blob.write(content)
+        blob.write(content)
     return True
 
 
@@ -179,24 +158,15 @@ def add_source(db: sqlite_utils.Database, source: str, digest: str, internaldate
         schema.insert(db.conn, "message_sources", [_source_row(source, digest, internaldate)], ignore=True)
 
 
-def save_blob(db: sqlite_utils.Database, data: bytes | SpooledBlob) -> str:
-    """Store an attachment's bytes once (content-addressed); returns their sha256."""
-    digest, size = (data.sha256, data.size) if isinstance(data, SpooledBlob) else (sha256(data), len(data))
-    _insert_streamed(db.conn, "blobs", {"sha256": digest, "size": size}, "content", data)
-    return digest
-
-
 def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, Any]) -> None:
-    """Replace every derived row of one mail with `rows` ({"message": row, "blobs": [bytes or SpooledBlob],
-    table: [rows]} for the other per-mail tables), in one transaction: a crash leaves the old
-    rows or the new ones, never a mix."""
+    """Replace every derived row of one mail with `rows` ({"message": row, table: [rows]} for the
+    other per-mail tables), in one transaction: a crash leaves the old rows or the new ones, never
+    a mix. An attachment's bytes are not among them: they stay inside the raw mail."""
     with db.conn:
         for table in schema.PER_MAIL:
             column = "id" if table == "messages" else "message"
             db.conn.execute(f"delete from [{table}] where [{column}] = ?", [message])
         schema.insert(db.conn, "messages", [{**rows["message"], "complete": 1}])
-        for blob in rows["blobs"]:
-            save_blob(db, blob)
         for table in reversed(schema.PER_MAIL[:-1]):  # parents before the rows that refer to them
             schema.insert(db.conn, table, rows[table])
 

@@ -4,8 +4,8 @@ Parsing, reading and analyzing a mail (`derive_rows`) is pure and CPU bound: it 
 processes. The parent only stores raw bytes (before submitting, so a crash is repaired by
 `derive_pending`) and writes each mail's rows in one transaction, in the order the mails came.
 At most `2 * workers` mails are in flight, so memory stays flat however big the mailbox is. A mail
-or attachment of 1 MB or more crosses the pipes as a file in a spool folder beside the database,
-so that a big one is not held pickled on both sides too.
+of 1 MB or more crosses to its worker as a file in a spool folder beside the database, so that a
+big one is not held pickled on both sides too.
 
 The workers get the parent's extractor settings, with the LibreOffice and tesseract semaphores
 shared by the whole pool: the INTAKE_SOFFICE_JOBS / INTAKE_OCR_JOBS limits hold for the machine,
@@ -37,7 +37,7 @@ import sqlite_utils
 
 from extractors import config as extractor_config
 from pipeline.derive import Derived, derive_rows, failed_rows, write_rows
-from pipeline.store import SpooledBlob, load_raw, sha256
+from pipeline.store import load_raw
 from rules import mentions
 from rules.campaign import Campaign
 
@@ -47,12 +47,20 @@ IN_FLIGHT_PER_WORKER = 2  # enough to keep every worker busy while the parent wr
 PR_SET_PDEATHSIG = 1
 
 
+@dataclass(frozen=True)
+class SpooledMail:
+    """A mail's bytes in a file of the spool folder, for a worker to read instead of receiving them
+    whole through the pool's pipe."""
+
+    path: str
+
+
 @dataclass
 class DeriveJob:
     digest: str
     # None: read from the raw store (by the parent: SQLite cannot be used in a process forked while
-    # another thread was inside it); a SpooledBlob: the bytes in a spool file, for a worker.
-    raw: bytes | SpooledBlob | None
+    # another thread was inside it); a SpooledMail: the bytes in a spool file, for a worker.
+    raw: bytes | SpooledMail | None
     internaldate: datetime | None
     source: str  # where the mail came from, for the log
 
@@ -76,7 +84,7 @@ def _timed(job: DeriveJob, campaigns: list[Campaign], store: sqlite3.Connection 
 
 
 def _raw(job: DeriveJob, store: sqlite3.Connection | None) -> bytes:
-    if isinstance(job.raw, SpooledBlob):
+    if isinstance(job.raw, SpooledMail):
         with open(job.raw.path, "rb") as f:
             return f.read()
     if job.raw is not None:
@@ -91,20 +99,39 @@ def _database_file(db: sqlite_utils.Database) -> str | None:
     return next((row[2] for row in db.conn.execute("PRAGMA database_list") if row[1] == "main"), None) or None
 
 
+SPOOL_MIN_BYTES = 1024 * 1024  # smaller mails go through the pipe
+
+
+def _spooled(data: bytes, spool: str | None) -> bytes | SpooledMail:
+    """`data` in a file of `spool` when it is big, else (or when the file cannot be written) itself."""
+    if len(data) < SPOOL_MIN_BYTES or spool is None:
+        return data
+    try:
+        fd, path = tempfile.mkstemp(dir=spool)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+    except OSError:  # a full disk: the bytes go through the pipe
+        return data
+    return SpooledMail(path)
+
+
+def _unspool(raw: bytes | SpooledMail | None) -> None:
+    if isinstance(raw, SpooledMail):
+        with contextlib.suppress(OSError):
+            os.unlink(raw.path)
+
+
 # ---- in the worker processes
 
 _campaigns: list[Campaign] = []
-_spool: str | None = None
-SPOOL_MIN_BYTES = 1024 * 1024  # smaller mails and attachments go through the pipe
 
 
 def _init_worker(campaigns: list[Campaign], config: extractor_config.ExtractorConfig, soffice_slots: Any,
-                 ocr_slots: Any, parent: int, spool: str | None) -> None:
+                 ocr_slots: Any, parent: int) -> None:
     """Runs once in each worker: the campaigns (sent once, not with every mail), the parent's
-    extractor settings with the pool's semaphores, the spool folder of big attachments, and the
-    signals a worker must not act on."""
-    global _campaigns, _spool
-    _campaigns, _spool = campaigns, spool
+    extractor settings with the pool's semaphores, and the signals a worker must not act on."""
+    global _campaigns
+    _campaigns = campaigns
     extractor_config.configure(config, (soffice_slots, ocr_slots))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler a poller installed before forking
@@ -123,31 +150,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _derive_in_worker(job: DeriveJob) -> tuple[dict, float]:
-    """A mail's rows, its big attachments left in spool files: a big mail or attachment crosses the
-    pool's pipes as a file name, never whole (pickled, it is one more copy on each side)."""
-    rows, seconds = _timed(job, _campaigns, None)
-    rows["blobs"] = [_spooled(data, _spool) for data in rows["blobs"]]
-    return rows, seconds
-
-
-def _spooled(data: bytes, spool: str | None, digest: str | None = None) -> bytes | SpooledBlob:
-    """`data` in a file of `spool` when it is big, else (or when the file cannot be written) itself."""
-    if len(data) < SPOOL_MIN_BYTES or spool is None:
-        return data
-    try:
-        fd, path = tempfile.mkstemp(dir=spool)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-    except OSError:  # a full disk: the bytes go through the pipe, and the parent's write says why
-        return data
-    return SpooledBlob(path, digest or sha256(data), len(data))
-
-
-def _unspool(items: Iterable[object]) -> None:
-    for item in items:
-        if isinstance(item, SpooledBlob):
-            with contextlib.suppress(OSError):
-                os.unlink(item.path)
+    return _timed(job, _campaigns, None)
 
 
 class _Pool:
@@ -162,7 +165,7 @@ class _Pool:
         config = extractor_config.current()
         self.spool = _spool_folder(database)
         self.initargs = (campaigns, config, self.ctx.BoundedSemaphore(config.soffice_jobs),
-                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid(), self.spool)
+                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid())
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -189,7 +192,7 @@ class _Pool:
 
 def _spool_folder(database: str | None) -> str | None:
     """A new folder beside the database (the same disk, never a tmpfs /tmp that would hold the files
-    in memory) for the big mails and attachments crossing the pool; None when it cannot be made."""
+    in memory) for the big mails crossing the pool; None when it cannot be made."""
     if database is None:
         return None
     try:
@@ -208,7 +211,7 @@ class _Writer:
         try:
             derived = write_rows(self.db, job.digest, rows)
         finally:
-            _unspool([job.raw, *rows["blobs"]])
+            _unspool(job.raw)
         self.count += 1
         log.info("%s %s: campaign %s, unit %s, documents %s, %.2f s", job.source, job.digest[:12],
                  derived.campaign or "-", derived.unit or "-", ", ".join(derived.kinds) or "-", seconds)
@@ -232,7 +235,7 @@ def derive_in_order(db: sqlite_utils.Database, jobs: Iterable[DeriveJob], campai
         for job in jobs:
             pool = pool or _Pool(workers, campaigns, _database_file(db))
             raw = job.raw if isinstance(job.raw, bytes) else load_raw(db.conn, job.digest)
-            job = dataclasses.replace(job, raw=_spooled(raw, pool.spool, job.digest))
+            job = dataclasses.replace(job, raw=_spooled(raw, pool.spool))
             del raw
             pending.append((job, pool.submit(job)))
             while len(pending) >= IN_FLIGHT_PER_WORKER * workers:

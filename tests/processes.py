@@ -87,7 +87,7 @@ def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
     return [r[1] for r in conn.execute(f"PRAGMA table_info([{table}])") if r[1] not in skip]
 
 
-def rows(db_path: Path, tables: tuple[str, ...] = ("raw_messages", "message_sources", "blobs", *PER_MAIL,
+def rows(db_path: Path, tables: tuple[str, ...] = ("raw_messages", "message_sources", *PER_MAIL,
                                                  "submissions")) -> dict[str, list[tuple]]:
     """Every row of `tables`, sorted, without the columns that only say when."""
     conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)

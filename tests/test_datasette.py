@@ -40,7 +40,7 @@ def test_tables_carry_vietnamese_titles_and_raw_tables_are_hidden(datasette):
     assert "Tình trạng nộp báo cáo" in get(datasette, "/demo/unit_status").text
     assert "Nội dung theo đề cương" in get(datasette, "/demo/sections").text
     tables = {t["name"]: t for t in get(datasette, "/demo.json").json()["tables"]}
-    assert tables["raw_messages"]["hidden"] and tables["blobs"]["hidden"]
+    assert tables["raw_messages"]["hidden"] and tables["message_sources"]["hidden"]
 
 
 def test_section_search_without_diacritics(datasette):

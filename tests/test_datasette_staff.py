@@ -4,14 +4,18 @@ canned queries, search with and without diacritics, downloads, escaping, login."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import re
 import shutil
+import sqlite3
 from datetime import datetime
 
 import pytest
 
 from pipeline.serve import build_datasette
+from pipeline.staff.downloads import content_disposition
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
+from tests.fixtures._docx_util import zip_bytes
 from tests.fixtures.mail import VN, build_mail
 from tests.fixtures.make_sample_inbox import EXPECTED
 
@@ -207,9 +211,63 @@ def test_attachment_and_raw_mail_download_as_attachments(ds):
     assert response.headers["x-content-type-options"] == "nosniff"
 
 
+def test_every_kind_of_attachment_downloads_from_its_raw_mail(tmp_path):
+    """The database keeps a file only inside its raw mail: a download finds it again where deriving
+    did, byte for byte, whatever held it (a zip in a zip, a .msg attached as a file, a forwarded
+    message/rfc822, a uuencoded file in a plain body, winmail.dat, a stored .msg mail)."""
+    from tests.fixtures.outlook import File, Item, build_msg
+    from tests.fixtures.tnef import build_tnef
+    from tests.test_mime_quirks import plain, uuencode
+    from tests.test_readers import docx_bytes
+
+    report, quy_che = docx_bytes("BÁO CÁO", "I. TÌNH HÌNH", "Nội dung."), docx_bytes("QUY CHẾ DÂN CHỦ")
+    nested = zip_bytes({"Báo cáo.docx": report, "phu-luc/ho-so.zip": zip_bytes({"Quy chế.docx": quy_che})})
+    item = Item(subject="Báo cáo NQ03", sender=("Văn thư", "vanthu@stc.example.vn"), body="Gửi kèm.",
+                delivered=datetime(2022, 6, 10, 9, 0, tzinfo=VN), attachments=[File("Công văn.pdf", b"%PDF-1.4 cv")])
+
+    def sent(day: int, hour: int, **kwargs) -> bytes:
+        return build_mail(sender="dangbo@snv.example.vn", sender_name="Đảng ủy Sở Nội vụ",
+                          subject="Báo cáo sơ kết NQ03", received=datetime(2022, 6, day, hour, tzinfo=VN), **kwargs)
+
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for n, raw in enumerate([
+            sent(10, 9, attachments=[("Hồ sơ.zip", nested)]),
+            sent(10, 10, attachments=[("Thư gốc.msg", build_msg(item))]),
+            sent(10, 11, forward_of=sent(9, 9, attachments=[("Quyết định.pdf", b"%PDF-1.4 qd")])),
+            plain("Kính gửi,\n\n" + uuencode("Bao cao.docx", report) + "\n"),
+            sent(10, 12, attachments=[("winmail.dat", build_tnef([("Phụ lục.pdf", b"%PDF-1.4 pl")]))])]):
+        (inbox / f"{n}.eml").write_bytes(raw)
+    (inbox / "5.msg").write_bytes(build_msg(item))
+    path = ingest_into(tmp_path, inbox)
+    ds = start(path, env={})
+    files = get(ds, "/demo/attachments.json", params={"_shape": "array", "_size": "max"}).json()
+    assert {f["origin"] for f in files} == {"mime", "zip", "forwarded", "uuencode", "tnef"}
+    assert "2/phu-luc/ho-so.zip/Quy chế.docx" in {f["part"] for f in files}  # a member of the zip in the zip
+    want = {"Báo cáo.docx": report, "Quy chế.docx": quy_che, "Hồ sơ.zip": nested, "Công văn.pdf": b"%PDF-1.4 cv",
+            "Quyết định.pdf": b"%PDF-1.4 qd", "Bao cao.docx": report, "Phụ lục.pdf": b"%PDF-1.4 pl"}
+    for f in files:
+        response = get(ds, "/-/tai-ve/demo/tep", params={"id": f["id"]})
+        assert response.status_code == 200, f
+        assert hashlib.sha256(response.content).hexdigest() == f["sha256"]
+        assert want.get(f["filename"], response.content) == response.content, f["filename"]
+        assert response.headers["content-disposition"] == content_disposition(f["filename"])
+        assert response.headers["content-type"] == "application/octet-stream"
+    assert want.keys() <= {f["filename"] for f in files}
+
+    unknown = get(ds, "/-/tai-ve/demo/tep", params={"id": files[0]["message"] + ":9"})
+    assert unknown.status_code == 404 and "Không tìm thấy tệp đính kèm" in unknown.text
+    conn = sqlite3.connect(path)
+    with conn:  # the bytes found in the mail are no longer those derived
+        conn.execute("update attachments set sha256 = ? where id = ?", ["0" * 64, files[0]["id"]])
+    conn.close()
+    changed = get(ds, "/-/tai-ve/demo/tep", params={"id": files[0]["id"]})
+    assert changed.status_code == 404 and "không còn đọc được từ thư gốc" in changed.text
+
+
 def test_datasette_blob_renderer_also_downloads(ds):
-    sha = rows(ds, "blobs", _col="sha256")[0]["sha256"]
-    response = get(ds, f"/demo/blobs/{sha}.blob", params={"_blob_column": "content"})
+    sha = rows(ds, "raw_messages", _col="sha256")[0]["sha256"]
+    response = get(ds, f"/demo/raw_messages/{sha}.blob", params={"_blob_column": "raw"})
     assert response.status_code == 200
     assert response.headers["content-disposition"].startswith("attachment")
     assert response.headers["x-content-type-options"] == "nosniff"
@@ -286,7 +344,7 @@ def test_anonymous_refused_and_staff_allowed_with_a_password(sample_db, tmp_path
             assert response.status_code in (302, 403), path
             assert "Tình trạng" not in response.text
         assert get(ds, "/").headers["location"] == "/-/login?next=%2F"
-        for path in ("/demo/unit_status.json", "/-/metadata.json", "/demo/blobs.json"):
+        for path in ("/demo/unit_status.json", "/-/metadata.json", "/demo/raw_messages.json"):
             assert get(ds, path).status_code == 403, path
         assert get(ds, "/-/login").status_code == 200 and "Đăng nhập" in get(ds, "/-/login").text
 

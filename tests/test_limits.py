@@ -16,7 +16,7 @@ from extractors.docx_reader import read_docx
 from extractors.limits import Limits, safe_limits
 from extractors.pdf_reader import read_pdf
 from extractors.readers import read_document
-from pipeline.mime import SLASH, parse_mail
+from pipeline.mime import SLASH, find_attachment, parse_mail
 from pipeline.settings import SettingError, load
 from tests.test_readers import cfb, docx_bytes
 
@@ -78,8 +78,9 @@ def test_too_large_attachment_is_kept_raw_but_not_read(run_cli, settings_env, tm
     (tmp_path / "m.eml").write_bytes(mail_with(("bao-cao.docx", big)))
     assert run_cli("ingest", str(tmp_path / "m.eml")).exit_code == 0
     db = sqlite3.connect(tmp_path / "intake.db")
-    stored = db.execute("select content from blobs where sha256 = ?", [hashlib.sha256(big).hexdigest()]).fetchone()
-    assert stored[0] == big
+    (message, ident, digest), = db.execute("select message, id, sha256 from attachments").fetchall()
+    raw = db.execute("select raw from raw_messages where sha256 = ?", [message]).fetchone()[0]
+    assert find_attachment(raw, message, ident, digest).data == big  # kept, inside its mail
     assert [r[0] for r in db.execute("select kind from flags where kind = 'too_large'")] == ["too_large"]
 
 
@@ -186,7 +187,7 @@ def test_mime_depth_is_capped(settings_env):
     assert "mime_limit" in kinds(mail.flags) and "INTAKE_MAX_MIME_DEPTH" in str(mail.flags)
 
 
-# ---- names are never paths; blobs are content-addressed -----------------------------------------
+# ---- names are never paths ----------------------------------------------------------------------
 HOSTILE = ["../../etc/passwd", "/abs/x.docx", "a\x00b.pdf", "y" * 5000 + ".pdf", "C:\\Users\\u\\bc.doc",
            "Báo cáo 12/BC-ĐU.docx"]
 
@@ -206,8 +207,6 @@ def test_attachment_names_are_never_paths(run_cli, tmp_path, monkeypatch):
     assert names[:3] == ["passwd", "x.docx", "ab.pdf"] and names[4:] == ["bc.doc", f"Báo cáo 12{SLASH}BC-ĐU.docx"]
     assert len(names[3]) == 200 and names[3].endswith(".pdf")
     assert not any("/" in n or "\\" in n or "\0" in n for n in names)
-    for digest, content in db.execute("select sha256, content from blobs"):
-        assert digest == hashlib.sha256(content).hexdigest()
     stored = {r[0] for r in db.execute("select sha256 from attachments")}
     assert stored == {hashlib.sha256(data).hexdigest() for _, data in files}
 
@@ -220,5 +219,5 @@ def test_encrypted_attachment_is_flagged_once(run_cli, tmp_path):
         db = sqlite3.connect(tmp_path / "intake.db")
         rows = db.execute("select kind, detail from flags where kind = 'encrypted'").fetchall()
         assert rows == [("encrypted", "password-protected .docx")]
-        assert db.execute("select count(*) from blobs").fetchone()[0] == 1  # the file is kept
+        assert db.execute("select count(*) from attachments").fetchone()[0] == 1  # the file is kept
         db.close()

@@ -6,18 +6,24 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import hashlib
 import json
+import random
+import re
 import sqlite3
 import threading
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from pipeline import schema
 from pipeline.flow import ingest, refresh_statuses, reprocess
+from pipeline.mime import parse_mail
 from pipeline.store import open_db, save_campaigns
 from rules.campaign import Unit, load_campaign
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
+from tests.fixtures.mail import VN, build_mail
 
 RELEASE_1 = Path(__file__).parent / "fixtures" / "release-1.db.gz"  # tests/fixtures/make_release_db.py
 INPUTS = [t.name for t in schema.TABLES if t.role == schema.INPUT]
@@ -61,9 +67,12 @@ def shape(conn: sqlite3.Connection) -> dict[str, object]:
 
 
 def test_a_database_of_the_first_release_is_migrated_with_nothing_lost(tmp_path, run_cli):
+    from tests.test_datasette_staff import get, start
+
     path, original = release_db(tmp_path, "migrated.db"), release_db(tmp_path)
     kept = [t for t in schema.TABLES if columns(path, t.name)]  # the tables the release had
     before = {t.name: rows(path, t.name) for t in kept}
+    blobs = dict(rows(path, "blobs", ["sha256", "content"]))  # the files, a second time, until version 8
     had = {t.name: columns(path, t.name) for t in kept}
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
     assert all(before[t] for t in INPUTS if t in before)  # the fixture has every kind of input it knew
@@ -72,6 +81,10 @@ def test_a_database_of_the_first_release_is_migrated_with_nothing_lost(tmp_path,
     assert {t.name: rows(path, t.name, had[t.name]) for t in kept} == before  # nothing lost or rewritten
     assert shape(db.conn) == shape(open_db(str(tmp_path / "new.db")).conn)  # the shape a new database has
     db.close()
+    ds = start(str(path), env={})  # each file found again in its raw mail, as the release kept it
+    downloads = {digest: get(ds, "/-/tai-ve/migrated/tep", params={"id": ident}).content
+                 for ident, digest in rows(path, "attachments", ["id", "sha256"])}
+    assert downloads == blobs and blobs
     # Derived again by this release: every input as it was, the statuses those of the release; and
     # a staff decision made on it kept through a reprocess.
     inputs = [t for t in INPUTS if t in before]
@@ -108,6 +121,66 @@ def test_a_database_from_before_staff_decisions_is_upgraded_in_place(tmp_path, c
     refresh_statuses(db, [campaign])  # the cache gains what it lacked at the next refresh
     assert {r[0] for r in db.execute("select distinct decisions from submissions")} == {"[]"}
     db.close()
+
+
+def as_version_7(path: Path) -> dict[str, bytes]:
+    """Give a database of this release the shape of schema version 7: every attachment's bytes a
+    second time in `blobs`, attachments.sha256 a key to it. Returns the blobs (sha256 -> bytes)."""
+    conn = sqlite3.connect(path)
+    blobs = {hashlib.sha256(a.data).hexdigest(): a.data for (raw,) in conn.execute("select raw from raw_messages")
+             for a in parse_mail(raw).attachments}
+    table = conn.execute("select sql from sqlite_master where name = 'attachments'").fetchone()[0]
+    keyed = table.replace('"attachments"', '"v7_attachments"').replace(
+        '"sha256" TEXT,', '"sha256" TEXT REFERENCES "blobs"("sha256"),')
+    with conn:
+        conn.execute('CREATE TABLE "blobs" ("sha256" TEXT PRIMARY KEY, "content" BLOB, "size" INTEGER)')
+        conn.executemany("insert into blobs values (?, ?, ?)", [(k, v, len(v)) for k, v in blobs.items()])
+        conn.execute(keyed)
+        conn.execute("insert into v7_attachments select * from attachments order by rowid")
+        conn.execute("drop table attachments")
+        conn.execute("alter table v7_attachments rename to attachments")
+        conn.execute("create index idx_attachments_message on attachments (message)")
+    conn.execute("PRAGMA user_version = 7")
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file holds it all: its size says how big it is
+    conn.close()
+    return blobs
+
+
+def test_a_database_of_schema_7_loses_blobs_shrinks_and_its_files_still_download(tmp_path, campaign, capsys):
+    """Version 8 keeps each file once, inside its raw mail: `blobs` is dropped, nothing else changes,
+    the file gives the space back, and every file downloads as the blob held it."""
+    from tests.test_datasette_staff import get, start
+
+    recording = random.Random(7).randbytes(3 * 2**20)
+    big = build_mail(sender="vanthu@snv.example.vn", sender_name="Văn thư", subject="Ghi âm hội nghị",
+                     received=datetime(2022, 6, 10, 9, tzinfo=VN), attachments=[("Ghi âm.mp3", recording)])
+    (tmp_path / "inbox").mkdir()
+    (tmp_path / "inbox" / "big.eml").write_bytes(big)
+    path = tmp_path / "intake.db"
+    db = open_db(str(path))
+    ingest(db, [str(SAMPLE_INBOX), str(tmp_path / "inbox")], [campaign], workers=1)
+    db.close()
+    blobs = as_version_7(path)
+    assert len(blobs) > 5 and hashlib.sha256(recording).hexdigest() in blobs
+    tables = [t.name for t in schema.TABLES]
+    before, size = {t: rows(path, t) for t in tables}, path.stat().st_size
+    capsys.readouterr()
+    db = open_db(str(path))
+    assert db.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION
+    assert "blobs" not in db.table_names()
+    assert {t: rows(path, t) for t in tables} == before
+    assert shape(db.conn) == shape(open_db(str(tmp_path / "new.db")).conn)
+    db.close()
+    note = capsys.readouterr().err.strip().splitlines()
+    assert len(note) == 1 and re.fullmatch(r"note: reclaiming \d+ MB freed by migrating the database from schema "
+                                           r"version 7 to 8 \(VACUUM.*\)", note[0]), note
+    assert path.stat().st_size < size - 0.95 * sum(map(len, blobs.values()))
+    ds = start(str(path), env={})
+    for ident, digest in rows(path, "attachments", ["id", "sha256"]):
+        response = get(ds, "/-/tai-ve/intake/tep", params={"id": ident})
+        assert response.status_code == 200 and response.content == blobs[digest], ident
+    open_db(str(path)).close()
+    assert capsys.readouterr().err == ""  # said once, when it happened
 
 
 def test_opening_a_current_database_takes_no_write_lock(tmp_path):

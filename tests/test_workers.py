@@ -3,23 +3,24 @@ mail that breaks its worker becomes a flag while the batch goes on."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 from datetime import datetime
 
 import pytest
 
-from pipeline import store
+from pipeline import workers as pool
 from pipeline.flow import ingest
 from pipeline.settings import SettingError, load
-from pipeline.store import SpooledBlob, open_db, save_blob
-from pipeline.workers import default_workers
+from pipeline.store import open_db
+from pipeline.workers import SpooledMail, default_workers
 from rules.campaign import load_campaign
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
 from tests.fixtures.mail import VN, build_mail
 
 DERIVED = {"messages": "id", "attachments": "id", "documents": "id", "sections": "id", "flags": "id",
-           "blobs": "sha256", "raw_messages": "sha256"}
+           "raw_messages": "sha256"}
 TIMESTAMPS = {"derived_at", "stored_at"}
 
 
@@ -58,14 +59,14 @@ def test_workers_setting(monkeypatch, run_cli):
             "Error: INTAKE_WORKERS must be a whole number of processes, at least 1, not 'two'"]
 
 
-def test_big_attachments_come_back_from_the_workers_in_spool_files_that_are_removed(tmp_path, monkeypatch):
+def test_a_big_mail_goes_to_its_worker_in_a_spool_file_that_is_removed(tmp_path, monkeypatch):
     recording = random.Random(1).randbytes(3 * 1024 * 1024)  # above SPOOL_MIN_BYTES
     mail = build_mail(sender="vanthu@dv1.example.vn", sender_name="Đơn vị 1", subject="Báo cáo kèm ghi âm",
                       received=datetime(2022, 6, 10, 9, 0, tzinfo=VN), attachments=[("Ghi am.mp3", recording)])
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "big.eml").write_bytes(mail)
-    stored: list[type] = []
-    monkeypatch.setattr(store, "save_blob", lambda db, data: stored.append(type(data)) or save_blob(db, data))
+    spooled, sent = pool._spooled, []
+    monkeypatch.setattr(pool, "_spooled", lambda data, spool: sent.append(spooled(data, spool)) or sent[-1])
     rows = []
     for workers in (1, 2):
         folder = tmp_path / str(workers)
@@ -73,10 +74,11 @@ def test_big_attachments_come_back_from_the_workers_in_spool_files_that_are_remo
         db = open_db(str(folder / "intake.db"))
         ingest(db, [str(tmp_path / "in")], [load_campaign(CAMPAIGN_FILE)], workers=workers)
         rows.append(_rows(db))
-        assert db.execute("select content from blobs").fetchall() == [(recording,)]
+        assert db.execute("select sha256, size from attachments").fetchall() == [
+            (hashlib.sha256(recording).hexdigest(), len(recording))]
         db.close()
         assert not [p.name for p in folder.iterdir() if p.name.startswith(".intake-spool-")]
-    assert rows[0] == rows[1] and stored == [bytes, SpooledBlob]
+    assert rows[0] == rows[1] and [type(s) for s in sent] == [SpooledMail]  # one worker: no pool, no spool
 
 
 # A campaign whose call-letter Message-ID trips when a mail replies to it: in the worker, while the
