@@ -63,10 +63,11 @@ def distinct(data: bytes, tag: str) -> bytes:
 
 
 @cache
-def _scan() -> bytes:
+def _scan(specks: str = "") -> bytes:
+    """A scanned report; `specks`: its first page made another image by a few dust specks."""
     from tests.fixtures.corpus import _scan as scan_of
 
-    return scan_of(corpus.pdf_report(1))
+    return scan_of(corpus.pdf_report(1), specks)
 
 
 @cache
@@ -81,8 +82,10 @@ def _doc(work: str) -> bytes:
     return (folder / "bao-cao.doc").read_bytes()
 
 
-def _files(kind: str, k: int, tag: str, work: Path) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]] | None]:
-    """(files, files of a forwarded mail or None) of a mail of `kind`."""
+def _files(kind: str, k: int, tag: str, work: Path,
+           own_scan: bool = False) -> tuple[list[tuple[str, bytes]], list[tuple[str, bytes]] | None]:
+    """(files, files of a forwarded mail or None) of a mail of `kind`; `own_scan`: a scan whose
+    page images are its own (no OCR reading of them is kept), as a new unit's is."""
     from tests.fixtures._docx_util import zip_bytes
 
     report, quy_che = distinct(corpus.docx_report(k), tag), distinct(corpus.quy_che(k, False), tag)
@@ -97,15 +100,16 @@ def _files(kind: str, k: int, tag: str, work: Path) -> tuple[list[tuple[str, byt
     if kind == "forward":
         return [], [("Bao cao.docx", report)]
     if kind == "scan":
-        return [("Bao cao scan.pdf", distinct(_scan(), tag))], None
+        return [("Bao cao scan.pdf", distinct(_scan(tag if own_scan else ""), tag))], None
     if kind == "doc":
         return [("Bao cao.doc", distinct(_doc(str(work)), tag))], None
     return [], None  # a note, or unrelated mail
 
 
-def mail(kind: str, k: int, tag: str, campaign: Campaign, sender: str, received: datetime, work: Path) -> bytes:
+def mail(kind: str, k: int, tag: str, campaign: Campaign, sender: str, received: datetime, work: Path,
+         own_scan: bool = False) -> bytes:
     """A real mail of `kind` for `campaign` from `sender`; `tag` makes it (and its files) unique."""
-    files, forwarded = _files(kind, k, tag, work)
+    files, forwarded = _files(kind, k, tag, work, own_scan)
     keyword = campaign.keywords[0]
     subject = {"note": f"Re: Hỏi về báo cáo {keyword}", "unrelated": "Giấy mời họp chi bộ"}.get(
         kind, f"Báo cáo sơ kết {keyword}")
@@ -144,13 +148,38 @@ class History:
 
 
 def templates(campaign: Campaign, work: Path) -> dict[str, dict]:
-    """The rows of one real mail of each kind of MIX, derived once by the real pipeline."""
+    """The rows of one real mail of each kind of MIX, derived once by the real pipeline, with the
+    outputs of LibreOffice and tesseract that ingest keeps."""
+    from extractors.config import use_tool_cache
     from pipeline.derive import derive_rows
+    from pipeline.tool_outputs import KeptOutputs
 
     received = datetime(2022, 6, 10, 9, tzinfo=VN)
-    return {kind: derive_rows(f"template-{kind}", mail(kind, 0, f"template-{kind}", campaign,
-                                                       campaign.units[0].emails[0], received, work), [campaign], None)
-            for kind in sorted(set(MIX))}
+    out = {}
+    for kind in sorted(set(MIX)):
+        outputs = KeptOutputs(lambda: None)
+        with use_tool_cache(outputs):
+            raw = mail(kind, 0, f"template-{kind}", campaign, campaign.units[0].emails[0], received, work)
+            out[kind] = derive_rows(f"template-{kind}", raw, [campaign], None)
+        out[kind]["tool_outputs"] = outputs.taken()
+    return out
+
+
+def kept_outputs(template: dict, raw: bytes) -> list[dict]:
+    """The tool outputs ingest of a clone, mail `raw`, would have kept: LibreOffice's .docx of each
+    of its own .doc files (the template's, under the key of those bytes), tesseract's as the
+    template's (a clone's scans are the template's page images, only their PDF's trailing bytes differ)."""
+    from extractors.convert import conversion_key, soffice_path
+    from pipeline.mime import parse_mail
+
+    kept = template.get("tool_outputs", [])
+    out = [row for row in kept if row["tool"] == "tesseract"]
+    converted = [row for row in kept if row["tool"] == "soffice"]
+    binary = soffice_path()
+    if converted and binary:
+        out += [dict(converted[0], key=conversion_key(binary, a.data, "doc")) for a in parse_mail(raw).attachments
+                if a.data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]  # Word 97-2003's OLE container
+    return out
 
 
 def build(path: Path, base_file: Path, n_units: int, n_rounds: int, work: Path, limit: int | None = None,
@@ -170,8 +199,9 @@ def build(path: Path, base_file: Path, n_units: int, n_rounds: int, work: Path, 
 
     def flush() -> None:
         with db.conn:
-            for name in ("raw_messages", "messages", "attachments", "documents", "sections", "flags"):
-                insert(db.conn, name, tables.pop(name, []))
+            for name in ("raw_messages", "messages", "attachments", "documents", "sections", "flags",
+                         "tool_outputs"):
+                insert(db.conn, name, tables.pop(name, []), ignore=name == "tool_outputs")
 
     for c, campaign in enumerate(campaigns):
         senders = [(u.id, u.emails[0]) for u in campaign.units if (int(u.id[1:]) + c) % 10]
@@ -193,6 +223,7 @@ def build(path: Path, base_file: Path, n_units: int, n_rounds: int, work: Path, 
                 tables.setdefault("messages", []).append(rows["message"])
                 for name in ("attachments", "documents", "sections", "flags"):
                     tables.setdefault(name, []).extend(rows[name])
+                tables.setdefault("tool_outputs", []).extend(kept_outputs(derived[kind], raw))
                 n += 1
                 raw_bytes += len(raw)
                 if n % 500 == 0:
@@ -218,7 +249,7 @@ def _new_mails(history: History, count: int, start: int, work: Path) -> Path:
             unit = quiet[i % len(quiet)]
             kind = MIX[(i * 7) % len(MIX)]
             raw = mail(kind, i % corpus.POOL, f"new{i:06}", campaign, unit.emails[0], received + timedelta(minutes=i),
-                       work)
+                       work, own_scan=True)
             f.write(b"From intake@example.vn Wed Jun  1 07:00:00 2022\n" + raw.replace(b"\r\n", b"\n") + b"\n")
     return path
 

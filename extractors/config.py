@@ -12,11 +12,13 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 
 from .certificates import TrustRoots
 from .limits import Limits
+from .toolcache import ToolCache
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,7 @@ class _State:
     config: ExtractorConfig
     soffice_slots: Slot
     ocr_slots: Slot
+    tool_cache: ToolCache | None = None
 
 
 def _fresh(config: ExtractorConfig) -> _State:
@@ -67,6 +70,20 @@ def soffice_slot() -> Slot:
 def ocr_slot() -> Slot:
     """Held while one tesseract run runs."""
     return _state.ocr_slots
+
+
+@contextmanager
+def use_tool_cache(cache: ToolCache | None) -> Iterator[None]:
+    """LibreOffice's and tesseract's outputs asked of and told to `cache` inside the block."""
+    before, _state.tool_cache = _state.tool_cache, cache
+    try:
+        yield
+    finally:
+        _state.tool_cache = before
+
+
+def tool_cache() -> ToolCache | None:
+    return _state.tool_cache
 
 
 def program(configured: str | None, *names: str) -> str | None:

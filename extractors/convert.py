@@ -14,9 +14,10 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from .config import current, program, soffice_slot
+from .config import current, program, soffice_slot, tool_cache
 from .limits import safe_limits
 from .model import Document, Flag, FlagKind
+from .toolcache import files_mark, key, remembered
 
 DEFAULT_TIMEOUT = 120.0
 _NAMES = {"doc": "Word 97-2003 .doc", "rtf": "RTF"}
@@ -39,12 +40,27 @@ def _timeout() -> float:
     return safe_limits().soffice_timeout  # INTAKE_SOFFICE_TIMEOUT, with the other limits
 
 
+_FILTER = "docx:MS Word 2007 XML"
+
+
 def to_docx(data: bytes, source_format: str, timeout: float | None = None) -> bytes:
-    """Convert .doc/.rtf bytes to .docx bytes. Raises ConverterMissing or ConversionFailed."""
+    """Convert .doc/.rtf bytes to .docx bytes (or the caller's remembered conversion of the same
+    bytes by the same LibreOffice). Raises ConverterMissing or ConversionFailed."""
     binary = soffice_path()
     if binary is None:
         raise ConverterMissing("LibreOffice is not installed")
-    timeout = _timeout() if timeout is None else timeout
+    return remembered(tool_cache(), "soffice", conversion_key(binary, data, source_format),
+                      lambda: _converted(binary, data, source_format, _timeout() if timeout is None else timeout))
+
+
+def conversion_key(binary: str, data: bytes, source_format: str) -> str:
+    """What LibreOffice's .docx of `data` is kept under: its program files, the filter, the input."""
+    program_dir = os.path.dirname(os.path.realpath(binary))
+    mark = files_mark([binary, os.path.join(program_dir, "soffice.bin")])
+    return key("soffice", mark, [_FILTER, source_format], data)
+
+
+def _converted(binary: str, data: bytes, source_format: str, timeout: float) -> bytes:
     with tempfile.TemporaryDirectory(prefix="intake-soffice-") as tmp:
         work = Path(tmp)
         source = work / f"input.{source_format}"
@@ -52,7 +68,7 @@ def to_docx(data: bytes, source_format: str, timeout: float | None = None) -> by
         out_dir = work / "out"
         profile = (work / "profile").as_uri()
         cmd = [binary, f"-env:UserInstallation={profile}", "--headless", "--invisible", "--nologo",
-               "--nodefault", "--norestore", "--nolockcheck", "--convert-to", "docx:MS Word 2007 XML",
+               "--nodefault", "--norestore", "--nolockcheck", "--convert-to", _FILTER,
                "--outdir", str(out_dir), str(source)]
         # HOME too: some builds still touch ~/.config before reading -env
         env = dict(os.environ, HOME=str(work), SAL_USE_VCLPLUGIN="svp")
@@ -108,4 +124,5 @@ def read_converted(data: bytes, source_format: str) -> Document:
     return doc
 
 
-__all__ = ["to_docx", "read_converted", "soffice_path", "ConverterMissing", "ConversionFailed", "DEFAULT_TIMEOUT"]
+__all__ = ["to_docx", "conversion_key", "read_converted", "soffice_path", "ConverterMissing", "ConversionFailed",
+           "DEFAULT_TIMEOUT"]

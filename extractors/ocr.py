@@ -22,11 +22,12 @@ from statistics import median
 
 from lxml import etree
 
-from .config import current, ocr_slot, program
+from .config import current, ocr_slot, program, tool_cache
 from .limits import safe_limits
 from .model import Document, Flag, FlagKind
 from .pdf_layout import column_bands, layout_document
 from .pdf_lines import Run
+from .toolcache import files_mark, key, remembered
 
 DEFAULT_DPI = 300
 DEFAULT_TIMEOUT = 120.0
@@ -84,12 +85,18 @@ def tesseract_path() -> str | None:
 
 
 @lru_cache(maxsize=8)
-def _languages(binary: str) -> frozenset[str]:
+def _listing(binary: str) -> tuple[frozenset[str], str | None]:
+    """The languages tesseract has data for, and the folder of that data (None when unsaid)."""
     try:
         out = subprocess.run([binary, "--list-langs"], capture_output=True, timeout=30, text=True)
     except (OSError, subprocess.SubprocessError):
-        return frozenset()
-    return frozenset(line.strip() for line in (out.stdout + out.stderr).splitlines()[1:] if line.strip())
+        return frozenset(), None
+    lines = (out.stdout + out.stderr).splitlines()
+    folder = _TESSDATA.search(lines[0]) if lines else None
+    return frozenset(line.strip() for line in lines[1:] if line.strip()), folder[1] if folder else None
+
+
+_TESSDATA = re.compile(r'"([^"]+)"')  # List of available languages in "/usr/share/tesseract-ocr/5/tessdata/" (3):
 
 
 def unavailable_reason() -> str | None:
@@ -97,7 +104,7 @@ def unavailable_reason() -> str | None:
     binary = tesseract_path()
     if binary is None:
         return "tesseract is not installed"
-    if "vie" not in _languages(binary):
+    if "vie" not in _listing(binary)[0]:
         return "tesseract has no Vietnamese data (tesseract-ocr-vie)"
     return None
 
@@ -105,7 +112,8 @@ def unavailable_reason() -> str | None:
 def ocr_png(png: bytes, scale: float, timeout: float | None = None,
             typical: float | None = None) -> tuple[list[Run], list[float]]:
     """OCR one page image (PNG or PGM bytes, `scale` pixels per point): its runs and its word
-    confidences (`typical`: see `parse_hocr`)."""
+    confidences (`typical`: see `parse_hocr`). tesseract's hOCR of the same image with the same
+    program, data and arguments is asked of the caller's cache first."""
     timeout = safe_limits().ocr_timeout if timeout is None else timeout  # INTAKE_OCR_TIMEOUT
     binary = tesseract_path()
     reason = unavailable_reason()
@@ -113,7 +121,15 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None,
         raise OcrUnavailable(reason or "tesseract is not installed")
     settings = _SETTINGS.get()
     # psm 6 by default (one uniform block) keeps a report's lines whole; layout gaps are split below
-    cmd = [binary, "-", "-", "-l", "vie", "--psm", settings.psm or current().ocr_psm, "hocr"]
+    arguments = ["-l", "vie", "--psm", settings.psm or current().ocr_psm, "hocr"]
+    folder = _listing(binary)[1]
+    mark = files_mark([binary, os.path.join(folder, "vie.traineddata") if folder else None])
+    hocr = remembered(tool_cache(), "tesseract", key("tesseract", mark, arguments, png),
+                      lambda: _tesseract([binary, "-", "-", *arguments], png, timeout))
+    return parse_hocr(hocr, scale, settings.lines, typical)
+
+
+def _tesseract(cmd: list[str], image: bytes, timeout: float) -> bytes:
     with ocr_slot():  # at most INTAKE_OCR_JOBS at once, across a worker pool
         # one thread: tesseract's OpenMP threads spin when cores are busy (measured 3 s -> 13 s a page
         # on a loaded 2-core machine); parallelism belongs to the caller
@@ -121,14 +137,14 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None,
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 env=env, start_new_session=True)
         try:
-            out, err = proc.communicate(png, timeout=timeout)
+            out, err = proc.communicate(image, timeout=timeout)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
             raise RuntimeError(f"tesseract timed out after {timeout:g} s") from None
     if proc.returncode != 0:
         raise RuntimeError(f"tesseract exited with {proc.returncode}: {err.decode(errors='replace')[-200:]}")
-    return parse_hocr(out, scale, settings.lines, typical)
+    return out
 
 
 def parse_hocr(hocr: bytes, scale: float, lines_read: list[OcrLine] | None = None,

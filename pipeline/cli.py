@@ -373,15 +373,21 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
 @rules_option
 @campaign_option
 @workers_option
-def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | None) -> None:
+@click.option("--rerun-tools", is_flag=True,
+              help="Run LibreOffice and tesseract again on every file, instead of reusing what they made "
+                   "of the same bytes before (reused only while their program and data files are unchanged)")
+def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | None, rerun_tools: bool) -> None:
     """Derive every stored mail again, after an extractor improved or a campaign file changed."""
     from pipeline.flow import reprocess as run_reprocess
+    from pipeline.tool_outputs import forget
 
     count = _workers(workers)
     campaigns = _campaigns(rules)
     if campaign_id:
         _pick(campaigns, campaign_id)
     db = _db(db_path)
+    if rerun_tools:
+        _run().say(f"{forget(db.conn)} kept outputs of LibreOffice and tesseract dropped")
     derived = []
 
     def written(*args: Any) -> None:

@@ -10,7 +10,8 @@ does not have is an error, not a silent drift.
 Each table has a role. Inputs (raw mail, where it came from, the IMAP checkpoint, the logs of
 polls and alerts, staff decisions) are never rewritten by derivation; `derived` tables are
 rebuilt per mail from the raw bytes (`intake reprocess`); `campaign` tables mirror the campaign files, written only
-where they changed; `cache` holds the computed statuses and the unit each mail counts for.
+where they changed; `cache` holds the computed statuses, the unit each mail counts for, and what
+LibreOffice and tesseract made of given bytes.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import sqlite_utils
 
 from rules.vocabulary import NOT_SUBMITTED, TERMS, Status
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 INPUT, DERIVED, CAMPAIGN, CACHE = "input", "derived", "campaign", "cache"
 
 
@@ -115,6 +116,11 @@ TABLES: tuple[Table, ...] = (
     Table("attributions", CACHE, {"campaign_id": str, "message": str, "unit_id": str, "basis": str,
                                   "counted": int, "decisions": str}, ("campaign_id", "message"),
           indexes=(("unit_id",), ("message",))),
+    # What LibreOffice (.doc -> .docx) and tesseract (page image -> hOCR) made of given bytes, zlib
+    # compressed, by extractors/toolcache.py's key (the tool's files, its arguments, the input's
+    # sha256): reading the same bytes again, as `intake reprocess` does, does not run them again.
+    # Kept across reprocess; `intake reprocess --rerun-tools` empties it.
+    Table("tool_outputs", CACHE, {"key": str, "tool": str, "output": bytes, "size": int, "made_at": str}, "key"),
     Table("campaigns", CAMPAIGN, {"id": str, "title": str, "deadline": str, "path": str, "outline": str,
                                   "closed": int, "timezone": str, "attachments": str}, "id",
           added_defaults={"closed": 0}),
@@ -424,6 +430,11 @@ def _v7(db: sqlite_utils.Database) -> None:
 
 
 def _v8(db: sqlite_utils.Database) -> None:
+    """tool_outputs: LibreOffice's and tesseract's outputs, kept for reading the same bytes again."""
+    _add_missing(db)
+
+
+def _v9(db: sqlite_utils.Database) -> None:
     """Each attachment kept once (issue 19): the `blobs` table, which held every file a second time
     beside the raw mail it came in, dropped, and the key attachments.sha256 -> blobs with it;
     downloads find the file in its raw mail. ensure() then gives the space back (VACUUM)."""
@@ -435,7 +446,7 @@ def _v8(db: sqlite_utils.Database) -> None:
 
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
-                                                                   8: _v8}
+                                                                   8: _v8, 9: _v9}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:

@@ -160,8 +160,9 @@ def add_source(db: sqlite_utils.Database, source: str, digest: str, internaldate
 
 def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, Any]) -> None:
     """Replace every derived row of one mail with `rows` ({"message": row, table: [rows]} for the
-    other per-mail tables), in one transaction: a crash leaves the old rows or the new ones, never
-    a mix. An attachment's bytes are not among them: they stay inside the raw mail."""
+    other per-mail tables, and optionally "tool_outputs": [rows] of the tool outputs reading it
+    made), in one transaction: a crash leaves the old rows or the new ones, never a mix. An
+    attachment's bytes are not among them: they stay inside the raw mail."""
     with db.conn:
         for table in schema.PER_MAIL:
             column = "id" if table == "messages" else "message"
@@ -169,6 +170,8 @@ def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, 
         schema.insert(db.conn, "messages", [{**rows["message"], "complete": 1}])
         for table in reversed(schema.PER_MAIL[:-1]):  # parents before the rows that refer to them
             schema.insert(db.conn, table, rows[table])
+        # LibreOffice's and tesseract's new outputs; one another process kept first stays
+        schema.insert(db.conn, "tool_outputs", rows.get("tool_outputs", ()), ignore=True)
 
 
 def save_campaigns(db: sqlite_utils.Database, campaigns: Iterable[Campaign]) -> set[str]:

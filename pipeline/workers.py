@@ -38,6 +38,7 @@ import sqlite_utils
 from extractors import config as extractor_config
 from pipeline.derive import Derived, derive_rows, failed_rows, write_rows
 from pipeline.store import load_raw
+from pipeline.tool_outputs import KeptOutputs, read_only
 from rules import mentions
 from rules.campaign import Campaign
 
@@ -77,9 +78,13 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _timed(job: DeriveJob, campaigns: list[Campaign], store: sqlite3.Connection | None) -> tuple[dict, float]:
+def _timed(job: DeriveJob, campaigns: list[Campaign], store: sqlite3.Connection | None,
+           outputs: KeptOutputs) -> tuple[dict, float]:
+    """A mail's rows, with the tool outputs reading it made (LibreOffice's, tesseract's) to keep."""
     started = time.perf_counter()
-    rows = derive_rows(job.digest, _raw(job, store), campaigns, job.internaldate)
+    with extractor_config.use_tool_cache(outputs):
+        rows = derive_rows(job.digest, _raw(job, store), campaigns, job.internaldate)
+    rows["tool_outputs"] = outputs.taken()
     return rows, time.perf_counter() - started
 
 
@@ -124,14 +129,16 @@ def _unspool(raw: bytes | SpooledMail | None) -> None:
 # ---- in the worker processes
 
 _campaigns: list[Campaign] = []
+_outputs = KeptOutputs(read_only(None))
 
 
 def _init_worker(campaigns: list[Campaign], config: extractor_config.ExtractorConfig, soffice_slots: Any,
-                 ocr_slots: Any, parent: int) -> None:
+                 ocr_slots: Any, parent: int, database: str | None) -> None:
     """Runs once in each worker: the campaigns (sent once, not with every mail), the parent's
-    extractor settings with the pool's semaphores, and the signals a worker must not act on."""
-    global _campaigns
-    _campaigns = campaigns
+    extractor settings with the pool's semaphores, the database's kept tool outputs (read-only),
+    and the signals a worker must not act on."""
+    global _campaigns, _outputs
+    _campaigns, _outputs = campaigns, KeptOutputs(read_only(database))
     extractor_config.configure(config, (soffice_slots, ocr_slots))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the parent decides
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler a poller installed before forking
@@ -150,7 +157,7 @@ def _die_with_parent(parent: int) -> None:
 
 
 def _derive_in_worker(job: DeriveJob) -> tuple[dict, float]:
-    return _timed(job, _campaigns, None)
+    return _timed(job, _campaigns, None, _outputs)
 
 
 class _Pool:
@@ -165,7 +172,7 @@ class _Pool:
         config = extractor_config.current()
         self.spool = _spool_folder(database)
         self.initargs = (campaigns, config, self.ctx.BoundedSemaphore(config.soffice_jobs),
-                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid())
+                         self.ctx.BoundedSemaphore(config.ocr_jobs), os.getpid(), database)
         self.executor = self._new()
 
     def _new(self) -> ProcessPoolExecutor:
@@ -226,8 +233,9 @@ def derive_in_order(db: sqlite_utils.Database, jobs: Iterable[DeriveJob], campai
     processing_error flag; the other mails in flight at that moment are derived again."""
     write = _Writer(db, on_written)
     if workers <= 1:
+        outputs = KeptOutputs(lambda: db.conn)
         for job in jobs:
-            write(job, *_timed(job, campaigns, db.conn))
+            write(job, *_timed(job, campaigns, db.conn, outputs))
         return write.count
     pool: _Pool | None = None
     pending: deque[tuple[DeriveJob, Future]] = deque()

@@ -72,7 +72,7 @@ def test_a_database_of_the_first_release_is_migrated_with_nothing_lost(tmp_path,
     path, original = release_db(tmp_path, "migrated.db"), release_db(tmp_path)
     kept = [t for t in schema.TABLES if columns(path, t.name)]  # the tables the release had
     before = {t.name: rows(path, t.name) for t in kept}
-    blobs = dict(rows(path, "blobs", ["sha256", "content"]))  # the files, a second time, until version 8
+    blobs = dict(rows(path, "blobs", ["sha256", "content"]))  # the files, a second time, until version 9
     had = {t.name: columns(path, t.name) for t in kept}
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1
     assert all(before[t] for t in INPUTS if t in before)  # the fixture has every kind of input it knew
@@ -123,31 +123,31 @@ def test_a_database_from_before_staff_decisions_is_upgraded_in_place(tmp_path, c
     db.close()
 
 
-def as_version_7(path: Path) -> dict[str, bytes]:
-    """Give a database of this release the shape of schema version 7: every attachment's bytes a
+def as_version_8(path: Path) -> dict[str, bytes]:
+    """Give a database of this release the shape of schema version 8: every attachment's bytes a
     second time in `blobs`, attachments.sha256 a key to it. Returns the blobs (sha256 -> bytes)."""
     conn = sqlite3.connect(path)
     blobs = {hashlib.sha256(a.data).hexdigest(): a.data for (raw,) in conn.execute("select raw from raw_messages")
              for a in parse_mail(raw).attachments}
     table = conn.execute("select sql from sqlite_master where name = 'attachments'").fetchone()[0]
-    keyed = table.replace('"attachments"', '"v7_attachments"').replace(
+    keyed = table.replace('"attachments"', '"v8_attachments"').replace(
         '"sha256" TEXT,', '"sha256" TEXT REFERENCES "blobs"("sha256"),')
     with conn:
         conn.execute('CREATE TABLE "blobs" ("sha256" TEXT PRIMARY KEY, "content" BLOB, "size" INTEGER)')
         conn.executemany("insert into blobs values (?, ?, ?)", [(k, v, len(v)) for k, v in blobs.items()])
         conn.execute(keyed)
-        conn.execute("insert into v7_attachments select * from attachments order by rowid")
+        conn.execute("insert into v8_attachments select * from attachments order by rowid")
         conn.execute("drop table attachments")
-        conn.execute("alter table v7_attachments rename to attachments")
+        conn.execute("alter table v8_attachments rename to attachments")
         conn.execute("create index idx_attachments_message on attachments (message)")
-    conn.execute("PRAGMA user_version = 7")
+    conn.execute("PRAGMA user_version = 8")
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the file holds it all: its size says how big it is
     conn.close()
     return blobs
 
 
-def test_a_database_of_schema_7_loses_blobs_shrinks_and_its_files_still_download(tmp_path, campaign, capsys):
-    """Version 8 keeps each file once, inside its raw mail: `blobs` is dropped, nothing else changes,
+def test_a_database_of_schema_8_loses_blobs_shrinks_and_its_files_still_download(tmp_path, campaign, capsys):
+    """Version 9 keeps each file once, inside its raw mail: `blobs` is dropped, nothing else changes,
     the file gives the space back, and every file downloads as the blob held it."""
     from tests.test_datasette_staff import get, start
 
@@ -160,7 +160,7 @@ def test_a_database_of_schema_7_loses_blobs_shrinks_and_its_files_still_download
     db = open_db(str(path))
     ingest(db, [str(SAMPLE_INBOX), str(tmp_path / "inbox")], [campaign], workers=1)
     db.close()
-    blobs = as_version_7(path)
+    blobs = as_version_8(path)
     assert len(blobs) > 5 and hashlib.sha256(recording).hexdigest() in blobs
     tables = [t.name for t in schema.TABLES]
     before, size = {t: rows(path, t) for t in tables}, path.stat().st_size
@@ -173,7 +173,7 @@ def test_a_database_of_schema_7_loses_blobs_shrinks_and_its_files_still_download
     db.close()
     note = capsys.readouterr().err.strip().splitlines()
     assert len(note) == 1 and re.fullmatch(r"note: reclaiming \d+ MB freed by migrating the database from schema "
-                                           r"version 7 to 8 \(VACUUM.*\)", note[0]), note
+                                           r"version 8 to 9 \(VACUUM.*\)", note[0]), note
     assert path.stat().st_size < size - 0.95 * sum(map(len, blobs.values()))
     ds = start(str(path), env={})
     for ident, digest in rows(path, "attachments", ["id", "sha256"]):

@@ -1,0 +1,55 @@
+"""What LibreOffice and tesseract made of given bytes, remembered by the caller, so that reading the
+same bytes again (`intake reprocess` after an upgrade of intake, the same attachment sent twice)
+does not run them again: they are most of the time a scan or a .doc takes.
+
+An output is known by the tool, the tool's own files (path, size and time of the program and of the
+data it reads: an upgraded package makes new keys), the arguments that change what it writes and
+the sha256 of its input. Extractors only ask and tell; where outputs are kept is the caller's
+(pipeline: a table of the database), installed with `extractors.config.use_tool_cache`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from typing import Protocol
+
+
+class ToolCache(Protocol):
+    def get(self, key: str) -> bytes | None: ...
+
+    def put(self, key: str, tool: str, output: bytes) -> None: ...
+
+
+def files_mark(paths: Iterable[str | None]) -> str:
+    """Path, size and modification time of each file (its real path), "-" for one that is absent."""
+    marks = []
+    for path in paths:
+        try:
+            real = os.path.realpath(path) if path else ""
+            info = os.stat(real)
+            marks.append(f"{real}:{info.st_size}:{info.st_mtime_ns}")
+        except OSError:
+            marks.append("-")
+    return "|".join(marks)
+
+
+def key(tool: str, mark: str, arguments: Iterable[str], data: bytes) -> str:
+    head = "\0".join([tool, mark, *arguments])
+    return hashlib.sha256(head.encode() + b"\0" + hashlib.sha256(data).digest()).hexdigest()
+
+
+def remembered(cache: ToolCache | None, tool: str, name: str, run: Callable[[], bytes]) -> bytes:
+    """`run()`'s output, from `cache` when it has the one `name` (a `key()`); a new one is told to
+    `cache`. Only what ran to the end is remembered: a failure (an exception) is tried again."""
+    if cache is None:
+        return run()
+    output = cache.get(name)
+    if output is None:
+        output = run()
+        cache.put(name, tool, output)
+    return output
+
+
+__all__ = ["ToolCache", "files_mark", "key", "remembered"]

@@ -1,0 +1,132 @@
+"""LibreOffice's and tesseract's outputs kept in the database: reading the same bytes again
+(`intake reprocess`) runs neither again, unless their program or data changed or staff ask."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sqlite3
+import subprocess
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from extractors.toolcache import key, remembered
+from tests.fixtures.corpus import _scan
+from tests.fixtures.documents import Report
+from tests.fixtures.mail import VN, build_mail
+
+pytestmark = pytest.mark.skipif(shutil.which("soffice") is None or shutil.which("tesseract") is None,
+                                reason="LibreOffice and tesseract needed")
+REPORT = Report("Đảng ủy Sở Nội vụ", issuer="ĐẢNG ỦY SỞ NỘI VỤ", number="60-BC/ĐU", date=(2022, 6, 10),
+                signer="Nguyễn Thị Mai")
+
+
+def _counting(tmp_path: Path, name: str) -> tuple[Path, Path]:
+    """A wrapper of the real program that writes its arguments to its log at each run."""
+    log, wrapper = tmp_path / f"{name}.log", tmp_path / name
+    wrapper.write_text(f'#!/bin/sh\necho "$*" >> "{log}"\nexec {shutil.which(name)} "$@"\n')
+    wrapper.chmod(0o755)
+    return wrapper, log
+
+
+def _runs(log: Path) -> int:
+    """How many files the program read (not counting `tesseract --list-langs`)."""
+    return sum("--list-langs" not in line for line in log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.fixture(scope="module")
+def inbox(tmp_path_factory) -> Path:
+    """A unit's mail with its report twice: as a Word 97-2003 .doc and as a scan."""
+    work = tmp_path_factory.mktemp("tools")
+    (work / "bao-cao.docx").write_bytes(REPORT.docx())
+    subprocess.run(["soffice", f"-env:UserInstallation={(work / 'profile').as_uri()}", "--headless",
+                    "--convert-to", "doc", "--outdir", str(work), str(work / "bao-cao.docx")],
+                   check=True, capture_output=True, timeout=120)
+    mail = build_mail(sender="vanthu@sonoivu.example.vn", sender_name="Văn thư", subject="Báo cáo sơ kết NQ03",
+                      received=datetime(2022, 6, 10, 9, tzinfo=VN),
+                      attachments=[("Bao cao so ket.doc", (work / "bao-cao.doc").read_bytes()),
+                                   ("Bao cao so ket (scan).pdf", _scan(REPORT.pdf()))])
+    path = work / "mail.eml"
+    path.write_bytes(mail)
+    return path
+
+
+def _texts(path: Path) -> list[tuple]:
+    conn = sqlite3.connect(path)
+    try:
+        return conn.execute("select d.filename, d.kind, d.text from documents d order by d.id").fetchall()
+    finally:
+        conn.close()
+
+
+def test_reprocess_reuses_what_libreoffice_and_tesseract_made(tmp_path, run_cli, monkeypatch, inbox):
+    soffice, soffice_log = _counting(tmp_path, "soffice")
+    tesseract, tesseract_log = _counting(tmp_path, "tesseract")
+    monkeypatch.setenv("INTAKE_SOFFICE", str(soffice))
+    monkeypatch.setenv("INTAKE_TESSERACT", str(tesseract))
+    database = tmp_path / "intake.db"
+
+    result = run_cli("ingest", str(inbox), "--workers", "2")
+    assert result.exit_code == 0, result.output
+    first = (_runs(soffice_log), _runs(tesseract_log))
+    assert first[0] == 1 and first[1] >= 2  # the .doc once, the scan's pages (and their columns)
+    kept = sqlite3.connect(database).execute("select tool, count(*) from tool_outputs group by tool").fetchall()
+    assert dict(kept).keys() == {"soffice", "tesseract"}
+    before = _texts(database)
+    assert len(before) == 2 and all(kind == "report" and len(text) > 1000 for _, kind, text in before)
+
+    for workers in ("2", "1"):  # through the pool, and in the process itself
+        result = run_cli("reprocess", "--workers", workers)
+        assert result.exit_code == 0, result.output
+        assert _runs(soffice_log) == first[0]  # LibreOffice not started again
+        assert _runs(tesseract_log) == first[1]
+        assert _texts(database) == before
+
+    result = run_cli("reprocess", "--rerun-tools", "--workers", "1")
+    assert result.exit_code == 0 and "kept outputs of LibreOffice and tesseract dropped" in result.output
+    assert _runs(soffice_log) == 2 * first[0] and _runs(tesseract_log) == 2 * first[1]
+    assert _texts(database) == before
+
+
+def test_an_upgraded_program_or_a_damaged_row_runs_the_tool_again(tmp_path, run_cli, monkeypatch, inbox):
+    soffice, soffice_log = _counting(tmp_path, "soffice")
+    monkeypatch.setenv("INTAKE_SOFFICE", str(soffice))
+    database = tmp_path / "intake.db"
+    assert run_cli("ingest", str(inbox), "--workers", "1").exit_code == 0
+    before = _texts(database)
+
+    stat = soffice.stat()
+    os.utime(soffice, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new package of it
+    assert run_cli("reprocess", "--workers", "1").exit_code == 0
+    assert _runs(soffice_log) == 2
+
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("update tool_outputs set output = x'00ff'")
+    conn.close()
+    assert run_cli("reprocess", "--workers", "1").exit_code == 0
+    assert _runs(soffice_log) == 3
+    assert _texts(database) == before
+
+
+def test_only_what_ran_to_the_end_is_remembered():
+    class Kept(dict):
+        def put(self, key, tool, output):
+            self[key] = output
+
+    kept = Kept()
+
+    def failing() -> bytes:
+        raise RuntimeError("tesseract timed out")
+
+    psm6, psm4 = (key("tesseract", "mark", ["--psm", psm], b"image") for psm in ("6", "4"))
+    with pytest.raises(RuntimeError):
+        remembered(kept, "tesseract", psm6, failing)
+    assert not kept
+    assert remembered(kept, "tesseract", psm6, lambda: b"<hocr/>") == b"<hocr/>"
+    assert remembered(kept, "tesseract", psm6, failing) == b"<hocr/>"
+    assert remembered(kept, "tesseract", psm4, lambda: b"<other/>") == b"<other/>"
+    assert len(kept) == 2 and psm6 != key("tesseract", "mark", ["--psm", "6"], b"other image")
+
