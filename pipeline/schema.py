@@ -16,6 +16,7 @@ LibreOffice and tesseract made of given bytes.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Mapping
@@ -470,6 +471,26 @@ def bit(value: bool | None) -> int | None:
 def truth(value: int | None) -> bool | None:
     """An INTEGER yes/no/not-checked column read back (NULL stays None: "not checked")."""
     return None if value is None else bool(value)
+
+
+def json_list(text: str | None) -> list:
+    """A JSON list column read back: [] for NULL, for "[]" (most cells, read without a parse) and
+    for anything not a list."""
+    value = _json(text) if text and text != "[]" else None
+    return value if isinstance(value, list) else []
+
+
+def json_dict(text: str | None) -> dict:
+    """A JSON object column read back: {} for NULL, for "{}" and for anything not an object."""
+    value = _json(text) if text and text != "{}" else None
+    return value if isinstance(value, dict) else {}
+
+
+def _json(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
 
 
 def _values(table: Table, rows: Iterable[Mapping[str, Any]]) -> list[list[Any]]:

@@ -162,16 +162,42 @@ def replace_derived(db: sqlite_utils.Database, message: str, rows: Mapping[str, 
     """Replace every derived row of one mail with `rows` ({"message": row, table: [rows]} for the
     other per-mail tables, and optionally "tool_outputs": [rows] of the tool outputs reading it
     made), in one transaction: a crash leaves the old rows or the new ones, never a mix. An
-    attachment's bytes are not among them: they stay inside the raw mail."""
+    attachment's bytes are not among them: they stay inside the raw mail. Rows already as given
+    are left alone (but for the time they were derived): a reprocess that changes nothing does not
+    rewrite the full-text index and every index."""
     with db.conn:
-        for table in schema.PER_MAIL:
-            column = "id" if table == "messages" else "message"
-            db.conn.execute(f"delete from [{table}] where [{column}] = ?", [message])
-        schema.insert(db.conn, "messages", [{**rows["message"], "complete": 1}])
-        for table in reversed(schema.PER_MAIL[:-1]):  # parents before the rows that refer to them
-            schema.insert(db.conn, table, rows[table])
+        if _as_stored(db.conn, message, rows):
+            db.conn.execute("update messages set derived_at = ?, complete = 1 where id = ?",
+                            [rows["message"]["derived_at"], message])
+        else:
+            for table in schema.PER_MAIL:
+                db.conn.execute(f"delete from [{table}] where [{_MAIL_COLUMN[table]}] = ?", [message])
+            schema.insert(db.conn, "messages", [{**rows["message"], "complete": 1}])
+            for table in reversed(schema.PER_MAIL[:-1]):  # parents before the rows that refer to them
+                schema.insert(db.conn, table, rows[table])
         # LibreOffice's and tesseract's new outputs; one another process kept first stays
         schema.insert(db.conn, "tool_outputs", rows.get("tool_outputs", ()), ignore=True)
+
+
+_MAIL_COLUMN = {table: "id" if table == "messages" else "message" for table in schema.PER_MAIL}
+# Not compared: when a mail was derived, whether wholly (always, once written), a flag's row number.
+_NOT_COMPARED = {"messages": {"derived_at", "complete"}, "flags": {"id"}}
+
+
+def _as_stored(conn: sqlite3.Connection, message: str, rows: Mapping[str, Any]) -> bool:
+    """Whether the mail's stored rows are `rows`, table by table, in the order they were written
+    (a row naming a column its table lacks never is: writing it says so)."""
+    for table in schema.PER_MAIL:
+        declared = schema.BY_NAME[table].columns
+        columns = [c for c in declared if c not in _NOT_COMPARED.get(table, ())]
+        given = [rows["message"]] if table == "messages" else rows[table]
+        if any(column not in declared for row in given for column in row):
+            return False
+        stored = conn.execute(f"select {', '.join(f'[{c}]' for c in columns)} from [{table}] "
+                              f"where [{_MAIL_COLUMN[table]}] = ? order by rowid", [message]).fetchall()
+        if stored != [tuple(row.get(c) for c in columns) for row in given]:
+            return False
+    return True
 
 
 def save_campaigns(db: sqlite_utils.Database, campaigns: Iterable[Campaign]) -> set[str]:

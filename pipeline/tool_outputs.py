@@ -2,8 +2,8 @@
 extractors' tool cache (extractors/toolcache.py).
 
 Mails are read in worker processes that never write: each looks outputs up on a read-only
-connection of its own and hands the new ones back with the mail's rows, and the parent writes
-them with the mail's rows, in the same transaction (pipeline/store.py replace_derived).
+connection of its own and hands the new ones back with the mail's rows, which the parent writes
+in one transaction (pipeline/store.py replace_derived).
 """
 
 from __future__ import annotations
@@ -18,13 +18,13 @@ from pipeline.store import now_iso
 
 class KeptOutputs:
     """A ToolCache over the table, read through `connect()` (opened at the first lookup: a worker
-    opens its own after the fork); what is new waits in `new` for the parent to save."""
+    opens its own after the fork); what is new waits for `taken()`, to go with the mail's rows."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection | None]) -> None:
         self._connect = connect
         self._conn: sqlite3.Connection | None = None
         self._opened = False
-        self.new: list[dict[str, Any]] = []
+        self._new: list[dict[str, Any]] = []
         self._pending: dict[str, bytes] = {}  # the new ones, for the same image read twice in one mail
 
     def get(self, key: str) -> bytes | None:
@@ -42,12 +42,12 @@ class KeptOutputs:
 
     def put(self, key: str, tool: str, output: bytes) -> None:
         self._pending[key] = output
-        self.new.append({"key": key, "tool": tool, "output": zlib.compress(output), "size": len(output),
+        self._new.append({"key": key, "tool": tool, "output": zlib.compress(output), "size": len(output),
                          "made_at": now_iso()})
 
     def taken(self) -> list[dict[str, Any]]:
         """The new outputs, handed over once."""
-        new, self.new, self._pending = self.new, [], {}
+        new, self._new, self._pending = self._new, [], {}
         return new
 
 

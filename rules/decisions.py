@@ -248,13 +248,14 @@ def correct(campaign: Campaign, mails: Sequence[MailFacts], decisions: Iterable[
                 result.by_unit.setdefault(d.target, []).append(d.id)
     for mail in mails:
         about = result.by_mail.setdefault(mail.id, [])
-        documents = []
-        for doc in mail.documents:
-            kind = about_file.get(doc.id)
-            documents.append(replace(doc, kind=kind.value or doc.kind) if kind else doc)
-            if kind:
-                about.append(kind.id)
-        mail = replace(mail, documents=documents)
+        if about_file:
+            documents = []
+            for doc in mail.documents:
+                kind = about_file.get(doc.id)
+                documents.append(replace(doc, kind=kind.value or doc.kind) if kind else doc)
+                if kind:
+                    about.append(kind.id)
+            mail = replace(mail, documents=documents)
         said = about_mail.get(mail.content_key)
         if said is not None and said.kind == DecisionKind.IGNORE:
             if mail.unit:

@@ -92,6 +92,23 @@ def test_reprocess_rebuilds_the_same_rows(tmp_path, db, campaign):
     assert before == [dict(r) for r in db.query("select id, key, text from sections order by id")]
 
 
+def test_reprocess_leaves_rows_already_as_derived_alone(db, campaign):
+    """Nothing changed: only each mail's derivation time is written (the full-text index and the
+    other indexes are not rewritten); a changed campaign rewrites the rows it changes."""
+    import dataclasses
+
+    ingest(db, [str(SAMPLE_INBOX)], [campaign])
+    rowids = "select rowid, id from sections order by rowid"
+    before, derived = db.execute(rowids).fetchall(), db.execute("select max(derived_at) from messages").fetchone()[0]
+    assert reprocess(db, [campaign]) == db["raw_messages"].count
+    assert db.execute(rowids).fetchall() == before
+    assert db.execute("select count(*) from messages where derived_at < ?", [derived]).fetchone()[0] == 0
+    renamed = dataclasses.replace(campaign, id="nq03-2022-lan-2")
+    reprocess(db, [renamed])
+    assert {r[0] for r in db.execute("select distinct campaign_id from sections")} == {"nq03-2022-lan-2"}
+    assert db.execute(rowids).fetchall() != before
+
+
 def test_a_crash_between_storing_and_deriving_is_repaired_on_the_next_run(tmp_path, db, campaign):
     from pipeline.store import save_raw
 

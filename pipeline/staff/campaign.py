@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from pipeline.staff import data, fmt, history, present
+from pipeline.staff import data, fmt, history, present, roster
 from pipeline.staff.corrections import forms
-from pipeline.staff.page import found, no_campaign, part, render
+from pipeline.staff.page import found, links, macros, no_campaign, part, render
 from rules.vocabulary import Status
 
 # Tab (the `xem` argument) -> (title, which lines it keeps).
@@ -52,8 +52,9 @@ async def view(datasette, request):
         "time_left": fmt.time_left(info.deadline, now),
         "tabs": [(key, title, n) for key, title, n in tabs if n or key in SHOWN_EMPTY or key == tab],
         "tab": tab,
-        "roster": part(datasette, "_intake_roster.html", info=info, decide=decide, lines=[
-            present.unit_line(info, r, decided.get((info.id, r.unit_id), [])) for r in rows if keep(r)]),
+        "roster": part(datasette, "_intake_roster.html", rows=roster.rows(
+            [present.unit_line(info, r, decided.get((info.id, r.unit_id), [])) for r in rows if keep(r)],
+            links(datasette), roster.unit_forms(macros(datasette, "_intake_decide.html"), decide, info.id))),
         "strays": [(present.stray_line(info, s), s) for s in strays],
         "units": [(r.unit_id, r.unit_name) for r in rows],
         "unattributed_tab": UNATTRIBUTED_TAB,

@@ -17,7 +17,7 @@ from datetime import tzinfo
 
 from extractors.model import OTHER_KIND, REPORT_KIND
 from extractors.text import fold
-from pipeline.schema import truth
+from pipeline.schema import json_list, truth
 from pipeline.staff import fmt
 from rules.attribution import ASSIGNED_MATCH
 from rules.decisions import paper_decision
@@ -28,16 +28,6 @@ def _query(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
     return cursor.execute(sql, params).fetchall()
-
-
-def _json_list(text: str | None) -> list:
-    if not text or text == "[]":  # most cells: nothing missing, no flags
-        return []
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return []
-    return value if isinstance(value, list) else []
 
 
 # ---- campaigns -----------------------------------------------------------------------------------
@@ -73,9 +63,9 @@ class CampaignInfo:
 
 
 def _campaign(row: sqlite3.Row) -> CampaignInfo:
-    attachments = {a["id"]: a.get("title") or a["id"] for a in _json_list(row["attachments"])
+    attachments = {a["id"]: a.get("title") or a["id"] for a in json_list(row["attachments"])
                    if isinstance(a, dict) and "id" in a}
-    outline = [n for n in _json_list(row["outline"]) if isinstance(n, dict) and n.get("key")]
+    outline = [n for n in json_list(row["outline"]) if isinstance(n, dict) and n.get("key")]
     return CampaignInfo(row["id"], row["title"] or row["id"], row["deadline"],
                         fmt.zone(row["timezone"], fmt.parse(row["deadline"])), bool(row["closed"]), outline,
                         attachments)
@@ -251,8 +241,8 @@ def roster(conn: sqlite3.Connection, campaign_id: str) -> list[UnitRow]:
         from unit_status us left join documents d on d.id = us.report
         where us.campaign_id = ?""", [campaign_id]):
         rows.append(UnitRow(row["unit_id"], row["unit_name"] or row["unit_id"], row["status"], row["received_at"],
-                            row["deadline"], _json_list(row["missing_attachments"]),
-                            _json_list(row["missing_sections"]), _json_list(row["flags"]), row["report"],
+                            row["deadline"], json_list(row["missing_attachments"]),
+                            json_list(row["missing_sections"]), json_list(row["flags"]), row["report"],
                             row["filename"], row["message"], sent.get(row["unit_id"], []), row["missing_signature"],
                             signatures.get(row["report"], []), copies.get(row["report"], [])))
     return rows
@@ -278,8 +268,8 @@ class Stray:
 
 def unattributed(conn: sqlite3.Connection, campaign_id: str) -> list[Stray]:
     return [Stray(r["message"], r["from_addr"], r["from_name"], r["subject"], r["status"], r["received_at"],
-                  r["report"], r["filename"], _json_list(r["missing_attachments"]),
-                  _json_list(r["missing_sections"]), _json_list(r["flags"]), r["missing_signature"])
+                  r["report"], r["filename"], json_list(r["missing_attachments"]),
+                  json_list(r["missing_sections"]), json_list(r["flags"]), r["missing_signature"])
             for r in _query(conn, """select us.*, s.missing_attachments, s.missing_sections, s.missing_signature,
                 d.filename
                 from unattributed_submissions us
@@ -468,8 +458,8 @@ def campaign_units(conn: sqlite3.Connection, campaign_ids: Iterable[str]) -> dic
 def unit_statuses(conn: sqlite3.Connection, unit_id: str) -> list[tuple[str, UnitRow]]:
     """(campaign id, the unit's row) for every campaign it is on the roster of, newest deadline first."""
     return [(r["campaign_id"], UnitRow(unit_id, r["unit_name"] or unit_id, r["status"], r["received_at"],
-                                       r["deadline"], _json_list(r["missing_attachments"]),
-                                       _json_list(r["missing_sections"]), _json_list(r["flags"]), r["report"],
+                                       r["deadline"], json_list(r["missing_attachments"]),
+                                       json_list(r["missing_sections"]), json_list(r["flags"]), r["report"],
                                        r["filename"], r["message"], missing_signature=r["missing_signature"]))
             for r in _query(conn, """select us.*, d.filename, d.message from unit_status us
                 left join documents d on d.id = us.report

@@ -55,15 +55,27 @@ async def render(datasette, request, template: str, context: dict, status: int =
 _PART_ENVIRONMENTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def _environment(datasette) -> Environment:
+    env = _PART_ENVIRONMENTS.get(datasette)
+    if env is None:
+        env = _PART_ENVIRONMENTS[datasette] = Environment(loader=datasette.jinja_env.loader, autoescape=True)
+    return env
+
+
 def part(datasette, template: str, **context: Any) -> Markup:
     """A long piece of a page (300 rows, every unit's text) rendered by a synchronous Jinja over the
     same templates: Datasette's environment is asynchronous, which costs an await per expression
     and made a 300-unit campaign page take a quarter of a second to render."""
-    env = _PART_ENVIRONMENTS.get(datasette)
-    if env is None:
-        env = _PART_ENVIRONMENTS[datasette] = Environment(loader=datasette.jinja_env.loader, autoescape=True)
-    links = Links(datasette, database_name(datasette))
-    return Markup(env.get_template(template).render(links=links, **context))
+    return Markup(_environment(datasette).get_template(template).render(links=links(datasette), **context))
+
+
+def macros(datasette, template: str) -> Any:
+    """The macros of `template`, to call from Python (they take no context)."""
+    return _environment(datasette).get_template(template).module
+
+
+def links(datasette) -> Links:
+    return Links(datasette, database_name(datasette))
 
 
 _URL_SAFE = re.compile(r"[A-Za-z0-9_.~:-]*")  # and ':', which quote() writes %3A
