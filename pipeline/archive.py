@@ -1,11 +1,11 @@
 """`intake archive`: a closed round moved out of the live database into a database file of its own.
 
 Everything of the round goes: its mails' raw bytes (their files inside) and where they came from,
-their derived rows, its cached statuses, alerts and staff decisions, and its campaign and units rows. The
-archive is a whole intake database (same schema), so `intake serve --db ARCHIVE` shows the round as
-it was, and the live database stays the size of the rounds still worked on. The rows are copied
-and committed first, counted, and only then deleted from the live database, so a failure at any
-point loses nothing: at worst the round is in both files.
+their derived rows, its cached statuses, alerts and staff decisions, and its campaign and units
+rows. The archive is a whole intake database (same schema), so `intake serve --db ARCHIVE` shows
+the round as it was, and the live database stays the size of the rounds still worked on. The rows
+are copied and committed first, counted, and only then deleted from the live database, so a
+failure at any point loses nothing: at worst the round is in both files.
 """
 
 from __future__ import annotations

@@ -447,7 +447,7 @@ def _v9(db: sqlite_utils.Database) -> None:
 
 # Version N's step takes a database from N - 1 to N, inside ensure()'s transaction.
 MIGRATIONS: dict[int, Callable[[sqlite_utils.Database], None]] = {2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7,
-                                                                   8: _v8, 9: _v9}
+                                                                  8: _v8, 9: _v9}
 
 
 def _check_shape(conn: sqlite3.Connection) -> None:
