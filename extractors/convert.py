@@ -49,7 +49,7 @@ def to_docx(data: bytes, source_format: str, timeout: float | None = None) -> by
     binary = soffice_path()
     if binary is None:
         raise ConverterMissing("LibreOffice is not installed")
-    return remembered(tool_cache(), "soffice", conversion_key(binary, data, source_format),
+    return remembered(tool_cache(), "soffice", lambda: conversion_key(binary, data, source_format),
                       lambda: _converted(binary, data, source_format, _timeout() if timeout is None else timeout))
 
 

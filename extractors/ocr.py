@@ -122,11 +122,16 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None,
     settings = _SETTINGS.get()
     # psm 6 by default (one uniform block) keeps a report's lines whole; layout gaps are split below
     arguments = ["-l", "vie", "--psm", settings.psm or current().ocr_psm, "hocr"]
-    folder = _listing(binary)[1]
-    mark = files_mark([binary, os.path.join(folder, "vie.traineddata") if folder else None])
-    hocr = remembered(tool_cache(), "tesseract", key("tesseract", mark, arguments, png),
+    hocr = remembered(tool_cache(), "tesseract", lambda: _reading_key(binary, arguments, png),
                       lambda: _tesseract([binary, "-", "-", *arguments], png, timeout))
     return parse_hocr(hocr, scale, settings.lines, typical)
+
+
+def _reading_key(binary: str, arguments: list[str], image: bytes) -> str:
+    """What tesseract's hOCR of `image` is kept under: its program and Vietnamese data, the arguments."""
+    folder = _listing(binary)[1]
+    mark = files_mark([binary, os.path.join(folder, "vie.traineddata") if folder else None])
+    return key("tesseract", mark, arguments, image)
 
 
 def _tesseract(cmd: list[str], image: bytes, timeout: float) -> bytes:

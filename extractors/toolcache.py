@@ -40,15 +40,17 @@ def key(tool: str, mark: str, arguments: Iterable[str], data: bytes) -> str:
     return hashlib.sha256(head.encode() + b"\0" + hashlib.sha256(data).digest()).hexdigest()
 
 
-def remembered(cache: ToolCache | None, tool: str, name: str, run: Callable[[], bytes]) -> bytes:
-    """`run()`'s output, from `cache` when it has the one `name` (a `key()`); a new one is told to
-    `cache`. Only what ran to the end is remembered: a failure (an exception) is tried again."""
+def remembered(cache: ToolCache | None, tool: str, name: Callable[[], str], run: Callable[[], bytes]) -> bytes:
+    """`run()`'s output, from `cache` when it has the one called `name()` (a `key()`, worked out only
+    when there is a cache: it hashes the input); a new one is told to `cache`. Only what ran to
+    the end is remembered: a failure (an exception) is tried again."""
     if cache is None:
         return run()
-    output = cache.get(name)
+    known = name()
+    output = cache.get(known)
     if output is None:
         output = run()
-        cache.put(name, tool, output)
+        cache.put(known, tool, output)
     return output
 
 

@@ -123,10 +123,10 @@ def test_only_what_ran_to_the_end_is_remembered():
 
     psm6, psm4 = (key("tesseract", "mark", ["--psm", psm], b"image") for psm in ("6", "4"))
     with pytest.raises(RuntimeError):
-        remembered(kept, "tesseract", psm6, failing)
+        remembered(kept, "tesseract", lambda: psm6, failing)
     assert not kept
-    assert remembered(kept, "tesseract", psm6, lambda: b"<hocr/>") == b"<hocr/>"
-    assert remembered(kept, "tesseract", psm6, failing) == b"<hocr/>"
-    assert remembered(kept, "tesseract", psm4, lambda: b"<other/>") == b"<other/>"
+    assert remembered(kept, "tesseract", lambda: psm6, lambda: b"<hocr/>") == b"<hocr/>"
+    assert remembered(kept, "tesseract", lambda: psm6, failing) == b"<hocr/>"
+    assert remembered(kept, "tesseract", lambda: psm4, lambda: b"<other/>") == b"<other/>"
     assert len(kept) == 2 and psm6 != key("tesseract", "mark", ["--psm", "6"], b"other image")
 
