@@ -170,6 +170,7 @@ def kept_outputs(template: dict, raw: bytes) -> list[dict]:
     of its own .doc files (the template's, under the key of those bytes), tesseract's as the
     template's (a clone's scans are the template's page images, only their PDF's trailing bytes differ)."""
     from extractors.convert import conversion_key, soffice_path
+    from extractors.docx_reader import OLE_MAGIC
     from pipeline.mime import parse_mail
 
     kept = template.get("tool_outputs", [])
@@ -178,7 +179,7 @@ def kept_outputs(template: dict, raw: bytes) -> list[dict]:
     binary = soffice_path()
     if converted and binary:
         out += [dict(converted[0], key=conversion_key(binary, a.data, "doc")) for a in parse_mail(raw).attachments
-                if a.data[:8] == b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"]  # Word 97-2003's OLE container
+                if a.data[:8] == OLE_MAGIC]  # Word 97-2003's container
     return out
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 from collections.abc import Callable, Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -13,7 +12,7 @@ import sqlite_utils
 
 from extractors.model import OTHER_KIND, FlagKind
 from pipeline.derive import CAMPAIGN_THRESHOLD, Derived
-from pipeline.schema import json_dict, json_list, truth
+from pipeline.schema import json_dict, json_list, select, truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
 from pipeline.store import add_source, has_source, load_decisions, save_campaigns, save_raw, save_submissions, sha256
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
@@ -231,14 +230,6 @@ def _of_campaign(table: str, column: str, extra: list[str]) -> str:
             f"union select id from {table} where {column} in ({_marks(extra)}))")
 
 
-def _rows(db: sqlite_utils.Database, sql: str, params: list) -> sqlite3.Cursor:
-    """Rows read by column name without building a dict of each (db.query's): a campaign's facts
-    are thousands of rows, read at every status refresh."""
-    cursor = db.conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, params)
-
-
 def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterable[Decision] = ()) -> list[MailFacts]:
     """The facts the status rules need, read from the derived rows of one campaign, with the mails
     and files its staff decisions are about where intake placed them elsewhere (a mail in another
@@ -247,33 +238,34 @@ def mail_facts(db: sqlite_utils.Database, campaign: Campaign, decisions: Iterabl
     mails_of = _of_campaign("messages", "id", extra_mails)
     documents_of = _of_campaign("documents", "message", extra_mails)
     signatures: dict[str, list[SignatureFacts]] = {}
-    for row in _rows(db, "select document, intact, modified_after_signing from signatures where document in "
-                        f"(select id from documents where {documents_of}) order by document, position",
-                        [campaign.id, *extra_mails]):
+    for row in select(db.conn, "select document, intact, modified_after_signing from signatures where document in "
+                      f"(select id from documents where {documents_of}) order by document, position",
+                      [campaign.id, *extra_mails]):
         signatures.setdefault(row["document"], []).append(SignatureFacts(
             truth(row["intact"]), truth(row["modified_after_signing"])))
     docs: dict[str, list[DocumentFacts]] = {}
-    for row in _rows(db, "select id, message, filename, kind, missing_sections, mentions, format, same_as "
-                        f"from documents where {documents_of} order by id", [campaign.id, *extra_mails]):
+    for row in select(db.conn, "select id, message, filename, kind, missing_sections, mentions, format, same_as "
+                      f"from documents where {documents_of} order by id", [campaign.id, *extra_mails]):
         docs.setdefault(row["message"], []).append(DocumentFacts(
             row["id"], row["filename"], row["kind"], json_list(row["missing_sections"]),
             json_dict(row["mentions"]), format=row["format"] or "", same_as=row["same_as"],
             signatures=signatures.get(row["id"], [])))
-    for row in _rows(db, "select a.id, a.message, a.filename from attachments a left join documents d on d.id = a.id "
-                        f"where a.id in ({_marks(extra_files)}) and d.id is null order by a.id", extra_files):
+    for row in select(db.conn, "select a.id, a.message, a.filename from attachments a "
+                      f"left join documents d on d.id = a.id where a.id in ({_marks(extra_files)}) and d.id is null "
+                      "order by a.id", extra_files):
         docs.setdefault(row["message"], []).append(DocumentFacts(row["id"], row["filename"], OTHER_KIND))
     doc_flags: dict[str, list[str]] = {}
-    for row in _rows(db, "select attachment, kind from flags where campaign_id = ? and attachment is not null "
-                        "and kind in (?, ?) order by id",
-                        [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
+    for row in select(db.conn, "select attachment, kind from flags where campaign_id = ? and attachment is not null "
+                      "and kind in (?, ?) order by id",
+                      [campaign.id, FlagKind.LOW_CONFIDENCE, FlagKind.EXTRA_SECTION]):
         doc_flags.setdefault(row["attachment"], []).append(row["kind"])
     for ds in docs.values():
         for d in ds:
             d.flags = sorted(set(doc_flags.get(d.id, [])))
     facts = []
-    for row in _rows(db, "select id, received_at, unit_id, content_key, auto_reply, received_basis, from_addr, "
-                        f"unit_basis from messages where {mails_of} order by received_at, id",
-                        [campaign.id, *extra_mails]):
+    for row in select(db.conn, "select id, received_at, unit_id, content_key, auto_reply, received_basis, from_addr, "
+                      f"unit_basis from messages where {mails_of} order by received_at, id",
+                      [campaign.id, *extra_mails]):
         flags: list[str] = [MailFlag.RECEIPT_TIME_FROM_DATE] if row["received_basis"] == "date" else []
         facts.append(MailFacts(
             row["id"], datetime.fromisoformat(row["received_at"]) if row["received_at"] else None,

@@ -473,6 +473,14 @@ def truth(value: int | None) -> bool | None:
     return None if value is None else bool(value)
 
 
+def select(conn: sqlite3.Connection, sql: str, params: Iterable[Any] = ()) -> list[sqlite3.Row]:
+    """The rows of a query, read by column name, without the dict per row sqlite-utils' query()
+    builds (a campaign's facts are thousands of rows)."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, list(params)).fetchall()
+
+
 def json_list(text: str | None) -> list:
     """A JSON list column read back: [] for NULL, for "[]" (most cells, read without a parse) and
     for anything not a list."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datasette import hookimpl
 
 from pipeline.staff import campaign, corrections, downloads, exports, home, mail, search, section, unit
-from pipeline.staff.page import Links, database_name
+from pipeline.staff.page import links
 
 # Datasette's own flash messages, as staff read them.
 MESSAGES = {"You are now logged out": "Bạn đã đăng xuất."}
@@ -38,7 +38,7 @@ def asgi_wrapper(datasette):
 def extra_template_vars(datasette):
     config = datasette.plugin_config("intake") or {}
     return {
-        "links": Links(datasette, database_name(datasette)),
+        "links": links(datasette),
         "office_name": config.get("office_name") or datasette.metadata("title") or "intake",
         "message_words": MESSAGES,
     }

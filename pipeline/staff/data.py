@@ -17,18 +17,11 @@ from datetime import tzinfo
 
 from extractors.model import OTHER_KIND, REPORT_KIND
 from extractors.text import fold
-from pipeline.schema import json_list, truth
+from pipeline.schema import json_list, select, truth
 from pipeline.staff import fmt
 from rules.attribution import ASSIGNED_MATCH
 from rules.decisions import paper_decision
 from rules.vocabulary import NOT_SUBMITTED, SUBMITTED, AlertOutcome, Origin, Status, flag_label
-
-
-def _query(conn: sqlite3.Connection, sql: str, params=()) -> list[sqlite3.Row]:
-    cursor = conn.cursor()
-    cursor.row_factory = sqlite3.Row
-    return cursor.execute(sql, params).fetchall()
-
 
 # ---- campaigns -----------------------------------------------------------------------------------
 
@@ -75,13 +68,13 @@ _CAMPAIGN_COLUMNS = "id, title, deadline, timezone, closed, outline, attachments
 
 
 def campaign(conn: sqlite3.Connection, campaign_id: str) -> CampaignInfo | None:
-    rows = _query(conn, f"select {_CAMPAIGN_COLUMNS} from campaigns where id = ?", [campaign_id])
+    rows = select(conn, f"select {_CAMPAIGN_COLUMNS} from campaigns where id = ?", [campaign_id])
     return _campaign(rows[0]) if rows else None
 
 
 def campaigns(conn: sqlite3.Connection) -> list[CampaignInfo]:
     """Open campaigns first, each group newest deadline first."""
-    return [_campaign(r) for r in _query(conn, f"select {_CAMPAIGN_COLUMNS} from campaigns "
+    return [_campaign(r) for r in select(conn, f"select {_CAMPAIGN_COLUMNS} from campaigns "
                                                "order by closed, deadline desc, id")]
 
 
@@ -105,7 +98,7 @@ def counts(conn: sqlite3.Connection) -> dict[str, Counts]:
     Read from the cached statuses directly: whether a unit not submitted is pending or missing
     does not change these numbers."""
     result: dict[str, Counts] = {}
-    for row in _query(conn, """select campaign_id, unit_id is null as stray, status, count(*) as n,
+    for row in select(conn, """select campaign_id, unit_id is null as stray, status, count(*) as n,
             sum(missing_attachments != '[]' or missing_sections != '[]' or missing_signature is not null)
                 as incomplete
         from submissions group by 1, 2, 3"""):
@@ -211,7 +204,7 @@ def _report_files(conn: sqlite3.Connection, campaign_id: str) -> tuple[dict[str,
     PDF beside the .docx it is read from), and those other files."""
     signatures: dict[str, list[SignatureRow]] = {}
     copies: dict[str, list[tuple[str, str]]] = {}
-    for row in _query(conn, f"""select sub.report, t.id, t.filename, g.id as signature, {_SIGNATURE_COLUMNS}
+    for row in select(conn, f"""select sub.report, t.id, t.filename, g.id as signature, {_SIGNATURE_COLUMNS}
         from submissions sub join documents d on d.id = sub.report
         join documents t on t.message = d.message and (t.id = d.id or t.same_as = d.same_as)
         left join signatures g on g.document = t.id
@@ -228,14 +221,14 @@ def _report_files(conn: sqlite3.Connection, campaign_id: str) -> tuple[dict[str,
 def roster(conn: sqlite3.Connection, campaign_id: str) -> list[UnitRow]:
     """Every unit of the campaign in roster order, with its current report and the alerts sent to it."""
     sent: dict[str, list[Sent]] = {}
-    for row in _query(conn, """select unit_id, kind, min(coalesce(sent_at, attempted_at)) as at,
+    for row in select(conn, """select unit_id, kind, min(coalesce(sent_at, attempted_at)) as at,
             count(distinct recipient) as n
         from alerts where campaign_id = ? and unit_id is not null and outcome = ?
         group by unit_id, kind order by at""", [campaign_id, AlertOutcome.SENT]):
         sent.setdefault(row["unit_id"], []).append(Sent(row["kind"], row["at"], row["n"]))
     signatures, copies = _report_files(conn, campaign_id)
     rows = []
-    for row in _query(conn, """select us.unit_id, us.unit_name, us.status, us.received_at, us.deadline,
+    for row in select(conn, """select us.unit_id, us.unit_name, us.status, us.received_at, us.deadline,
             us.missing_attachments, us.missing_sections, us.flags, us.report, d.filename, d.message,
             us.missing_signature
         from unit_status us left join documents d on d.id = us.report
@@ -270,7 +263,7 @@ def unattributed(conn: sqlite3.Connection, campaign_id: str) -> list[Stray]:
     return [Stray(r["message"], r["from_addr"], r["from_name"], r["subject"], r["status"], r["received_at"],
                   r["report"], r["filename"], json_list(r["missing_attachments"]),
                   json_list(r["missing_sections"]), json_list(r["flags"]), r["missing_signature"])
-            for r in _query(conn, """select us.*, s.missing_attachments, s.missing_sections, s.missing_signature,
+            for r in select(conn, """select us.*, s.missing_attachments, s.missing_sections, s.missing_signature,
                 d.filename
                 from unattributed_submissions us
                 join submissions s on s.campaign_id = us.campaign_id and s.row = us.row
@@ -313,7 +306,7 @@ def section(conn: sqlite3.Connection, campaign_id: str, key: str | None) -> list
     where = "" if key is None else "and (s.key = ? or s.key like ? escape '\\')"
     params = ([] if key is None else [key, _under(key)]) + [campaign_id]
     result: dict[str, UnitSection] = {}
-    for row in _query(conn, f"""select sub.unit_id, u.name, sub.report, d.filename, d.message,
+    for row in select(conn, f"""select sub.unit_id, u.name, sub.report, d.filename, d.message,
             s.key, s.heading, s.text
         from submissions sub
         left join units u on u.campaign_id = sub.campaign_id and u.id = sub.unit_id
@@ -384,7 +377,7 @@ def _mails(conn: sqlite3.Connection, where: str, args) -> list[Mail]:
     mails = [Mail(r["id"], r["subject"], r["from_addr"], r["from_name"], r["to_addrs"], r["received_at"],
                   r["campaign_id"], r["unit_id"], r["unit_name"], bool(r["auto_reply"]), r["body_text"], [],
                   counted=bool(r["counted"]), basis=r["basis"])
-             for r in _query(conn, f"""select {_MAIL_COLUMNS} from {_MAIL_FROM}
+             for r in select(conn, f"""select {_MAIL_COLUMNS} from {_MAIL_FROM}
                  left join units u on u.campaign_id = coalesce(a.campaign_id, m.campaign_id) and u.id = {_MAIL_UNIT}
                  where {where} order by m.received_at desc, m.id""", args)]
     by_id = {m.id: m for m in mails}
@@ -392,22 +385,22 @@ def _mails(conn: sqlite3.Connection, where: str, args) -> list[Mail]:
         return mails
     marks = ",".join("?" * len(by_id))
     file_flags: dict[str, list[str]] = {}
-    for row in _query(conn, f"select message, attachment, kind from flags where message in ({marks}) order by id",
+    for row in select(conn, f"select message, attachment, kind from flags where message in ({marks}) order by id",
                       list(by_id)):
         if row["attachment"]:
             file_flags.setdefault(row["attachment"], []).append(row["kind"])
         elif row["kind"] not in by_id[row["message"]].flags:
             by_id[row["message"]].flags.append(row["kind"])
     signatures: dict[str, list[SignatureRow]] = {}
-    for row in _query(conn, f"""select g.document, {_SIGNATURE_COLUMNS} from signatures g
+    for row in select(conn, f"""select g.document, {_SIGNATURE_COLUMNS} from signatures g
             where g.message in ({marks}) order by g.document, g.position""", list(by_id)):
         signatures.setdefault(row["document"], []).append(_signature(row))
     same: dict[str, list[tuple[str, str]]] = {}
-    for row in _query(conn, f"""select id, filename, same_as from documents
+    for row in select(conn, f"""select id, filename, same_as from documents
             where message in ({marks}) and same_as is not null order by id""", list(by_id)):
         same.setdefault(row["same_as"], []).append((row["id"], row["filename"] or ""))
     twins = {file: [name for other, name in files if other != file] for files in same.values() for file, _ in files}
-    for row in _query(conn, f"""select a.id, a.message, a.filename, a.size, a.origin, d.kind
+    for row in select(conn, f"""select a.id, a.message, a.filename, a.size, a.origin, d.kind
             from attachments a left join documents d on d.id = a.id
             where a.message in ({marks}) order by a.message, a.rowid""", list(by_id)):
         by_id[row["message"]].files.append(File(row["id"], row["filename"] or "", row["size"] or 0, row["origin"],
@@ -436,7 +429,7 @@ class UnitInfo:
 
 def unit(conn: sqlite3.Connection, unit_id: str) -> UnitInfo | None:
     """A unit of any campaign's roster: its name in the newest campaign, every address it has."""
-    rows = _query(conn, """select u.name, u.emails from units u join campaigns c on c.id = u.campaign_id
+    rows = select(conn, """select u.name, u.emails from units u join campaigns c on c.id = u.campaign_id
         where u.id = ? order by c.deadline desc""", [unit_id])
     if not rows:
         return None
@@ -449,7 +442,7 @@ def unit(conn: sqlite3.Connection, unit_id: str) -> UnitInfo | None:
 def campaign_units(conn: sqlite3.Connection, campaign_ids: Iterable[str]) -> dict[str, list[tuple[str, str]]]:
     """Campaign → its roster's (id, name), in roster order, for these campaigns: the unit pickers."""
     found: dict[str, list[tuple[str, str]]] = {}
-    for row in _query(conn, "select campaign_id, id, name from units where campaign_id in "
+    for row in select(conn, "select campaign_id, id, name from units where campaign_id in "
                             "(select value from json_each(?)) order by rowid", [json.dumps(sorted(set(campaign_ids)))]):
         found.setdefault(row["campaign_id"], []).append((row["id"], row["name"] or row["id"]))
     return found
@@ -461,7 +454,7 @@ def unit_statuses(conn: sqlite3.Connection, unit_id: str) -> list[tuple[str, Uni
                                        r["deadline"], json_list(r["missing_attachments"]),
                                        json_list(r["missing_sections"]), json_list(r["flags"]), r["report"],
                                        r["filename"], r["message"], missing_signature=r["missing_signature"]))
-            for r in _query(conn, """select us.*, d.filename, d.message from unit_status us
+            for r in select(conn, """select us.*, d.filename, d.message from unit_status us
                 left join documents d on d.id = us.report
                 where us.unit_id = ? order by us.deadline desc""", [unit_id])]
 
@@ -478,7 +471,7 @@ class AlertRow:
 
 def unit_alerts(conn: sqlite3.Connection, unit_id: str) -> list[AlertRow]:
     return [AlertRow(r["campaign_id"], r["kind"], r["recipient"], r["subject"], r["outcome"], r["at"])
-            for r in _query(conn, """select campaign_id, kind, recipient, subject, outcome,
+            for r in select(conn, """select campaign_id, kind, recipient, subject, outcome,
                 coalesce(sent_at, attempted_at) as at from alerts where unit_id = ? order by id desc""", [unit_id])]
 
 
@@ -521,7 +514,7 @@ def search(conn: sqlite3.Connection, text: str, campaign_id: str | None = None, 
     if not include_old:
         where.append(current)
     unit = "coalesce(a.unit_id, case when a.message is null then s.unit_id end)"  # staff decisions applied
-    rows = _query(conn, f"""select s.id, s.key, s.heading, s.text, s.document, s.message, s.campaign_id,
+    rows = select(conn, f"""select s.id, s.key, s.heading, s.text, s.document, s.message, s.campaign_id,
             {unit} as unit_id, u.name as unit_name, d.filename, d.kind, {current} as current
         from sections_fts f join sections s on s.rowid = f.rowid
         left join attributions a on a.campaign_id = s.campaign_id and a.message = s.message
