@@ -210,6 +210,9 @@ def _side_by_side(lines: list[Line], start: int, left: float, right: float) -> l
     first = lines[start]
     size, center = first.segs[0].size, (left + right) / 2
     width = right - left
+    seg = first.segs[0]
+    if len(first.segs) == 1 and (seg.x1 - seg.x0 > 0.6 * width or abs((seg.x0 + seg.x1) / 2 - center) < seg.size):
+        return None  # the band below would end before its first line (wide or centred): most body lines
     if start and lines[start - 1].origin == "body" and first.base - lines[start - 1].base < 2 * size:
         prev = lines[start - 1]
         if prev.segs[-1].x1 - prev.segs[0].x0 > 0.6 * width:
@@ -333,18 +336,20 @@ def _centered(seg: Seg, margins: tuple) -> bool:
 def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = True) -> bool:
     """Is `seg` the next line of the paragraph (same font, no gap, no new indent or item)?"""
     last = para.segs[-1]
-    size = max(seg.size, last.size)
-    if (seg.style != last.style and not _runs_on(last, seg)) or abs(seg.size - last.size) > 0.6:
+    if abs(seg.size - last.size) > 0.6:
+        return False
+    size = seg.size if seg.size > last.size else last.size
+    if same_page:
+        step = seg.base - last.base
+        if not 0.5 * size < step <= 1.2 * _pitch(pitch, size) + 0.5:
+            return False
+    if seg.style != last.style and not _runs_on(last, seg):
         return False
     if _SEPARATOR.match(seg.text) or _SEPARATOR.match(last.text) or _STARTS_ITEM.match(seg.text):
         return False
     if _is_caps(last.text) and not _is_caps(seg.text):
         return False  # "TỜ TRÌNH" then "Về việc ...": a title, then its subject
     left, right = margins[0], margins[1]
-    if same_page:
-        step = seg.base - last.base
-        if not 0.5 * size < step <= 1.2 * _pitch(pitch, size) + 0.5:
-            return False
     if _centered(last, margins) or _centered(seg, margins):  # a centred title wrapped over lines
         if para.cell is not None:  # a narrow cell: the next line's first word would not have fitted
             wide = (right - left) - (last.x1 - last.x0) < _first_word_width(seg)
@@ -417,6 +422,14 @@ def _last_body_of(paras: list[Para]) -> Para | None:
 # ---- blocks -----------------------------------------------------------------------------------
 def _block(para: Para) -> Block:
     segs = para.segs
+    if len(segs) == 1 and len(segs[0].runs) == 1:  # a line of one run: most headings, titles, cells
+        seg = segs[0]
+        run = seg.runs[0]
+        text = repair(seg.text)
+        chars = seg.chars or 1
+        return Block(text, para.origin, para.page, para.cell, None, None, None, seg.bold >= 0.8 * chars,
+                     seg.italic >= 0.8 * chars, _is_caps(text), run.size, run.font or None, round(seg.x0, 1),
+                     _align(para))
     pieces: list[str] = []
     chars = bold = italic = 0
     sizes: list[tuple[float, int]] = []

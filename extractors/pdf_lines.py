@@ -76,7 +76,7 @@ def build_lines(runs: list[Run]) -> list[Line]:
     groups: list[list[Run]] = []
     ref = size = 0.0
     for run in runs:
-        if groups and run.base - ref <= 0.35 * max(size, run.size):
+        if groups and run.base - ref <= 0.35 * (size if size > run.size else run.size):
             groups[-1].append(run)
             if run.size > size:
                 ref, size = run.base, run.size
@@ -87,7 +87,8 @@ def build_lines(runs: list[Run]) -> list[Line]:
     for group in groups:
         if len(group) == 1:  # most lines of generated PDFs are one text object
             run = group[0]
-            lines.append(Line([_segment(group)], run.base, run.top, run.bottom, note_mark=id(run) in marked))
+            mark = bool(marked) and id(run) in marked
+            lines.append(Line([_single(run)], run.base, run.top, run.bottom, "body", mark))
             continue
         group.sort(key=lambda r: r.x0)
         segs = [_segment(part) for part in _split_gaps(_dedupe(group))]
@@ -133,7 +134,7 @@ def _split_gaps(runs: list[Run]) -> list[list[Run]]:
 
 def _segment(runs: list[Run]) -> Seg:
     if len(runs) == 1:
-        return _single(runs)
+        return _single(runs[0])
     seg = Seg(runs)
     pieces: list[str] = []
     sizes: dict[float, int] = {}
@@ -164,12 +165,11 @@ def _segment(runs: list[Run]) -> Seg:
     return seg
 
 
-def _single(runs: list[Run]) -> Seg:
+def _single(run: Run) -> Seg:
     """`_segment` of one run, the common case, without the bookkeeping for several."""
-    run = runs[0]
     weight = len(run.text.strip().replace(" ", ""))
     bold, italic = run.bold and weight > 0, run.italic and weight > 0
-    return Seg(runs, " ".join(run.text.split()), run.x0, run.x1, run.base, run.size, run.font, weight,
+    return Seg([run], " ".join(run.text.split()), run.x0, run.x1, run.base, run.size, run.font, weight,
                weight if bold else 0, weight if italic else 0, (bold, italic, run.font))
 
 

@@ -21,6 +21,7 @@ from extractors.pdf_reader import read_pdf
 from tests.fixtures._pdf_util import register_fonts
 
 FONTS = Path("/usr/share/fonts/truetype/dejavu")
+WORD_MATH = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "pdf" / "pdfjs_bug1937438_from_word.pdf"
 pytestmark = pytest.mark.skipif(not (FONTS / "DejaVuSerif.ttf").exists(), reason="DejaVu fonts are not installed")
 
 
@@ -242,7 +243,42 @@ def test_paragraph_running_over_a_page_break_stays_one_block():
     assert [(b.origin, b.text) for b in doc.blocks if b.origin != "body"] == [("header", "1"), ("header", "2")]
 
 
-def test_pages_drawn_glyph_by_glyph_use_the_per_character_path():
+def test_a_hyphen_at_a_line_end_is_the_printed_hyphen():
+    # pdfium takes it for a word break and writes U+0002 in its place
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=A4)
+    c.setFont("DejaVuSerif", 13)
+    c.drawString(85, 700, "Theo Công văn số 2769/UBND-")
+    c.drawString(85, 683, "NCKSTTHC, tính đến ngày 26/11/2024 có:")
+    c.save()
+    assert [b.text for b in read_pdf(buffer.getvalue()).blocks] == [
+        "Theo Công văn số 2769/UBND-NCKSTTHC, tính đến ngày 26/11/2024 có:"]
+
+
+def test_objects_interleaved_on_a_line_keep_their_own_text():
+    # the page text is cut where pdfium says the drawing object changes: bold and regular runs of
+    # one line, and two objects that meet without a space
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=A4)
+    c.setFont("DejaVuSerif-Bold", 13)
+    c.drawString(85, 700, "1.")
+    c.setFont("DejaVuSerif", 13)
+    c.drawString(85 + pdfmetrics.stringWidth("1. ", "DejaVuSerif-Bold", 13), 700, "Đảng ủy cơ sở")
+    c.drawString(85, 600, "Chi")
+    c.drawString(85 + pdfmetrics.stringWidth("Chi", "DejaVuSerif", 13), 600, "bộ")
+    c.save()
+    blocks = read_pdf(buffer.getvalue()).blocks
+    assert [(b.text, b.bold) for b in blocks] == [("1. Đảng ủy cơ sở", False), ("Chibộ", False)]
+
+
+@pytest.mark.skipif(not WORD_MATH.exists(), reason="the shared corpus is absent")
+def test_characters_outside_the_bmp_are_kept():
+    # pdfium gives each UTF-16 half its own character index; Word's math italic π is one character
+    text = " ".join(b.text for b in read_pdf(WORD_MATH.read_bytes()).blocks)
+    assert "compute the square of 𝜋:" in text
+
+
+def test_pages_drawn_glyph_by_glyph():
     buffer = io.BytesIO()
     c = canvas.Canvas(buffer, pagesize=A4)
     x = 100.0
