@@ -168,18 +168,24 @@ def templates(campaign: Campaign, work: Path) -> dict[str, dict]:
 def kept_outputs(template: dict, raw: bytes) -> list[dict]:
     """The tool outputs ingest of a clone, mail `raw`, would have kept: LibreOffice's .docx of each
     of its own .doc files (the template's, under the key of those bytes), tesseract's as the
-    template's (a clone's scans are the template's page images, only their PDF's trailing bytes differ)."""
+    template's (a clone's scans are the template's page images, only their PDF's trailing bytes
+    differ), and the template's page readings under the keys of each of its own PDFs' pages."""
     from extractors.convert import conversion_key, soffice_path
     from extractors.docx_reader import OLE_MAGIC
+    from extractors.ocr import page_reading_key
     from pipeline.mime import parse_mail
 
     kept = template.get("tool_outputs", [])
     out = [row for row in kept if row["tool"] == "tesseract"]
     converted = [row for row in kept if row["tool"] == "soffice"]
+    pages = [row for row in kept if row["tool"] == "ocr-page"]  # in the order of the pages read
     binary = soffice_path()
+    attachments = parse_mail(raw).attachments if converted or pages else []
     if converted and binary:
-        out += [dict(converted[0], key=conversion_key(binary, a.data, "doc")) for a in parse_mail(raw).attachments
+        out += [dict(converted[0], key=conversion_key(binary, a.data, "doc")) for a in attachments
                 if a.data[:8] == OLE_MAGIC]  # Word 97-2003's container
+    out += [dict(row, key=page_reading_key(a.data, index)) for a in attachments if a.data[:5] == b"%PDF-"
+            for index, row in enumerate(pages)]
     return out
 
 

@@ -8,7 +8,10 @@ without its Vietnamese data, pages are flagged with the reason, never dropped, n
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import io
+import json
 import os
 import re
 import signal
@@ -129,9 +132,12 @@ def ocr_png(png: bytes, scale: float, timeout: float | None = None,
 
 def _reading_key(binary: str, arguments: list[str], image: bytes) -> str:
     """What tesseract's hOCR of `image` is kept under: its program and Vietnamese data, the arguments."""
+    return key("tesseract", _tesseract_mark(binary), arguments, image)
+
+
+def _tesseract_mark(binary: str) -> str:
     folder = _listing(binary)[1]
-    mark = files_mark([binary, os.path.join(folder, "vie.traineddata") if folder else None])
-    return key("tesseract", mark, arguments, image)
+    return files_mark([binary, os.path.join(folder, "vie.traineddata") if folder else None])
 
 
 def _tesseract(cmd: list[str], image: bytes, timeout: float) -> bytes:
@@ -219,13 +225,61 @@ def _run(words: list, top: int, bottom: int, baseline: float, size: float, scale
                size, OCR_FONT, False, False)
 
 
-def ocr_pdf_page(page) -> tuple[list[Run], list[float]]:
+def ocr_pdf_page(page, document: bytes | None = None, index: int = 0) -> tuple[list[Run], list[float]]:
     """OCR a pypdfium2 page: rendered at INTAKE_OCR_DPI (300) in grey, coordinates in points from its
     top-left (under `letter_ocr`, at the scan's own resolution).
 
     A scan of lower resolution (150 dpi) enlarged to that turns its dust and grain into specks
     tesseract takes for letters and punctuation, running words together: such a scan is cleaned
-    at its own resolution by a 3 x 3 median (strokes and tone marks are wider), then enlarged."""
+    at its own resolution by a 3 x 3 median (strokes and tone marks are wider), then enlarged.
+
+    With `document`, the bytes of the PDF the page is page `index` of, the whole reading is asked
+    of the caller's tool cache first (`page_reading_key`): rendering, cleaning and enlarging a page
+    take a second or more even when tesseract's own reading is kept."""
+    cache = tool_cache()
+    if cache is None or document is None:
+        return _read_pdf_page(page)
+    settings = _SETTINGS.get()
+    before = len(settings.lines) if settings.lines is not None else 0
+
+    def read() -> bytes:
+        runs, confs = _read_pdf_page(page)
+        lines = settings.lines[before:] if settings.lines is not None else []
+        return json.dumps({"runs": [dataclasses.astuple(r) for r in runs], "confs": confs,
+                           "lines": [[line.text, line.confidence] for line in lines]}, ensure_ascii=False).encode()
+
+    reading = json.loads(remembered(cache, "ocr-page", lambda: page_reading_key(document, index), read))
+    if settings.lines is not None and len(settings.lines) == before:  # kept: the lines were read before
+        settings.lines.extend(OcrLine(text, confidence) for text, confidence in reading["lines"])
+    return [Run(*fields) for fields in reading["runs"]], reading["confs"]
+
+
+def page_reading_key(document: bytes, index: int) -> str:
+    """What the reading of page `index` of the PDF `document` is kept under: tesseract's program and
+    data, the versions of the libraries that render and clean the page and of the code that reads it
+    (the source of this module and of the layout it uses), the resolution and segmentation asked."""
+    binary = tesseract_path() or ""
+    settings = _SETTINGS.get()
+    arguments = [str(index), str(current().ocr_dpi), settings.psm or current().ocr_psm, str(settings.own_resolution)]
+    return key("ocr-page", f"{_tesseract_mark(binary)}|{_code_mark()}", arguments, document)
+
+
+@lru_cache(maxsize=1)
+def _code_mark() -> str:
+    """The versions of what turns a page into runs besides tesseract: an upgrade makes new keys."""
+    import PIL
+    import pypdfium2
+
+    from . import pdf_layout, pdf_lines
+
+    digest = hashlib.sha256()
+    for module in (__file__, pdf_layout.__file__, pdf_lines.__file__):
+        with open(module, "rb") as source:
+            digest.update(source.read())
+    return f"{digest.hexdigest()}:{PIL.__version__}:{pypdfium2.PYPDFIUM_INFO}:{pypdfium2.PDFIUM_INFO}"
+
+
+def _read_pdf_page(page) -> tuple[list[Run], list[float]]:
     from PIL import Image, ImageFilter  # local: PIL is only needed for scans
 
     scan_dpi = _scan_dpi(page)

@@ -82,7 +82,7 @@ def read_pdf(data: bytes) -> Document:
         return Document("pdf", error=f"unreadable PDF ({exc})",
                         flags=[Flag(FlagKind.UNREADABLE, f"{type(exc).__name__}: {exc}")])
     try:
-        return _read(pdf)
+        return _read(pdf, data)
     except Exception as exc:  # noqa: BLE001 - anything pdfium or the layout trips on is a flag, not a crash
         detail = f"{type(exc).__name__}: {exc}"
         return Document("pdf", error=f"unreadable PDF ({detail})", flags=[Flag(FlagKind.UNREADABLE, detail)])
@@ -90,7 +90,7 @@ def read_pdf(data: bytes) -> Document:
         pdf.close()
 
 
-def _read(pdf: pdfium.PdfDocument) -> Document:
+def _read(pdf: pdfium.PdfDocument, data: bytes) -> Document:
     flags: list[Flag] = []
     pages: list[tuple[float, float, list[Run]]] = []
     fonts: dict[int, tuple[str, bool, bool]] = {}
@@ -120,7 +120,7 @@ def _read(pdf: pdfium.PdfDocument) -> Document:
             for encoding in _legacy(runs):
                 legacy[encoding] = legacy.get(encoding, 0) + 1
             if chars == 0 and images > 0:
-                runs = scans.read(page, index, flags)
+                runs = scans.read(page, index, flags, data)
             pages.append((width, height, runs))
         finally:
             page.close()
@@ -155,14 +155,14 @@ class _Scans:
         self.missing: list[int] = []
         self.reason: str | None = None
 
-    def read(self, page: pdfium.PdfPage, index: int, flags: list[Flag]) -> list[Run]:
+    def read(self, page: pdfium.PdfPage, index: int, flags: list[Flag], document: bytes) -> list[Run]:
         self.reason = self.reason or ocr.unavailable_reason()
         if self.reason:
             flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}"))
             self.missing.append(index + 1)
             return []
         try:
-            runs, confs = ocr.ocr_pdf_page(page)
+            runs, confs = ocr.ocr_pdf_page(page, document, index)
         except Exception as exc:  # noqa: BLE001 - a failed page is a flag; the other pages still count
             flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"))
             return []

@@ -374,8 +374,9 @@ def status(db_path: str, rules: str, campaign_id: str | None, as_json: bool, now
 @campaign_option
 @workers_option
 @click.option("--rerun-tools", is_flag=True,
-              help="Run LibreOffice and tesseract again on every file, instead of reusing what they made "
-                   "of the same bytes before (reused only while their program and data files are unchanged)")
+              help="Run LibreOffice and tesseract again on every file, and read every scanned page again, "
+                   "instead of reusing what they made of the same bytes before (reused only while their "
+                   "program and data files, and intake's OCR code, are unchanged)")
 def reprocess(db_path: str, rules: str, campaign_id: str | None, workers: int | None, rerun_tools: bool) -> None:
     """Derive every stored mail again, after an extractor improved or a campaign file changed."""
     from pipeline.flow import reprocess as run_reprocess

@@ -117,9 +117,10 @@ TABLES: tuple[Table, ...] = (
     Table("attributions", CACHE, {"campaign_id": str, "message": str, "unit_id": str, "basis": str,
                                   "counted": int, "decisions": str}, ("campaign_id", "message"),
           indexes=(("unit_id",), ("message",))),
-    # What LibreOffice (.doc -> .docx) and tesseract (page image -> hOCR) made of given bytes, zlib
-    # compressed, by extractors/toolcache.py's key (the tool's files, its arguments, the input's
-    # sha256): reading the same bytes again, as `intake reprocess` does, does not run them again.
+    # What LibreOffice (.doc -> .docx) and tesseract (page image -> hOCR) made of given bytes, and
+    # intake's reading of a scanned PDF page ("ocr-page": its runs as JSON), zlib compressed, by
+    # extractors/toolcache.py's key (the tool's files, its arguments, the input's sha256): reading
+    # the same bytes again, as `intake reprocess` does, does not run them again.
     # Kept across reprocess; `intake reprocess --rerun-tools` empties it.
     Table("tool_outputs", CACHE, {"key": str, "tool": str, "output": bytes, "size": int, "made_at": str}, "key"),
     Table("campaigns", CAMPAIGN, {"id": str, "title": str, "deadline": str, "path": str, "outline": str,

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from extractors import ocr
 from extractors.toolcache import key, remembered
 from tests.fixtures.corpus import _scan
 from tests.fixtures.documents import Report
@@ -73,7 +74,7 @@ def test_reprocess_reuses_what_libreoffice_and_tesseract_made(tmp_path, run_cli,
     first = (_runs(soffice_log), _runs(tesseract_log))
     assert first[0] == 1 and first[1] >= 2  # the .doc once, the scan's pages (and their columns)
     kept = sqlite3.connect(database).execute("select tool, count(*) from tool_outputs group by tool").fetchall()
-    assert dict(kept).keys() == {"soffice", "tesseract"}
+    assert dict(kept).keys() == {"soffice", "tesseract", "ocr-page"}
     before = _texts(database)
     assert len(before) == 2 and all(kind == "report" and len(text) > 1000 for _, kind, text in before)
 
@@ -109,6 +110,51 @@ def test_an_upgraded_program_or_a_damaged_row_runs_the_tool_again(tmp_path, run_
     assert run_cli("reprocess", "--workers", "1").exit_code == 0
     assert _runs(soffice_log) == 3
     assert _texts(database) == before
+
+
+def test_a_scanned_page_whose_reading_is_kept_is_not_rendered_again(tmp_path, run_cli, monkeypatch, inbox):
+    tesseract, tesseract_log = _counting(tmp_path, "tesseract")
+    monkeypatch.setenv("INTAKE_TESSERACT", str(tesseract))
+    database = tmp_path / "intake.db"
+    assert run_cli("ingest", str(inbox), "--workers", "1").exit_code == 0
+    before, runs = _texts(database), _runs(tesseract_log)
+
+    rendered = []
+    read_page = ocr._read_pdf_page
+    monkeypatch.setattr(ocr, "_read_pdf_page", lambda page: rendered.append(page) or read_page(page))
+    _forget(database, "tesseract")  # the page's reading is enough
+    assert run_cli("reprocess", "--workers", "1").exit_code == 0
+    assert not rendered and _runs(tesseract_log) == runs and _texts(database) == before
+
+    _forget(database, "ocr-page")  # read again: rendered, and tesseract's hOCR asked of the table
+    assert run_cli("reprocess", "--workers", "1").exit_code == 0
+    assert rendered and _runs(tesseract_log) == 2 * runs  # the hOCR rows were dropped above: tesseract ran
+    assert _texts(database) == before
+    kept = sqlite3.connect(database).execute("select tool, count(*) from tool_outputs group by tool").fetchall()
+    assert dict(kept).keys() == {"soffice", "tesseract", "ocr-page"}
+
+    _forget(database, "ocr-page")
+    assert run_cli("reprocess", "--workers", "1").exit_code == 0
+    assert _runs(tesseract_log) == 2 * runs  # the hOCR kept: tesseract not run again
+    assert _texts(database) == before
+
+
+def test_a_page_reading_is_known_by_its_page_its_settings_and_the_code_that_read_it(monkeypatch):
+    pdf = b"%PDF-1.4 a scan"
+    first = ocr.page_reading_key(pdf, 0)
+    assert first == ocr.page_reading_key(pdf, 0)
+    assert len({first, ocr.page_reading_key(pdf, 1), ocr.page_reading_key(pdf + b" ", 0)}) == 3
+    with ocr.letter_ocr():  # a call letter is read at its own resolution, segmentation 4
+        assert ocr.page_reading_key(pdf, 0) != first
+    monkeypatch.setattr(ocr, "_code_mark", lambda: "another version of intake")
+    assert ocr.page_reading_key(pdf, 0) != first
+
+
+def _forget(database: Path, tool: str) -> None:
+    conn = sqlite3.connect(database)
+    with conn:
+        conn.execute("delete from tool_outputs where tool = ?", [tool])
+    conn.close()
 
 
 def test_only_what_ran_to_the_end_is_remembered():
