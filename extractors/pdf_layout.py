@@ -383,12 +383,13 @@ def _prefix_width(seg: Seg, chars: int) -> float:
 
 
 def _first_word_width(seg: Seg) -> float:
-    """Estimated width of the segment's first word and a space, from its average character width."""
-    words = seg.text.split()
-    if not words:
+    """Estimated width of the segment's first word and a space, from its average character width
+    (a segment's text has single spaces between words, none at its ends)."""
+    text = seg.text
+    if not text:
         return 0.0
-    per_char = (seg.x1 - seg.x0) / max(len(seg.text), 1)
-    return (len(words[0]) + 1) * per_char
+    space = text.find(" ")
+    return ((space if space >= 0 else len(text)) + 1) * (seg.x1 - seg.x0) / len(text)
 
 
 def _join_pages(paras: list[Para], pitch) -> list[Para]:
@@ -434,8 +435,10 @@ def _block(para: Para) -> Block:
     chars = bold = italic = 0
     sizes: list[tuple[float, int]] = []
     fonts: dict[str, int] = {}
+    size = segs[0].runs[0].size
+    one_size = True
     for seg in segs:
-        if pieces and _HYPHEN_END.search(pieces[-1]):
+        if pieces and pieces[-1][-1:] == "-" and _HYPHEN_END.search(pieces[-1]):
             pieces[-1] += seg.text  # "03-" + "NQ/ĐUK": a line wrapped after a hyphen
         else:
             pieces.append(seg.text)
@@ -446,23 +449,13 @@ def _block(para: Para) -> Block:
             weight = len(r.text.strip())
             sizes.append((r.size, weight))
             fonts[r.font] = fonts.get(r.font, 0) + weight
+            one_size = one_size and r.size == size
     text = repair(" ".join(pieces))
     chars = chars or 1
-    sizes.sort()
-    first = segs[0]
-    return Block(
-        text=text,
-        origin=para.origin,
-        page=para.page,
-        cell=para.cell,
-        bold=bold >= 0.8 * chars,
-        italic=italic >= 0.8 * chars,
-        caps=_is_caps(text),
-        font_size=_weighted_median(sizes),
-        font_name=max(fonts, key=fonts.__getitem__) or None if fonts else None,
-        indent=round(first.x0, 1),
-        align=_align(para),
-    )
+    font = max(fonts, key=fonts.__getitem__) if len(fonts) > 1 else next(iter(fonts), None)
+    return Block(text, para.origin, para.page, para.cell, None, None, None, bold >= 0.8 * chars,
+                 italic >= 0.8 * chars, _is_caps(text), size if one_size else _weighted_median(sorted(sizes)),
+                 font or None, round(segs[0].x0, 1), _align(para))
 
 
 def _is_caps(text: str) -> bool:

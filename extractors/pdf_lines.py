@@ -11,6 +11,7 @@ import math
 import re
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
+from operator import attrgetter
 from statistics import median
 
 
@@ -68,10 +69,14 @@ _MARKER = re.compile(r"^(?:(?:Điều|Chương|Mục|Phần|Khoản|Article|Sect
 
 
 # ---- lines ------------------------------------------------------------------------------------
+_BY_BASELINE = attrgetter("base", "x0")
+_SIZE = attrgetter("size")
+
+
 def build_lines(runs: list[Run]) -> list[Line]:
     """One page's runs grouped by baseline, top to bottom, each line cut at its layout gaps.
     Footnote marks (superscripts) are left out."""
-    runs = sorted(runs, key=lambda r: (r.base, r.x0))
+    runs = sorted(runs, key=_BY_BASELINE)
     runs, marked = _drop_marks(runs)
     groups: list[list[Run]] = []
     ref = size = 0.0
@@ -209,8 +214,8 @@ def _drop_marks(runs: list[Run]) -> tuple[list[Run], set[int]]:
     A mark is a short number (or asterisk) set smaller than the text it is glued to and raised above
     its baseline: after a word in the text ("03-NQ/ĐUK¹"), before the note's own text at the page foot.
     `runs` are sorted by baseline."""
-    biggest = max((r.size for r in runs), default=0.0)
-    marks = [r for r in runs if r.size <= 0.87 * biggest and len(r.text) <= 8 and _MARK_TEXT.match(r.text.strip())]
+    small = 0.87 * max(map(_SIZE, runs), default=0.0)
+    marks = [r for r in runs if r.size <= small and len(r.text) <= 8 and _MARK_TEXT.match(r.text.strip())]
     if not marks:
         return runs, set()
     bases = [r.base for r in runs]
