@@ -69,7 +69,7 @@ def write_rules(base_file: Path, folder: Path, campaigns_: list[Campaign] | None
     folder.mkdir(parents=True, exist_ok=True)
     for c in campaigns_ if campaigns_ is not None else campaigns(base_file):
         data = yaml.safe_load(base_file.read_text(encoding="utf-8"))
-        data.update(id=c.id, title=c.title, keywords=c.keywords,
+        data.update(id=c.id, title=c.title, keywords=c.keywords, deadline=c.deadline.isoformat(), closed=c.closed,
                     units=[{"id": u.id, "name": u.name, "emails": list(u.emails)} for u in c.units])
         data.pop("thread_ids", None)
         (folder / f"{c.id}.yml").write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
