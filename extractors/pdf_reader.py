@@ -60,7 +60,6 @@ _object_bounds = _proto(raw.FPDFPageObj_GetBounds, _INT, _VOIDP, _VOIDP, _VOIDP,
 _text_font_size = _proto(raw.FPDFTextObj_GetFontSize, _INT, _VOIDP, _VOIDP)
 _text_font = _proto(raw.FPDFTextObj_GetFont, _VOIDP, _VOIDP)
 _text_render_mode = _proto(raw.FPDFTextObj_GetTextRenderMode, _INT, _VOIDP)
-_text_of_object = _proto(raw.FPDFTextObj_GetText, ctypes.c_ulong, _VOIDP, _VOIDP, _VOIDP, ctypes.c_ulong)
 _page_text = _proto(raw.FPDFText_GetText, _INT, _VOIDP, _INT, _INT, _VOIDP)
 _IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _ELEVEN_FLOATS = struct.Struct("11f")  # reading a ctypes array item by item is far slower
