@@ -14,6 +14,7 @@ database; every ingest, poll and reprocess figure is the real thing on top of it
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import struct
 import subprocess
@@ -196,8 +197,8 @@ def kept_outputs(template: dict, raw: bytes) -> list[dict]:
     if converted and binary:
         out += [dict(converted[0], key=conversion_key(binary, a.data, "doc")) for a in attachments
                 if a.data[:8] == OLE_MAGIC]  # Word 97-2003's container
-    out += [dict(row, key=page_reading_key(a.data, index)) for a in attachments if a.data[:5] == b"%PDF-"
-            for index, row in enumerate(pages)]
+    digests = [hashlib.sha256(a.data).digest() for a in attachments if pages and a.data[:5] == b"%PDF-"]
+    out += [dict(row, key=page_reading_key(digest, index)) for digest in digests for index, row in enumerate(pages)]
     return out
 
 

@@ -16,7 +16,7 @@ import os
 import re
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -225,7 +225,7 @@ def _run(words: list, top: int, bottom: int, baseline: float, size: float, scale
                size, OCR_FONT, False, False)
 
 
-def ocr_pdf_page(page, document: bytes | None = None, index: int = 0) -> tuple[list[Run], list[float]]:
+def ocr_pdf_page(page, document: Callable[[], bytes] | None = None, index: int = 0) -> tuple[list[Run], list[float]]:
     """OCR a pypdfium2 page: rendered at INTAKE_OCR_DPI (300) in grey, coordinates in points from its
     top-left (under `letter_ocr`, at the scan's own resolution).
 
@@ -233,9 +233,10 @@ def ocr_pdf_page(page, document: bytes | None = None, index: int = 0) -> tuple[l
     tesseract takes for letters and punctuation, running words together: such a scan is cleaned
     at its own resolution by a 3 x 3 median (strokes and tone marks are wider), then enlarged.
 
-    With `document`, the bytes of the PDF the page is page `index` of, the whole reading is asked
-    of the caller's tool cache first (`page_reading_key`): rendering, cleaning and enlarging a page
-    take a second or more even when tesseract's own reading is kept."""
+    With `document`, which gives the sha256 digest of the PDF the page is page `index` of (asked
+    only when there is a cache), the whole reading is asked of the caller's tool cache first
+    (`page_reading_key`): rendering, cleaning and enlarging a page take a second or more even when
+    tesseract's own reading is kept."""
     cache = tool_cache()
     if cache is None or document is None:
         return _read_pdf_page(page)
@@ -248,14 +249,15 @@ def ocr_pdf_page(page, document: bytes | None = None, index: int = 0) -> tuple[l
         return json.dumps({"runs": [dataclasses.astuple(r) for r in runs], "confs": confs,
                            "lines": [[line.text, line.confidence] for line in lines]}, ensure_ascii=False).encode()
 
-    reading = json.loads(remembered(cache, "ocr-page", lambda: page_reading_key(document, index), read))
+    reading = json.loads(remembered(cache, "ocr-page", lambda: page_reading_key(document(), index), read))
     if settings.lines is not None and len(settings.lines) == before:  # kept: the lines were read before
         settings.lines.extend(OcrLine(text, confidence) for text, confidence in reading["lines"])
     return [Run(*fields) for fields in reading["runs"]], reading["confs"]
 
 
 def page_reading_key(document: bytes, index: int) -> str:
-    """What the reading of page `index` of the PDF `document` is kept under: tesseract's program and
+    """What the reading of page `index` of the PDF whose sha256 digest is `document` is kept under
+    (the digest, not the PDF: a scan's pages are many megabytes hashed once): tesseract's program and
     data, the versions of the libraries that render and clean the page and of the code that reads it
     (the source of this module and of the layout it uses), the resolution and segmentation asked."""
     binary = tesseract_path() or ""

@@ -10,6 +10,7 @@ The geometry work is in `pdf_lines` (lines, running headers) and `pdf_layout` (c
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import math
 import re
 import struct
@@ -94,7 +95,7 @@ def _read(pdf: pdfium.PdfDocument, data: bytes) -> Document:
     flags: list[Flag] = []
     pages: list[tuple[float, float, list[Run]]] = []
     fonts: dict[int, tuple[str, bool, bool]] = {}
-    scans = _Scans()
+    scans = _Scans(data)
     legacy: dict[str, int] = {}
     lim = safe_limits()
     total = len(pdf)
@@ -120,7 +121,7 @@ def _read(pdf: pdfium.PdfDocument, data: bytes) -> Document:
             for encoding in _legacy(runs):
                 legacy[encoding] = legacy.get(encoding, 0) + 1
             if chars == 0 and images > 0:
-                runs = scans.read(page, index, flags, data)
+                runs = scans.read(page, index, flags)
             pages.append((width, height, runs))
         finally:
             page.close()
@@ -149,20 +150,22 @@ def _legacy(runs: list[Run]) -> set[str]:
 class _Scans:
     """Pages without a text layer: OCR them when tesseract is here, else say why they are empty."""
 
-    def __init__(self):
+    def __init__(self, document: bytes):
+        self.document = document
+        self._digest: bytes | None = None
         self.pages = 0
         self.confs: list[float] = []
         self.missing: list[int] = []
         self.reason: str | None = None
 
-    def read(self, page: pdfium.PdfPage, index: int, flags: list[Flag], document: bytes) -> list[Run]:
+    def read(self, page: pdfium.PdfPage, index: int, flags: list[Flag]) -> list[Run]:
         self.reason = self.reason or ocr.unavailable_reason()
         if self.reason:
             flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}"))
             self.missing.append(index + 1)
             return []
         try:
-            runs, confs = ocr.ocr_pdf_page(page, document, index)
+            runs, confs = ocr.ocr_pdf_page(page, self.digest, index)
         except Exception as exc:  # noqa: BLE001 - a failed page is a flag; the other pages still count
             flags.append(Flag(FlagKind.NEEDS_OCR, f"page {index + 1}: OCR failed ({type(exc).__name__}: {exc})"))
             return []
@@ -172,6 +175,12 @@ class _Scans:
         self.pages += 1
         self.confs.extend(confs)
         return runs
+
+    def digest(self) -> bytes:
+        """The PDF's sha256 digest, worked out once for all its scanned pages."""
+        if self._digest is None:
+            self._digest = hashlib.sha256(self.document).digest()
+        return self._digest
 
     def flags(self) -> list[Flag]:
         out = [ocr.confidence_flag(self.confs, self.pages)] if self.pages else []

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sqlite3
@@ -140,10 +141,10 @@ def test_a_scanned_page_whose_reading_is_kept_is_not_rendered_again(tmp_path, ru
 
 
 def test_a_page_reading_is_known_by_its_page_its_settings_and_the_code_that_read_it(monkeypatch):
-    pdf = b"%PDF-1.4 a scan"
+    pdf, other = (hashlib.sha256(data).digest() for data in (b"%PDF-1.4 a scan", b"%PDF-1.4 a scan "))
     first = ocr.page_reading_key(pdf, 0)
     assert first == ocr.page_reading_key(pdf, 0)
-    assert len({first, ocr.page_reading_key(pdf, 1), ocr.page_reading_key(pdf + b" ", 0)}) == 3
+    assert len({first, ocr.page_reading_key(pdf, 1), ocr.page_reading_key(other, 0)}) == 3
     with ocr.letter_ocr():  # a call letter is read at its own resolution, segmentation 4
         assert ocr.page_reading_key(pdf, 0) != first
     monkeypatch.setattr(ocr, "_code_mark", lambda: "another version of intake")
