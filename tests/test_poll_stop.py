@@ -4,6 +4,7 @@ of a pass and in IDLE; then, thawed, a new poller stores every mail exactly once
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -35,16 +36,17 @@ def _processes(server: Dovecot) -> list[int]:
 
 
 def _freeze(server: Dovecot) -> None:
-    for pid in _processes(server):
-        os.kill(pid, signal.SIGSTOP)
+    _signal_all(server, signal.SIGSTOP)
 
 
 def _thaw(server: Dovecot) -> None:
+    _signal_all(server, signal.SIGCONT)
+
+
+def _signal_all(server: Dovecot, signum: int) -> None:
     for pid in _processes(server):
-        try:
-            os.kill(pid, signal.SIGCONT)
-        except ProcessLookupError:
-            pass
+        with contextlib.suppress(ProcessLookupError):  # a short-lived child that ended since it was listed
+            os.kill(pid, signum)
 
 
 def _seconds_to_stop(poller) -> float:
