@@ -172,8 +172,8 @@ def detect(text: str) -> str | None:
     """
     if not text or text.isascii():
         return None
-    if not _ANY_LEGACY.search(text) and not _VNI_PAIR.search(text):
-        return None  # the common case, Unicode text: nothing below could find evidence
+    if not _ANY_LEGACY.search(text):
+        return None  # the common case, Unicode text: no evidence below (every VNI pair holds a _FOREIGN letter)
     letters = sum(1 for ch in text if ch.isalpha() or ch in _TCVN3_ONLY)
     if letters == 0:
         return None

@@ -172,9 +172,12 @@ def _segment(runs: list[Run]) -> Seg:
 
 def _single(run: Run) -> Seg:
     """`_segment` of one run, the common case, without the bookkeeping for several."""
-    weight = len(run.text.strip().replace(" ", ""))
+    text = run.text.strip()
+    weight = len(text) - text.count(" ")
+    if "  " in text or not text.isprintable():  # else split and join would give it back: most runs
+        text = " ".join(text.split())
     bold, italic = run.bold and weight > 0, run.italic and weight > 0
-    return Seg([run], " ".join(run.text.split()), run.x0, run.x1, run.base, run.size, run.font, weight,
+    return Seg([run], text, run.x0, run.x1, run.base, run.size, run.font, weight,
                weight if bold else 0, weight if italic else 0, (bold, italic, run.font))
 
 

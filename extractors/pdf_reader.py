@@ -49,6 +49,13 @@ def _proto(function, restype, *argtypes):
     return ctypes.CFUNCTYPE(restype, *argtypes)(_address(function))
 
 
+_load_page = _proto(raw.FPDF_LoadPage, _VOIDP, _VOIDP, _INT)
+_close_page = _proto(raw.FPDF_ClosePage, None, _VOIDP)
+_load_text_page = _proto(raw.FPDFText_LoadPage, _VOIDP, _VOIDP)
+_close_text_page = _proto(raw.FPDFText_ClosePage, None, _VOIDP)
+_count_chars = _proto(raw.FPDFText_CountChars, _INT, _VOIDP)
+_crop_box = _proto(raw.FPDFPage_GetCropBox, _INT, _VOIDP, _VOIDP, _VOIDP, _VOIDP, _VOIDP)
+_media_box = _proto(raw.FPDFPage_GetMediaBox, _INT, _VOIDP, _VOIDP, _VOIDP, _VOIDP, _VOIDP)
 _get_text_object = _proto(raw.FPDFText_GetTextObject, _VOIDP, _VOIDP, _INT)
 _get_unicode = _proto(raw.FPDFText_GetUnicode, ctypes.c_uint, _VOIDP, _INT)
 _page_count_objects = _proto(raw.FPDFPage_CountObjects, _INT, _VOIDP)
@@ -103,28 +110,32 @@ def _read(pdf: pdfium.PdfDocument, data: bytes) -> Document:
     if total > lim.max_pdf_pages:
         flags.append(Flag(FlagKind.TRUNCATED,
                           f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
+    document = _address(pdf.raw)
     for index in range(min(total, lim.max_pdf_pages)):
         if index and time.monotonic() > deadline:
             flags.append(Flag(FlagKind.TIMEOUT, f"stopped after {index} of {total} pages: more than "
                                          f"{lim.max_seconds_per_file:g} s (INTAKE_MAX_SECONDS_PER_FILE)"))
             break
-        try:
-            page = pdf[index]
-        except Exception as exc:  # noqa: BLE001 - a page pdfium cannot load is a flag; the other pages still count
-            flags.append(Flag(FlagKind.UNREADABLE, f"page {index + 1}: {exc}"))
+        page = _load_page(document, index)  # raw: pypdfium2's page objects cost more than a report's text
+        if not page:  # a page pdfium cannot load is a flag; the other pages still count
+            flags.append(Flag(FlagKind.UNREADABLE, f"page {index + 1}: Failed to load page."))
             pages.append((612.0, 792.0, []))
             continue
         try:
-            left, bottom, right, top = page.get_cropbox()
+            left, bottom, right, top = _page_box(page)
             width, height = right - left, top - bottom
             runs, images, chars = _page_runs(page, fonts, (left, top))
             for encoding in _legacy(runs):
                 legacy[encoding] = legacy.get(encoding, 0) + 1
             if chars == 0 and images > 0:
-                runs = scans.read(page, index, flags)
+                scanned = pdf[index]  # rendered through pypdfium2
+                try:
+                    runs = scans.read(scanned, index, flags)
+                finally:
+                    scanned.close()
             pages.append((width, height, runs))
         finally:
-            page.close()
+            _close_page(page)
     blocks = layout_document(pages)
     flags.extend(scans.flags())
     flags.extend(Flag(FlagKind.LEGACY_ENCODING, f"{enc.upper()} text converted to Unicode ({n} pages)")
@@ -230,20 +241,32 @@ def _apply(m: tuple, x: float, y: float) -> tuple[float, float]:
     return x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5]
 
 
-def _page_runs(page: pdfium.PdfPage, fonts: dict, origin: tuple[float, float]) -> tuple[list[Run], int, int]:
+def _page_box(page: int) -> tuple[float, float, float, float]:
+    """The visible page (left, bottom, right, top): its crop box, else its media box, else US Letter
+    (as pypdfium2's get_cropbox)."""
+    box = (ctypes.c_float * 4)()
+    at = ctypes.addressof(box)
+    for get_box in (_crop_box, _media_box):
+        if get_box(page, at, at + 4, at + 8, at + 12):
+            return box[0], box[1], box[2], box[3]
+    return 0.0, 0.0, 612.0, 792.0
+
+
+def _page_runs(page: int, fonts: dict, origin: tuple[float, float]) -> tuple[list[Run], int, int]:
     """Text runs of one page, the number of images, and the number of text characters.
     Run coordinates are points from `origin`, the top-left corner of the visible page, downwards."""
-    textpage = page.get_textpage()
+    textpage = _load_text_page(page)
+    if not textpage:
+        raise pdfium.PdfiumError("Failed to load text page.")
     try:
-        handle = _address(textpage.raw)
-        n_chars = raw.FPDFText_CountChars(textpage.raw)
-        texts, images = _walk_objects(_address(page.raw))
+        n_chars = _count_chars(textpage)
+        texts, images = _walk_objects(page)
         if n_chars <= 0 or not texts:
             return [], images, 0
-        runs, chars = _runs(texts, _texts_per_run(handle, n_chars), origin, fonts)
+        runs, chars = _runs(texts, _texts_per_run(textpage, n_chars), origin, fonts)
         return runs, images, chars
     finally:
-        textpage.close()
+        _close_text_page(textpage)
 
 
 def _texts_per_run(handle: int, n_chars: int) -> dict[int, str]:

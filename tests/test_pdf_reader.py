@@ -223,6 +223,22 @@ def test_corrupt_pdf_is_unreadable(data):
         assert doc.format == "pdf" and [f.kind for f in doc.flags] == ["unreadable"]
 
 
+def test_a_page_pdfium_cannot_load_is_a_flag_and_the_others_are_read():
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer)
+    for text in ("Trang một", "Trang hai"):
+        c.setFont("DejaVuSerif", 12)
+        c.drawString(100, 700, text)
+        c.showPage()
+    c.save()
+    data = buffer.getvalue()
+    kids = data[data.index(b"/Kids [") : data.index(b"]", data.index(b"/Kids ["))]
+    broken = data.replace(kids, kids.rsplit(b" ", 3)[0] + b" 99 0 R ")  # the second page's object is missing
+    doc = read_pdf(broken)
+    assert doc.error is None and [b.text for b in doc.blocks] == ["Trang một"]
+    assert [(f.kind, f.detail) for f in doc.flags] == [("unreadable", "page 2: Failed to load page.")]
+
+
 def test_paragraph_running_over_a_page_break_stays_one_block():
     st = styles()
     buffer = io.BytesIO()
