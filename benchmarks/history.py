@@ -174,7 +174,7 @@ def templates(campaign: Campaign, work: Path) -> dict[str, dict]:
         with use_tool_cache(outputs):
             raw = mail(kind, 0, f"template-{kind}", campaign, campaign.units[0].emails[0], received, work)
             out[kind] = derive_rows(f"template-{kind}", raw, [campaign], None)
-        out[kind]["tool_outputs"] = outputs.taken()
+        out[kind]["tool_outputs"] = outputs.taken()[0]
     return out
 
 

@@ -30,7 +30,7 @@ from .limits import safe_limits
 from .model import Document, Flag, FlagKind
 from .pdf_layout import column_bands, layout_document
 from .pdf_lines import Run
-from .toolcache import files_mark, key, remembered
+from .toolcache import asked_while, files_mark, key, remembered
 
 DEFAULT_DPI = 300
 DEFAULT_TIMEOUT = 120.0
@@ -244,12 +244,14 @@ def ocr_pdf_page(page, document: Callable[[], bytes] | None = None, index: int =
     before = len(settings.lines) if settings.lines is not None else 0
 
     def read() -> bytes:
-        runs, confs = _read_pdf_page(page)
+        (runs, confs), made_from = asked_while(lambda: _read_pdf_page(page))
         lines = settings.lines[before:] if settings.lines is not None else []
         return json.dumps({"runs": [dataclasses.astuple(r) for r in runs], "confs": confs,
-                           "lines": [[line.text, line.confidence] for line in lines]}, ensure_ascii=False).encode()
+                           "lines": [[line.text, line.confidence] for line in lines], "made_from": made_from},
+                          ensure_ascii=False).encode()
 
     reading = json.loads(remembered(cache, "ocr-page", lambda: page_reading_key(document(), index), read))
+    cache.used(reading["made_from"])  # tesseract's readings: kept for when the page must be laid out again
     if settings.lines is not None and len(settings.lines) == before:  # kept: the lines were read before
         settings.lines.extend(OcrLine(text, confidence) for text, confidence in reading["lines"])
     return [Run(*fields) for fields in reading["runs"]], reading["confs"]

@@ -13,13 +13,20 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from contextvars import ContextVar
+from typing import Protocol, TypeVar
+
+T = TypeVar("T")
+_ASKED: ContextVar[list[str] | None] = ContextVar("tool_outputs_asked", default=None)
 
 
 class ToolCache(Protocol):
     def get(self, key: str) -> bytes | None: ...
 
     def put(self, key: str, tool: str, output: bytes) -> None: ...
+
+    def used(self, keys: list[str]) -> None:
+        """The outputs a kept output was made from are still in use, though not asked for."""
 
 
 def files_mark(paths: Iterable[str | None]) -> str:
@@ -47,6 +54,9 @@ def remembered(cache: ToolCache | None, tool: str, name: Callable[[], str], run:
     if cache is None:
         return run()
     known = name()
+    asked = _ASKED.get()
+    if asked is not None:
+        asked.append(known)
     output = cache.get(known)
     if output is None:
         output = run()
@@ -54,4 +64,15 @@ def remembered(cache: ToolCache | None, tool: str, name: Callable[[], str], run:
     return output
 
 
-__all__ = ["ToolCache", "files_mark", "key", "remembered"]
+def asked_while(run: Callable[[], T]) -> tuple[T, list[str]]:
+    """`run()`'s result and the keys of the outputs asked for while it ran: those an output made
+    from others' (a page's reading, from tesseract's) is made from."""
+    asked: list[str] = []
+    token = _ASKED.set(asked)
+    try:
+        return run(), asked
+    finally:
+        _ASKED.reset(token)
+
+
+__all__ = ["ToolCache", "asked_while", "files_mark", "key", "remembered"]

@@ -46,6 +46,7 @@ class Derived:
     unit: str | None = None
     flags: list[Flag] = field(default_factory=list)
     kinds: list[str] = field(default_factory=list)  # of the documents found, in order
+    outputs: list[str] = field(default_factory=list)  # keys of the tool outputs its reading used or made
 
 
 def receipt_time(mail: ParsedMail, internaldate: datetime | None) -> tuple[datetime | None, str | None]:
@@ -154,7 +155,8 @@ def write_rows(db: sqlite_utils.Database, message: str, rows: dict) -> Derived:
     replace_derived(db, message, rows)
     m = rows["message"]
     return Derived(message, m["campaign_id"], m["unit_id"], [Flag(f["kind"], f["detail"]) for f in rows["flags"]],
-                   [d["kind"] for d in rows["documents"]])
+                   [d["kind"] for d in rows["documents"]],
+                   [*rows.get("tool_outputs_used", ()), *(o["key"] for o in rows.get("tool_outputs", ()))])
 
 
 def failed_rows(message: str, detail: str) -> dict:

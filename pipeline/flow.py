@@ -14,7 +14,17 @@ from extractors.model import OTHER_KIND, FlagKind
 from pipeline.derive import CAMPAIGN_THRESHOLD, Derived
 from pipeline.schema import json_dict, json_list, select, truth
 from pipeline.sources import Arrival, KnownMail, PassEnd, RawMail, SourceError, iter_mail
-from pipeline.store import add_source, has_source, load_decisions, save_campaigns, save_raw, save_submissions, sha256
+from pipeline.store import (
+    add_source,
+    has_source,
+    load_decisions,
+    now_iso,
+    save_campaigns,
+    save_raw,
+    save_submissions,
+    sha256,
+)
+from pipeline.tool_outputs import OutputsInUse
 from pipeline.workers import DeriveJob, OnWritten, default_workers, derive_in_order
 from rules.attribution import MailSignals, campaign_score
 from rules.campaign import Campaign
@@ -187,16 +197,28 @@ def reprocess(db: sqlite_utils.Database, campaigns: list[Campaign], campaign_id:
     """Derive every stored mail again (or those of one campaign, those no campaign claimed that it
     might (_claimable), and those whose derivation is missing or incomplete). Each mail's rows are
     replaced in place, in one transaction, so commands running meanwhile read the old rows or the
-    new, never none."""
+    new, never none. A reprocess of every mail then drops the kept tool outputs none of them used."""
     touched = Touched(save_campaigns(db, campaigns) | ({campaign_id} if campaign_id else {c.id for c in campaigns}))
     workers = workers or default_workers()
     condition: str = ""
     args: tuple = ()
+    in_use: OutputsInUse | None = None
     if campaign_id:
         campaign = {c.id: c for c in campaigns}[campaign_id]
         condition = f"where m.campaign_id = ? or m.id in (select value from json_each(?)) or {_UNDERIVED}"
         args = (campaign_id, json.dumps(_claimable(db, campaign)))
-    count = _derive_stored(db, campaigns, touched, condition, args, workers, on_written, on_total)
+    else:
+        in_use = OutputsInUse(db.conn, now_iso())
+
+    def written(job: DeriveJob, derived: Derived, seconds: float) -> None:
+        if in_use is not None:
+            in_use.add(derived.outputs)
+        if on_written:
+            on_written(job, derived, seconds)
+
+    count = _derive_stored(db, campaigns, touched, condition, args, workers, written, on_total)
+    if in_use is not None:
+        log.info("%d kept tool outputs no mail uses any more dropped", in_use.drop_unused())
     refresh_statuses(db, campaigns, touched.campaigns(db, campaigns))
     return count
 

@@ -84,7 +84,7 @@ def _timed(job: DeriveJob, campaigns: list[Campaign], store: sqlite3.Connection 
     started = time.perf_counter()
     with extractor_config.use_tool_cache(outputs):
         rows = derive_rows(job.digest, _raw(job, store), campaigns, job.internaldate)
-    rows["tool_outputs"] = outputs.taken()
+    rows["tool_outputs"], rows["tool_outputs_used"] = outputs.taken()
     return rows, time.perf_counter() - started
 
 

@@ -103,6 +103,7 @@ def test_an_upgraded_program_or_a_damaged_row_runs_the_tool_again(tmp_path, run_
     os.utime(soffice, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # a new package of it
     assert run_cli("reprocess", "--workers", "1").exit_code == 0
     assert _runs(soffice_log) == 2
+    assert _kept(database)["soffice"] == 1  # the old package's output, which nothing reads now, dropped
 
     conn = sqlite3.connect(database)
     with conn:
@@ -111,6 +112,53 @@ def test_an_upgraded_program_or_a_damaged_row_runs_the_tool_again(tmp_path, run_
     assert run_cli("reprocess", "--workers", "1").exit_code == 0
     assert _runs(soffice_log) == 3
     assert _texts(database) == before
+
+
+def _kept(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        return dict(conn.execute("select tool, count(*) from tool_outputs group by tool").fetchall())
+    finally:
+        conn.close()
+
+
+def test_a_reprocess_of_every_mail_drops_the_outputs_none_used(tmp_path, run_cli, monkeypatch, inbox):
+    database = tmp_path / "intake.db"
+    assert run_cli("ingest", str(inbox), "--workers", "2").exit_code == 0
+    kept = _kept(database)
+    conn = sqlite3.connect(database)
+    with conn:  # made by an older intake a year ago: read by no mail now
+        conn.execute("""insert into tool_outputs (key, tool, output, size, made_at)
+                        values ('old-soffice', 'soffice', x'00', 1, '2021-06-01T00:00:00+00:00'),
+                               ('old-page', 'ocr-page', x'00', 1, '2021-06-01T00:00:00+00:00')""")
+    conn.close()
+    assert run_cli("reprocess", "--campaign", "nq03-2022", "--workers", "1").exit_code == 0
+    assert _kept(database) == {tool: n + (tool in ("soffice", "ocr-page")) for tool, n in kept.items()}
+
+    for workers in ("2", "1"):  # the keys come back from the pool, and from the process itself
+        assert run_cli("reprocess", "--workers", workers).exit_code == 0
+        assert _kept(database) == kept
+
+
+def test_outputs_made_while_a_reprocess_ran_are_not_dropped(tmp_path):
+    import sqlite_utils
+
+    from pipeline.schema import ensure
+    from pipeline.tool_outputs import OutputsInUse
+
+    db = sqlite_utils.Database(tmp_path / "intake.db")
+    ensure(db)
+    conn = db.conn
+    rows = [("used", "2022-01-01T00:00:00+00:00"), ("unused", "2022-01-01T00:00:00+00:00"),
+            ("made-meanwhile", "2022-06-10T09:00:05+00:00")]
+    with conn:
+        conn.executemany("insert into tool_outputs (key, tool, output, size, made_at) "
+                         "values (?, 'soffice', x'00', 1, ?)", rows)
+    in_use = OutputsInUse(conn, "2022-06-10T09:00:00+00:00")
+    in_use.add(["used"])
+    assert not conn.in_transaction  # one left open would hold a read lock through the whole reprocess
+    assert in_use.drop_unused() == 1
+    assert [r[0] for r in conn.execute("select key from tool_outputs order by key")] == ["made-meanwhile", "used"]
 
 
 def test_a_scanned_page_whose_reading_is_kept_is_not_rendered_again(tmp_path, run_cli, monkeypatch, inbox):
