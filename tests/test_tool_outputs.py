@@ -122,7 +122,7 @@ def _kept(path: Path) -> dict[str, int]:
         conn.close()
 
 
-def test_a_reprocess_of_every_mail_drops_the_outputs_none_used(tmp_path, run_cli, monkeypatch, inbox):
+def test_a_reprocess_of_every_mail_drops_the_outputs_none_used(tmp_path, run_cli, inbox):
     database = tmp_path / "intake.db"
     assert run_cli("ingest", str(inbox), "--workers", "2").exit_code == 0
     kept = _kept(database)
