@@ -101,10 +101,6 @@ def _pitches(page_lines: list[list[Line]]) -> dict[float, float]:
     return {size: sorted(values)[len(values) // 4] for size, values in steps.items()}
 
 
-def _pitch(pitch: dict[float, float], size: float) -> float:
-    return pitch.get(round(size), 1.2 * size)
-
-
 def _margins(page_lines: list[list[Line]], widths: list[float]) -> list[tuple[float, float]]:
     """Left and right edges of each page's text area (from pages of the same width when it is short)."""
 
@@ -336,18 +332,21 @@ def _centered(seg: Seg, margins: tuple) -> bool:
 def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = True) -> bool:
     """Is `seg` the next line of the paragraph (same font, no gap, no new indent or item)?"""
     last = para.segs[-1]
-    if abs(seg.size - last.size) > 0.6:
-        return False
-    size = seg.size if seg.size > last.size else last.size
-    if same_page:
-        step = seg.base - last.base
-        if not 0.5 * size < step <= 1.2 * _pitch(pitch, size) + 0.5:
+    size, last_size = seg.size, last.size
+    if size < last_size:
+        if last_size - size > 0.6:
             return False
+        size = last_size
+    elif size - last_size > 0.6:
+        return False
+    if same_page and not 0.5 * size < seg.base - last.base <= 1.2 * pitch.get(round(size), 1.2 * size) + 0.5:
+        return False
     if seg.style != last.style and not _runs_on(last, seg):
         return False
-    if _SEPARATOR.match(seg.text) or _SEPARATOR.match(last.text) or _STARTS_ITEM.match(seg.text):
+    text, last_text = seg.text, last.text
+    if _SEPARATOR.match(text) or _SEPARATOR.match(last_text) or _STARTS_ITEM.match(text):
         return False
-    if _is_caps(last.text) and not _is_caps(seg.text):
+    if last_text.isupper() and _is_caps(last_text) and not _is_caps(text):
         return False  # "TỜ TRÌNH" then "Về việc ...": a title, then its subject
     left, right = margins[0], margins[1]
     if _centered(last, margins) or _centered(seg, margins):  # a centred title wrapped over lines
@@ -358,12 +357,12 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
         return wide and _symmetric(last, margins) and _symmetric(seg, margins)
     if right - last.x1 > _first_word_width(seg) + 0.5 * size:
         return False  # the next line's first word would have fitted: the previous line ended its paragraph
-    if last.text[-1:] in ";:" and seg.text[:1].isupper():
+    if last_text[-1:] in ";:" and text[:1].isupper():
         return False  # list items of legal texts ("Căn cứ ...;") each end a line
     if len(para.segs) == 1:
         if seg.x0 <= last.x0 + 0.8 * size:
             return True  # a first-line indent is fine, a deeper start is not...
-        item = _STARTS_ITEM.match(last.text)
+        item = _STARTS_ITEM.match(last_text)
         # ...except a hanging indent: "2. Việc lãnh đạo ..." wraps with its second line under the title,
         # as Word lays out numbered headings and list items.
         return item is not None and seg.x0 <= last.x0 + _prefix_width(last, item.end()) + 1.5 * size

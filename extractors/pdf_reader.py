@@ -34,41 +34,44 @@ _ITALIC_NAME = re.compile(r"italic|oblique|,i$|-i$|kursiv", re.I)
 _FORCE_BOLD = 1 << 18
 _ITALIC_FLAG = 1 << 6
 
-# The hot calls get prototypes on plain ints (addresses): pypdfium2's typed pointers cost a
-# conversion per argument and cannot be compared or hashed cheaply.
-_VOIDP = ctypes.c_void_p
+# pdfium is called through prototypes without argument types: ctypes then passes a handle, a
+# `byref` or a Python int (a C int) as it is, where declared types convert every argument on every
+# call (a third of the cost of a call with five). Handles come back as `_Handle`s, which ctypes
+# leaves as they are, ready to be passed on. The calls that take a microsecond (`_quick`: per text
+# object, per character probed) keep the GIL, since releasing and taking it back costs a tenth of them.
+class _Handle(ctypes.c_void_p):
+    """A pdfium handle (page, text page, page object), false when NULL."""
+
+
+def _call(function, restype, prototype=ctypes.CFUNCTYPE):
+    return prototype(restype)(ctypes.cast(function, ctypes.c_void_p).value)
+
+
+def _quick(function, restype):
+    return _call(function, restype, ctypes.PYFUNCTYPE)
+
+
 _INT = ctypes.c_int
-
-
-def _address(pointer) -> int:
-    """The address a ctypes pointer holds; 0 for NULL, which ctypes passes on as NULL again."""
-    return ctypes.cast(pointer, _VOIDP).value or 0
-
-
-def _proto(function, restype, *argtypes):
-    return ctypes.CFUNCTYPE(restype, *argtypes)(_address(function))
-
-
-_load_page = _proto(raw.FPDF_LoadPage, _VOIDP, _VOIDP, _INT)
-_close_page = _proto(raw.FPDF_ClosePage, None, _VOIDP)
-_load_text_page = _proto(raw.FPDFText_LoadPage, _VOIDP, _VOIDP)
-_close_text_page = _proto(raw.FPDFText_ClosePage, None, _VOIDP)
-_count_chars = _proto(raw.FPDFText_CountChars, _INT, _VOIDP)
-_crop_box = _proto(raw.FPDFPage_GetCropBox, _INT, _VOIDP, _VOIDP, _VOIDP, _VOIDP, _VOIDP)
-_media_box = _proto(raw.FPDFPage_GetMediaBox, _INT, _VOIDP, _VOIDP, _VOIDP, _VOIDP, _VOIDP)
-_get_text_object = _proto(raw.FPDFText_GetTextObject, _VOIDP, _VOIDP, _INT)
-_get_unicode = _proto(raw.FPDFText_GetUnicode, ctypes.c_uint, _VOIDP, _INT)
-_page_count_objects = _proto(raw.FPDFPage_CountObjects, _INT, _VOIDP)
-_page_get_object = _proto(raw.FPDFPage_GetObject, _VOIDP, _VOIDP, _INT)
-_form_count_objects = _proto(raw.FPDFFormObj_CountObjects, _INT, _VOIDP)
-_form_get_object = _proto(raw.FPDFFormObj_GetObject, _VOIDP, _VOIDP, ctypes.c_ulong)
-_object_type = _proto(raw.FPDFPageObj_GetType, _INT, _VOIDP)
-_object_matrix = _proto(raw.FPDFPageObj_GetMatrix, _INT, _VOIDP, _VOIDP)
-_object_bounds = _proto(raw.FPDFPageObj_GetBounds, _INT, _VOIDP, _VOIDP, _VOIDP, _VOIDP, _VOIDP)
-_text_font_size = _proto(raw.FPDFTextObj_GetFontSize, _INT, _VOIDP, _VOIDP)
-_text_font = _proto(raw.FPDFTextObj_GetFont, _VOIDP, _VOIDP)
-_text_render_mode = _proto(raw.FPDFTextObj_GetTextRenderMode, _INT, _VOIDP)
-_page_text = _proto(raw.FPDFText_GetText, _INT, _VOIDP, _INT, _INT, _VOIDP)
+_load_page = _call(raw.FPDF_LoadPage, _Handle)
+_close_page = _call(raw.FPDF_ClosePage, None)
+_load_text_page = _call(raw.FPDFText_LoadPage, _Handle)
+_close_text_page = _call(raw.FPDFText_ClosePage, None)
+_count_chars = _quick(raw.FPDFText_CountChars, _INT)
+_crop_box = _quick(raw.FPDFPage_GetCropBox, _INT)
+_media_box = _quick(raw.FPDFPage_GetMediaBox, _INT)
+_get_text_object = _quick(raw.FPDFText_GetTextObject, ctypes.c_void_p)  # an address (int), or None
+_get_unicode = _quick(raw.FPDFText_GetUnicode, ctypes.c_uint)
+_page_count_objects = _quick(raw.FPDFPage_CountObjects, _INT)
+_page_get_object = _quick(raw.FPDFPage_GetObject, _Handle)
+_form_count_objects = _quick(raw.FPDFFormObj_CountObjects, _INT)
+_form_get_object = _quick(raw.FPDFFormObj_GetObject, _Handle)  # its index is an unsigned long: c_ulong
+_object_type = _quick(raw.FPDFPageObj_GetType, _INT)
+_object_matrix = _quick(raw.FPDFPageObj_GetMatrix, _INT)
+_object_bounds = _quick(raw.FPDFPageObj_GetBounds, _INT)
+_text_font_size = _quick(raw.FPDFTextObj_GetFontSize, _INT)
+_text_font = _quick(raw.FPDFTextObj_GetFont, ctypes.c_void_p)  # an address (int), or None
+_text_render_mode = _quick(raw.FPDFTextObj_GetTextRenderMode, _INT)
+_page_text = _quick(raw.FPDFText_GetText, _INT)
 _IDENTITY = (1.0, 0.0, 0.0, 1.0, 0.0, 0.0)
 _ELEVEN_FLOATS = struct.Struct("11f")  # reading a ctypes array item by item is far slower
 _LINE = re.compile(r"[^\r\n]+")  # pdfium ends each line of the page text with a CR LF of its own
@@ -110,7 +113,7 @@ def _read(pdf: pdfium.PdfDocument, data: bytes) -> Document:
     if total > lim.max_pdf_pages:
         flags.append(Flag(FlagKind.TRUNCATED,
                           f"{total} pages: only the first {lim.max_pdf_pages} read (INTAKE_MAX_PDF_PAGES)"))
-    document = _address(pdf.raw)
+    document = pdf.raw
     for index in range(min(total, lim.max_pdf_pages)):
         if index and time.monotonic() > deadline:
             flags.append(Flag(FlagKind.TIMEOUT, f"stopped after {index} of {total} pages: more than "
@@ -124,10 +127,10 @@ def _read(pdf: pdfium.PdfDocument, data: bytes) -> Document:
         try:
             left, bottom, right, top = _page_box(page)
             width, height = right - left, top - bottom
-            runs, images, chars = _page_runs(page, fonts, (left, top))
+            runs, images = _page_runs(page, fonts, (left, top))
             for encoding in _legacy(runs):
                 legacy[encoding] = legacy.get(encoding, 0) + 1
-            if chars == 0 and images > 0:
+            if not runs and images > 0:  # no text drawn, pictures: a scan
                 scanned = pdf[index]  # rendered through pypdfium2
                 try:
                     runs = scans.read(scanned, index, flags)
@@ -200,19 +203,19 @@ class _Scans:
         return out
 
 
-def _walk_objects(page_handle: int):
-    """(text object address, matrix to page space) for every text object, forms included."""
-    texts: list[tuple[int, tuple]] = []
+def _walk_objects(page_handle: _Handle):
+    """(text object, matrix to page space) for every text object, forms included."""
+    texts: list[tuple[_Handle, tuple]] = []
     images = 0
-    stack: list[tuple[int | None, tuple, int]] = [(None, _IDENTITY, 0)]
+    stack: list[tuple[_Handle | None, tuple, int]] = [(None, _IDENTITY, 0)]
     matrix = raw.FS_MATRIX()
-    matrix_at = ctypes.addressof(matrix)
+    matrix_at = ctypes.byref(matrix)
     count = 0
     while stack:
         form, ctm, depth = stack.pop()
         total = _page_count_objects(page_handle) if form is None else _form_count_objects(form)
         for i in range(max(total, 0)):
-            obj = _page_get_object(page_handle, i) if form is None else _form_get_object(form, i)
+            obj = _page_get_object(page_handle, i) if form is None else _form_get_object(form, ctypes.c_ulong(i))
             if not obj:
                 continue
             count += 1
@@ -241,19 +244,19 @@ def _apply(m: tuple, x: float, y: float) -> tuple[float, float]:
     return x * m[0] + y * m[2] + m[4], x * m[1] + y * m[3] + m[5]
 
 
-def _page_box(page: int) -> tuple[float, float, float, float]:
+def _page_box(page: _Handle) -> tuple[float, float, float, float]:
     """The visible page (left, bottom, right, top): its crop box, else its media box, else US Letter
     (as pypdfium2's get_cropbox)."""
     box = (ctypes.c_float * 4)()
-    at = ctypes.addressof(box)
+    corners = [ctypes.byref(box, 4 * k) for k in range(4)]
     for get_box in (_crop_box, _media_box):
-        if get_box(page, at, at + 4, at + 8, at + 12):
+        if get_box(page, *corners):
             return box[0], box[1], box[2], box[3]
     return 0.0, 0.0, 612.0, 792.0
 
 
-def _page_runs(page: int, fonts: dict, origin: tuple[float, float]) -> tuple[list[Run], int, int]:
-    """Text runs of one page, the number of images, and the number of text characters.
+def _page_runs(page: _Handle, fonts: dict, origin: tuple[float, float]) -> tuple[list[Run], int]:
+    """Text runs of one page (none drew only spaces) and the number of images.
     Run coordinates are points from `origin`, the top-left corner of the visible page, downwards."""
     textpage = _load_text_page(page)
     if not textpage:
@@ -262,14 +265,13 @@ def _page_runs(page: int, fonts: dict, origin: tuple[float, float]) -> tuple[lis
         n_chars = _count_chars(textpage)
         texts, images = _walk_objects(page)
         if n_chars <= 0 or not texts:
-            return [], images, 0
-        runs, chars = _runs(texts, _texts_per_run(textpage, n_chars), origin, fonts)
-        return runs, images, chars
+            return [], images
+        return _runs(texts, _texts_per_run(textpage, n_chars), origin, fonts), images
     finally:
         _close_text_page(textpage)
 
 
-def _texts_per_run(handle: int, n_chars: int) -> dict[int, str]:
+def _texts_per_run(handle: _Handle, n_chars: int) -> dict[int, str]:
     """The text of each object, from the page's text cut where the drawing object changes.
 
     An object's characters are consecutive in pdfium's page text, so a stretch whose first and last
@@ -322,13 +324,13 @@ def _texts_per_run(handle: int, n_chars: int) -> dict[int, str]:
     return texts
 
 
-def _page_characters(handle: int, n_chars: int) -> str:
+def _page_characters(handle: _Handle, n_chars: int) -> str:
     """The page's text, one character per pdfium character index. pdfium gives each UTF-16 half of
     a character outside the BMP an index of its own: the first holds the character, the second a
     NUL (dropped with the others). A hyphen pdfium took for a word break at a line's end (written
     U+0002 or U+FFFE) is the hyphen that was printed: "2769/UBND-" + "NCKSTTHC"."""
     buffer = (ctypes.c_ushort * (n_chars + 1))()
-    if _page_text(handle, 0, n_chars, ctypes.addressof(buffer)) - 1 == n_chars:
+    if _page_text(handle, 0, n_chars, buffer) - 1 == n_chars:
         text = ctypes.string_at(buffer, 2 * n_chars).decode("utf-16-le", "replace")
         if len(text) == n_chars:
             return text.translate(_WORD_BREAKS) if "\x02" in text or "\ufffe" in text else text
@@ -349,20 +351,18 @@ def _page_characters(handle: int, n_chars: int) -> str:
 
 
 def _runs(texts: list, texts_by_obj: dict[int, str], origin: tuple[float, float],
-          fonts: dict) -> tuple[list[Run], int]:
-    """Runs of the text objects that drew text, and their number of characters. The out-parameters
-    of the per-object calls are one reused float array passed by address: bounds (left, bottom,
+          fonts: dict) -> list[Run]:
+    """Runs of the text objects that drew more than spaces. The out-parameters
+    of the per-object calls are one reused float array, passed by reference: bounds (left, bottom,
     right, top), matrix (a-f), font size."""
     out = (ctypes.c_float * 11)()
-    at0 = ctypes.addressof(out)
-    at1, at2, at3, at4, at10 = at0 + 4, at0 + 8, at0 + 12, at0 + 16, at0 + 40
+    at0, at1, at2, at3, at4, at10 = (ctypes.byref(out, 4 * k) for k in (0, 1, 2, 3, 4, 10))
     unpack = _ELEVEN_FLOATS.unpack_from
     left, top = origin
     fill_stroke = raw.FPDF_TEXTRENDERMODE_FILL_STROKE
     runs = []
-    chars = 0
     for obj, ctm in texts:
-        text = texts_by_obj.get(obj)
+        text = texts_by_obj.get(obj.value)
         if not text or text.isspace() or not _object_bounds(obj, at0, at1, at2, at3):
             continue
         _object_matrix(obj, at4)
@@ -382,17 +382,16 @@ def _runs(texts: list, texts_by_obj: dict[int, str], origin: tuple[float, float]
         if info is None:
             info = fonts[font] = _font_info(font)
         name, bold, italic = info
-        if _text_render_mode(obj) == fill_stroke:
+        if not bold and _text_render_mode(obj) == fill_stroke:
             bold = True  # "fake bold": glyphs filled and stroked
         runs.append(Run(text, x0 - left, x1 - left, top - y1, top - y0, top - f, font_size, name, bold, italic))
-        chars += len(text.strip())
-    return runs, chars
+    return runs
 
 
 def _font_info(address: int) -> tuple[str, bool, bool]:
     if not address:
         return "", False, False
-    font = ctypes.cast(_VOIDP(address), raw.FPDF_FONT)
+    font = ctypes.cast(ctypes.c_void_p(address), raw.FPDF_FONT)
     buffer = ctypes.create_string_buffer(256)
     length = raw.FPDFFont_GetBaseFontName(font, buffer, 256)
     name = buffer.raw[: max(length - 1, 0)].decode("latin-1", "replace") if length else ""
