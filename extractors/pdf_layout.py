@@ -17,7 +17,7 @@ from .pdf_lines import Line, Run, Seg, build_lines, mark_notes, mark_running
 from .text import repair
 
 
-@dataclass
+@dataclass(slots=True)
 class Para:
     segs: list[Seg]
     page: int
@@ -131,8 +131,10 @@ def _first_line_indent(page_lines: list[list[Line]], margins: list[tuple[float, 
     counts: dict[int, int] = {}
     for lines, (left, right) in zip(page_lines, margins, strict=True):
         for line in lines:
+            if line.origin != "body" or len(line.segs) != 1 or line.segs[0].x1 <= right - 20:
+                continue  # the usual indent is told by a paragraph's first line, which runs to the margin
             offset = round(line.segs[0].x0 - left)
-            if line.origin == "body" and len(line.segs) == 1 and 3 <= offset <= 80 and line.segs[0].x1 > right - 20:
+            if 3 <= offset <= 80:
                 counts[offset] = counts.get(offset, 0) + 1
     if not counts:
         return -1.0
@@ -344,7 +346,7 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
     if seg.style != last.style and not _runs_on(last, seg):
         return False
     text, last_text = seg.text, last.text
-    if _SEPARATOR.match(text) or _SEPARATOR.match(last_text) or _STARTS_ITEM.match(text):
+    if _separator(text) or _separator(last_text) or _STARTS_ITEM.match(text):
         return False
     if last_text.isupper() and _is_caps(last_text) and not _is_caps(text):
         return False  # "TỜ TRÌNH" then "Về việc ...": a title, then its subject
@@ -367,6 +369,11 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
         # as Word lays out numbered headings and list items.
         return item is not None and seg.x0 <= last.x0 + _prefix_width(last, item.end()) + 1.5 * size
     return abs(seg.x0 - last.x0) <= 0.8 * size
+
+
+def _separator(text: str) -> bool:
+    """A line of rules or dots ("* * *", "-----"): no letter or digit. Most lines start with one."""
+    return not text[:1].isalnum() and _SEPARATOR.match(text) is not None
 
 
 def _runs_on(last: Seg, seg: Seg) -> bool:
@@ -424,12 +431,10 @@ def _block(para: Para) -> Block:
     segs = para.segs
     if len(segs) == 1 and len(segs[0].runs) == 1:  # a line of one run: most headings, titles, cells
         seg = segs[0]
-        run = seg.runs[0]
         text = repair(seg.text)
-        chars = seg.chars or 1
-        return Block(text, para.origin, para.page, para.cell, None, None, None, seg.bold >= 0.8 * chars,
-                     seg.italic >= 0.8 * chars, _is_caps(text), run.size, run.font or None, round(seg.x0, 1),
-                     _align(para))
+        in_bold, in_italic, font_name = seg.style  # of one run: its own
+        return Block(text, para.origin, para.page, para.cell, None, None, None, in_bold, in_italic, _is_caps(text),
+                     seg.size, font_name or None, round(seg.x0, 1), _align(para))
     pieces: list[str] = []
     chars = bold = italic = 0
     sizes: list[tuple[float, int]] = []
