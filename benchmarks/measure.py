@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
+from functools import partial
 from pathlib import Path
 
 from benchmarks import corpus
@@ -36,25 +37,37 @@ def _best_of(fns, rounds: int) -> list[float]:
     return best
 
 
+def benchmark_pdfs() -> list[bytes]:
+    """The PDFs the PDF figures read: the synthetic reports and two Quy chế."""
+    return [corpus.pdf_report(k) for k in range(corpus.POOL)] + [corpus.quy_che(k, True) for k in range(2)]
+
+
+def read_with_pdfium(files: list[bytes]) -> None:
+    """The bare side of `pdf_vs_pdfium`: each page's text page, its text copied out."""
+    import pypdfium2 as pdfium
+
+    for data in files:
+        doc = pdfium.PdfDocument(data)
+        for page in doc:
+            page.get_textpage().get_text_range()
+        doc.close()
+
+
+def read_with_intake(files: list[bytes]) -> None:
+    from extractors.pdf_reader import read_pdf
+
+    for data in files:
+        read_pdf(data)
+
+
 def pdf_figures(repeat: int) -> dict:
     import pdfplumber
     import pypdfium2 as pdfium
 
-    from extractors.pdf_reader import read_pdf
-
-    files = [corpus.pdf_report(k) for k in range(corpus.POOL)] + [corpus.quy_che(k, True) for k in range(2)]
+    files = benchmark_pdfs()
     pages = sum(len(pdfium.PdfDocument(data)) for data in files)
 
-    def intake() -> None:
-        for data in files:
-            read_pdf(data)
-
-    def pdfium_text() -> None:
-        for data in files:
-            doc = pdfium.PdfDocument(data)
-            for page in doc:
-                page.get_textpage().get_text_range()
-            doc.close()
+    intake, pdfium_text = partial(read_with_intake, files), partial(read_with_pdfium, files)
 
     def plumber() -> None:
         for data in files:

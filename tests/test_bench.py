@@ -48,6 +48,17 @@ def test_the_benchmark_runs_from_a_checkout():
     assert proc.returncode == 0 and "--quick" in proc.stdout and "--json" in proc.stdout, proc.stderr
 
 
+def test_the_instruction_count_runs_each_side_from_a_checkout():
+    """Under valgrind it takes minutes, so only what each child runs is tested: one round of a side."""
+    for side in ("intake", "pdfium"):
+        proc = subprocess.run([sys.executable, "-m", "benchmarks.instructions", "--child", side, "0"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "benchmarks.instructions", "--help"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and "instructions" in proc.stdout, proc.stderr
+
+
 def test_the_shipped_package_never_imports_benchmarks_or_tests():
     for package in SHIPPED:
         for path in (ROOT / package).rglob("*.py"):
