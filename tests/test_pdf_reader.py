@@ -287,6 +287,44 @@ def test_objects_interleaved_on_a_line_keep_their_own_text():
     assert [(b.text, b.bold) for b in blocks] == [("1. Đảng ủy cơ sở", False), ("Chibộ", False)]
 
 
+def test_text_inside_a_form_xobject_is_placed_by_the_form_matrix():
+    # letterheads and stamps are often drawn once as a form and placed where needed
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=A4)
+    c.beginForm("letterhead")
+    c.setFont("DejaVuSerif-Bold", 13)
+    c.drawString(0, 0, "ĐẢNG BỘ KHỐI")
+    c.endForm()
+    for y, scale in ((750, 1.0), (500, 1.5)):
+        c.saveState()
+        c.translate(85, y)
+        c.scale(scale, scale)
+        c.doForm("letterhead")
+        c.restoreState()
+    c.save()
+    blocks = read_pdf(buffer.getvalue()).blocks
+    assert [(b.text, b.font_size, b.bold) for b in blocks] == [("ĐẢNG BỘ KHỐI", 13.0, True),
+                                                                ("ĐẢNG BỘ KHỐI", 19.5, True)]
+    assert all(85 <= b.indent < 86 for b in blocks)  # the glyph's own edge, a little right of its origin
+
+
+def test_text_filled_and_stroked_is_bold():
+    # "fake bold": a regular font drawn with render mode 2 (fill, then stroke)
+    buffer = io.BytesIO()
+    c = canvas.Canvas(buffer, pagesize=A4)
+    # the mode stays set for the text drawn after it (it is graphics state): the fake bold comes last
+    for y, font, mode, text in ((700, "DejaVuSerif", 0, "Chữ thường"), (600, "DejaVuSerif-Bold", 0, "Chữ đậm"),
+                                (500, "DejaVuSerif", 2, "Tô đậm giả")):
+        line = c.beginText(85, y)
+        line.setFont(font, 13)
+        line.setTextRenderMode(mode)
+        line.textLine(text)
+        c.drawText(line)
+    c.save()
+    blocks = read_pdf(buffer.getvalue()).blocks
+    assert [(b.text, b.bold) for b in blocks] == [("Chữ thường", False), ("Chữ đậm", True), ("Tô đậm giả", True)]
+
+
 @pytest.mark.skipif(not WORD_MATH.exists(), reason="the shared corpus is absent")
 def test_characters_outside_the_bmp_are_kept():
     # pdfium gives each UTF-16 half its own character index; Word's math italic π is one character
