@@ -1,6 +1,6 @@
 """`python -m benchmarks.instructions [--json]`: the PDF reader against bare pypdfium2 counted in
 instructions (valgrind's callgrind), not seconds. Counts are the same on a busy machine as on an
-idle one, where the timed `pdf_vs_pdfium` moves by a fifth within minutes (1.44-1.94 for the same
+idle one, where the timed `pdf_vs_pdfium` moves by a quarter within minutes (1.44-1.94 for the same
 code, seen here), so they tell what a change to the reader gains. Python runs slower per
 instruction than pdfium, so the timed ratio is somewhat above this one.
 

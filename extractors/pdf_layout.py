@@ -372,7 +372,8 @@ def _continues(para: Para, seg: Seg, margins: tuple, pitch, same_page: bool = Tr
 
 
 def _separator(text: str) -> bool:
-    """A line of rules or dots ("* * *", "-----"): no letter or digit. Most lines start with one."""
+    """A line of rules or dots ("* * *", "-----"): no letter or digit. The first test settles the
+    lines that start with a letter or a digit, most of them."""
     return not text[:1].isalnum() and _SEPARATOR.match(text) is not None
 
 

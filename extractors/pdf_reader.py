@@ -353,9 +353,9 @@ def _page_characters(handle: _Handle, n_chars: int) -> str:
 
 def _runs(texts: list, texts_by_obj: dict[int, str], origin: tuple[float, float],
           fonts: dict) -> list[Run]:
-    """Runs of the text objects that drew more than spaces. The out-parameters
-    of the per-object calls are one reused float array, passed by reference: bounds (left, bottom,
-    right, top), matrix (a-f), font size."""
+    """Runs of the text objects that drew more than spaces. The out-parameters of the per-object
+    calls are one reused float array, passed by reference: bounds (left, bottom, right, top),
+    matrix (a-f), font size."""
     out = (ctypes.c_float * 11)()
     at0, at1, at2, at3, at4, at10 = (ctypes.byref(out, 4 * k) for k in (0, 1, 2, 3, 4, 10))
     unpack = _ELEVEN_FLOATS.unpack_from
