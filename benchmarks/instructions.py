@@ -1,8 +1,8 @@
 """`python -m benchmarks.instructions [--json]`: the PDF reader against bare pypdfium2 counted in
 instructions (valgrind's callgrind), not seconds. Counts are the same on a busy machine as on an
-idle one, where the timed `pdf_vs_pdfium` moves by a quarter within minutes (1.44-1.94 for the same
-code, seen here), so they tell what a change to the reader gains. Python runs slower per
-instruction than pdfium, so the timed ratio is somewhat above this one.
+idle one, where the timed `pdf_vs_pdfium` moves by a few hundredths (the median of paired rounds:
+1.60-1.68 for the same code, seen here), so they tell what a small change to the reader gains.
+Python runs slower per instruction than pdfium, so the timed ratio is somewhat above this one.
 
 Each side runs in a child under valgrind, after a warm-up round, for one round and for three: half
 the difference is one round, without imports and set-up."""

@@ -91,12 +91,12 @@ def _pitches(page_lines: list[list[Line]]) -> dict[float, float]:
     """Line pitch per font size: the lower quartile of baseline steps (inside paragraphs)."""
     steps: dict[float, list[float]] = {}
     for lines in page_lines:
-        body = [ln for ln in lines if ln.origin == "body" and len(ln.segs) == 1]
-        for a, b in zip(body, body[1:], strict=False):
-            size = a.segs[0].size
+        body = [ln.segs[0] for ln in lines if ln.origin == "body" and len(ln.segs) == 1]
+        for a, b in zip(body, body[1:], strict=False):  # a one-segment line's baseline is its segment's
+            size = a.size
             step = b.base - a.base
-            beside = a.segs[0].x1 < b.segs[0].x0 or b.segs[0].x1 < a.segs[0].x0  # lines of two columns
-            if abs(size - b.segs[0].size) < 0.6 and 0.8 * size < step < 2.2 * size and not beside:
+            beside = a.x1 < b.x0 or b.x1 < a.x0  # lines of two columns
+            if abs(size - b.size) < 0.6 and 0.8 * size < step < 2.2 * size and not beside:
                 steps.setdefault(round(size), []).append(step)
     return {size: sorted(values)[len(values) // 4] for size, values in steps.items()}
 
@@ -438,9 +438,8 @@ def _block(para: Para) -> Block:
                      seg.size, font_name or None, round(seg.x0, 1), _align(para))
     pieces: list[str] = []
     chars = bold = italic = 0
-    sizes: list[tuple[float, int]] = []
     fonts: dict[str, int] = {}
-    size = segs[0].runs[0].size
+    size: float | None = segs[0].runs[0].size
     one_size = True
     for seg in segs:
         if pieces and pieces[-1][-1:] == "-" and _HYPHEN_END.search(pieces[-1]):
@@ -451,16 +450,15 @@ def _block(para: Para) -> Block:
         bold += seg.bold
         italic += seg.italic
         for r in seg.runs:
-            weight = len(r.text.strip())
-            sizes.append((r.size, weight))
-            fonts[r.font] = fonts.get(r.font, 0) + weight
+            fonts[r.font] = fonts.get(r.font, 0) + len(r.text.strip())
             one_size = one_size and r.size == size
+    if not one_size:  # a size per character count, only for the paragraphs that mix sizes
+        size = _weighted_median(sorted((r.size, len(r.text.strip())) for seg in segs for r in seg.runs))
     text = repair(" ".join(pieces))
     chars = chars or 1
     font = max(fonts, key=fonts.__getitem__) if len(fonts) > 1 else next(iter(fonts), None)
     return Block(text, para.origin, para.page, para.cell, None, None, None, bold >= 0.8 * chars,
-                 italic >= 0.8 * chars, _is_caps(text), size if one_size else _weighted_median(sorted(sizes)),
-                 font or None, round(segs[0].x0, 1), _align(para))
+                 italic >= 0.8 * chars, _is_caps(text), size, font or None, round(segs[0].x0, 1), _align(para))
 
 
 def _is_caps(text: str) -> bool:
