@@ -16,11 +16,9 @@ import re
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
-from benchmarks.measure import benchmark_pdfs, read_with_intake, read_with_pdfium
+from benchmarks.measure import ROOT, benchmark_pdfs, read_with_intake, read_with_pdfium
 
-ROOT = Path(__file__).resolve().parent.parent
 SIDES = {"intake": read_with_intake, "pdfium": read_with_pdfium}
 
 
