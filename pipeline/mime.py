@@ -14,10 +14,11 @@ import mimetypes
 import os
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from email import message_from_bytes
+from email.errors import MultipartInvariantViolationDefect
 from email.message import Message
 from email.parser import BytesParser
 from email.policy import compat32
@@ -216,8 +217,16 @@ def _payload_bytes(part: Message, cte: str, path: str, flags: list[Flag]) -> byt
 # a big attachment at once. It needs only the structure, so runs of base64 lines this long are cut
 # out of the copy it reads, each left as one marker line, and put back when the part is decoded.
 _CUT_MIN = 64 * 1024
-# Possessive: a plain `(...)+` keeps a backtracking entry per line, twice the run's size for a big one.
-_BASE64_RUN = re.compile(rb"(?m)^(?:[A-Za-z0-9+/=]++\r?\n)++")
+# A run is whole lines of base64 characters, each ended by an LF or a CR LF. A pattern repeating a
+# line (`(?:...\r?\n)+`) keeps a backtracking entry per line, twice the run's size for a big one,
+# and its possessive form matches wrongly in Python 3.11.2, Debian 12's (the last line of a body
+# without a final line break was taken into the run and its last character lost). So runs are
+# found with patterns that repeat one character class or start with a fixed byte, which the regex
+# engine scans for in C: stretches of base64 characters and line breaks from a line start, less the
+# lines in them that are empty or hold a CR of their own.
+_BASE64_STRETCH = re.compile(rb"(?m)^[A-Za-z0-9+/=][A-Za-z0-9+/=\r\n]*")
+_BEFORE_EMPTY_LINE = re.compile(rb"\n\r?(?=\n)")  # a line's end, then an empty line's CR if it has one
+_LONE_CR = re.compile(rb"\r(?!\n)")
 
 
 @dataclass(frozen=True)
@@ -248,9 +257,26 @@ class _Cuts:
         return bytes(out)
 
 
+def _base64_runs(raw: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each run of whole base64 lines in `raw`, the last line break included."""
+    for stretch in _BASE64_STRETCH.finditer(raw):
+        start, stop = stretch.span()
+        not_lines = [(m.start() + 1, m.end() + 1) for m in _BEFORE_EMPTY_LINE.finditer(raw, start, stop)]
+        for cr in _LONE_CR.finditer(raw, start, stop):
+            before, after = raw.rfind(b"\n", start, cr.start()), raw.find(b"\n", cr.start(), stop)
+            not_lines.append((before + 1 if before >= 0 else start, after + 1 if after >= 0 else stop))
+        for line_start, line_end in sorted(not_lines):
+            if line_start > start:
+                yield start, line_start
+            start = max(start, line_end)
+        end = raw.rfind(b"\n", start, stop) + 1  # a line the stretch ends inside is not whole
+        if end > start:
+            yield start, end
+
+
 def _cut_runs(raw: bytes) -> tuple[bytes, _Cuts | None]:
     """(what the parser reads, the runs cut out of it)."""
-    runs = [m.span() for m in _BASE64_RUN.finditer(raw) if m.end() - m.start() >= _CUT_MIN]
+    runs = [(start, end) for start, end in _base64_runs(raw) if end - start >= _CUT_MIN]
     if not runs:
         return raw, None
     marker = b"intakecut" + os.urandom(8).hex().encode() + b"n"  # no mail can know it in advance
@@ -526,6 +552,9 @@ def _headers_only(raw: bytes, error: Flag) -> ParsedMail:
     try:
         msg = BytesParser(policy=compat32).parsebytes(raw[:end], headersonly=True)
         msg.set_payload("")
+        # the body was left out on purpose, which Python 3.11.2 (Debian 12's) calls a defect of a
+        # multipart mail and later 3.11 releases do not
+        msg.defects = [d for d in msg.defects if not isinstance(d, MultipartInvariantViolationDefect)]
         mail = _parse_message(msg, "", 0)
         mail.flags.insert(0, error)
         return mail

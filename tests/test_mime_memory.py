@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import binascii
 import random
+import re
 import tracemalloc
 
 import pytest
@@ -105,6 +106,32 @@ def test_the_runs_are_cut_and_the_marker_differs_every_time(monkeypatch):
     assert cuts is not None and len(cuts.spans) == 2 and len(first) < len(raw) // 4
     again = mime._cut_runs(raw)[1]  # noqa: SLF001
     assert again is not None and again.marker != cuts.marker and cuts.marker not in raw
+
+
+def _runs_line_by_line(raw: bytes) -> list[tuple[int, int]]:
+    """What a run is, read one line at a time: whole lines of base64 characters ended by LF or CR LF."""
+    runs, start, pos = [], None, 0
+    pieces = raw.split(b"\n")
+    for n, piece in enumerate(pieces):
+        body = piece[:-1] if piece.endswith(b"\r") else piece
+        whole = n < len(pieces) - 1 and body and re.fullmatch(rb"[A-Za-z0-9+/=]+", body)
+        if whole and start is None:
+            start = pos
+        elif not whole and start is not None:
+            runs.append((start, pos))
+            start = None
+        pos += len(piece) + 1
+    return runs
+
+
+def test_runs_are_whole_base64_lines_on_every_python():
+    # Python 3.11.2 (Debian 12's) matched a repeated possessive group wrongly and lost the last
+    # character of a body without a final line break; the runs must not depend on such a pattern.
+    rnd = random.Random(3)
+    pieces = [b"QUJD", b"z", b"+/", b"=", b"\r", b"\n", b"\r\n", b" ", b":", b"--"]
+    for _ in range(20_000):
+        raw = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40)))
+        assert list(mime._base64_runs(raw)) == _runs_line_by_line(raw), raw  # noqa: SLF001
 
 
 def test_parsing_a_big_mail_holds_about_one_copy_of_its_attachment():
