@@ -438,9 +438,10 @@ def _block(para: Para) -> Block:
                      seg.size, font_name or None, round(seg.x0, 1), _align(para))
     pieces: list[str] = []
     chars = bold = italic = 0
-    fonts: dict[str, int] = {}
-    size: float | None = segs[0].runs[0].size
-    one_size = True
+    first = segs[0].runs[0]
+    size: float | None = first.size
+    font: str | None = first.font
+    one_size = one_font = True
     for seg in segs:
         if pieces and pieces[-1][-1:] == "-" and _HYPHEN_END.search(pieces[-1]):
             pieces[-1] += seg.text  # "03-" + "NQ/ĐUK": a line wrapped after a hyphen
@@ -450,13 +451,19 @@ def _block(para: Para) -> Block:
         bold += seg.bold
         italic += seg.italic
         for r in seg.runs:
-            fonts[r.font] = fonts.get(r.font, 0) + len(r.text.strip())
             one_size = one_size and r.size == size
-    if not one_size:  # a size per character count, only for the paragraphs that mix sizes
+            one_font = one_font and r.font == font
+    # a size and a font per character count, only for the paragraphs that mix them
+    if not one_size:
         size = _weighted_median(sorted((r.size, len(r.text.strip())) for seg in segs for r in seg.runs))
+    if not one_font:
+        fonts: dict[str, int] = {}
+        for seg in segs:
+            for r in seg.runs:
+                fonts[r.font] = fonts.get(r.font, 0) + len(r.text.strip())
+        font = max(fonts, key=fonts.__getitem__)
     text = repair(" ".join(pieces))
     chars = chars or 1
-    font = max(fonts, key=fonts.__getitem__) if len(fonts) > 1 else next(iter(fonts), None)
     return Block(text, para.origin, para.page, para.cell, None, None, None, bold >= 0.8 * chars,
                  italic >= 0.8 * chars, _is_caps(text), size, font or None, round(segs[0].x0, 1), _align(para))
 
