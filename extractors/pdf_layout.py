@@ -453,15 +453,15 @@ def _block(para: Para) -> Block:
         for r in seg.runs:
             one_size = one_size and r.size == size
             one_font = one_font and r.font == font
-    # a size and a font per character count, only for the paragraphs that mix them
-    if not one_size:
-        size = _weighted_median(sorted((r.size, len(r.text.strip())) for seg in segs for r in seg.runs))
-    if not one_font:
-        fonts: dict[str, int] = {}
-        for seg in segs:
-            for r in seg.runs:
-                fonts[r.font] = fonts.get(r.font, 0) + len(r.text.strip())
-        font = max(fonts, key=fonts.__getitem__)
+    if not (one_size and one_font):  # a size and a font per character count, only where runs mix them
+        weighted = [(r, len(r.text.strip())) for seg in segs for r in seg.runs]
+        if not one_size:
+            size = _weighted_median(sorted((r.size, weight) for r, weight in weighted))
+        if not one_font:
+            fonts: dict[str, int] = {}
+            for r, weight in weighted:
+                fonts[r.font] = fonts.get(r.font, 0) + weight
+            font = max(fonts, key=fonts.__getitem__)
     text = repair(" ".join(pieces))
     chars = chars or 1
     return Block(text, para.origin, para.page, para.cell, None, None, None, bold >= 0.8 * chars,
