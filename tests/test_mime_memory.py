@@ -1,5 +1,5 @@
 """Issue 21: a mail is parsed without holding several copies of it. The long base64 runs are cut out
-of the copy the stdlib parser reads (pipeline/mime.py `_cut_runs`) and put back when a part is
+of the copy the stdlib parser reads (pipeline/base64_cuts.py `cut_runs`) and put back when a part is
 decoded: the result must be the one of the uncut mail, for every MIME shape."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import tracemalloc
 
 import pytest
 
-from pipeline import mime
+from pipeline import base64_cuts
 from pipeline.mime import parse_mail
 from tests.fixtures.mail import VN, build_mail
 
@@ -93,18 +93,18 @@ SHAPES = {
 @pytest.mark.parametrize("shape", SHAPES)
 def test_cutting_base64_runs_changes_nothing(shape, monkeypatch):
     raw = SHAPES[shape]
-    monkeypatch.setattr(mime, "_CUT_MIN", 10**12)
+    monkeypatch.setattr(base64_cuts, "CUT_MIN", 10**12)
     whole = parse_mail(raw)
-    monkeypatch.setattr(mime, "_CUT_MIN", 64)  # every run of these small mails is cut
+    monkeypatch.setattr(base64_cuts, "CUT_MIN", 64)  # every run of these small mails is cut
     assert parse_mail(raw) == whole
 
 
 def test_the_runs_are_cut_and_the_marker_differs_every_time(monkeypatch):
-    monkeypatch.setattr(mime, "_CUT_MIN", 64)
+    monkeypatch.setattr(base64_cuts, "CUT_MIN", 64)
     raw = SHAPES["multipart, CRLF"]
-    first, cuts = mime._cut_runs(raw)  # noqa: SLF001 - the step under test
+    first, cuts = base64_cuts.cut_runs(raw)
     assert cuts is not None and len(cuts.spans) == 2 and len(first) < len(raw) // 4
-    again = mime._cut_runs(raw)[1]  # noqa: SLF001
+    again = base64_cuts.cut_runs(raw)[1]
     assert again is not None and again.marker != cuts.marker and cuts.marker not in raw
 
 
@@ -131,7 +131,7 @@ def test_runs_are_whole_base64_lines_on_every_python():
     pieces = [b"QUJD", b"z", b"+/", b"=", b"\r", b"\n", b"\r\n", b" ", b":", b"--"]
     for _ in range(20_000):
         raw = b"".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 40)))
-        assert list(mime._base64_runs(raw)) == _runs_line_by_line(raw), raw  # noqa: SLF001
+        assert list(base64_cuts.base64_runs(raw)) == _runs_line_by_line(raw), raw
 
 
 def test_parsing_a_big_mail_holds_about_one_copy_of_its_attachment():
