@@ -23,6 +23,7 @@ from pathlib import Path
 
 from benchmarks import big_mail, history, measure, staff_pages
 from benchmarks.imap_bench import imap_figures
+from extractors import compiled
 
 # (figure, target, whether higher is better)
 TARGETS = {"pdf_vs_pdfium": (1.5, False), "docx_vs_python_docx": (1.1, False), "ingest_mails_per_s_1": (25.0, True),
@@ -100,7 +101,7 @@ def machine() -> dict:
     mem_kb = next(int(line.split()[1]) for line in Path("/proc/meminfo").read_text().splitlines()
                   if line.startswith("MemTotal:"))
     return {"nproc": len(os.sched_getaffinity(0)), "cpu": model, "ram_gb": round(mem_kb / 1024 / 1024, 1),
-            "python": platform.python_version()}
+            "python": platform.python_version(), "pdf_layout_compiled": compiled.in_use()}
 
 
 def run(quick: bool, base_campaign: Path, progress: Callable[[str], None] = lambda msg: None,
@@ -128,7 +129,7 @@ def run(quick: bool, base_campaign: Path, progress: Callable[[str], None] = lamb
 def table(result: dict) -> str:
     m = result["machine"]
     lines = [f"python -m benchmarks ({result['mode']}) on {m['nproc']} CPUs, {m['cpu']}, {m['ram_gb']} GB RAM, "
-             f"Python {m['python']}"]
+             f"Python {m['python']}, PDF layout {'compiled' if m.get('pdf_layout_compiled') else 'as plain Python'}"]
     if result.get("note"):
         lines.append(result["note"])
     for key in keys():

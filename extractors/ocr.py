@@ -21,6 +21,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from statistics import median
 
 from lxml import etree
@@ -274,12 +275,9 @@ def _code_mark() -> str:
     import PIL
     import pypdfium2
 
-    from . import pdf_layout, pdf_lines
-
     digest = hashlib.sha256()
-    for module in (__file__, pdf_layout.__file__, pdf_lines.__file__):
-        with open(module, "rb") as source:
-            digest.update(source.read())
+    for name in ("ocr.py", "pdf_layout.py", "pdf_lines.py"):  # the sources: the layout may run compiled
+        digest.update(Path(__file__).with_name(name).read_bytes())
     return f"{digest.hexdigest()}:{PIL.__version__}:{pypdfium2.PYPDFIUM_INFO}:{pypdfium2.PDFIUM_INFO}"
 
 

@@ -68,7 +68,8 @@ def layout_document(pages: list[tuple[float, float, list[Run]]]) -> list[Block]:
                     paras.extend(_paragraphs(segs, number, (tables, 0, col), cell_edges, pitch))
                 tables += 1
     paras = _join_pages(paras, pitch)
-    return [b for b in (_block(p) for p in paras) if b.text]
+    blocks = [_block(p) for p in paras]
+    return [b for b in blocks if b.text]
 
 
 def column_bands(runs: list[Run], width: float) -> list[tuple[float, float, list[float]]]:
