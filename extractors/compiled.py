@@ -52,7 +52,7 @@ def stale() -> bool:
         recorded = json.loads(MANIFEST.read_text())
     except (OSError, ValueError):
         return True
-    return any(recorded.get(name) != source_digest(name) for name in MODULES)
+    return not isinstance(recorded, dict) or any(recorded.get(name) != source_digest(name) for name in MODULES)
 
 
 def load_sources() -> None:
