@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import time
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timezone
 from typing import Any
@@ -36,11 +37,27 @@ def open_db(path: str, busy_timeout: float = 30.0) -> sqlite_utils.Database:
     writes: a write waits up to `busy_timeout` seconds for another process's. Raises SchemaError."""
     db = sqlite_utils.Database(path)
     db.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")  # first: switching to WAL waits too
-    if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # asked only once: it takes a lock
-        db.execute("PRAGMA journal_mode=WAL")
+    _use_wal(db, busy_timeout)
     db.execute("PRAGMA foreign_keys=ON")
     schema.ensure(db)
     return db
+
+
+def _use_wal(db: sqlite_utils.Database, busy_timeout: float) -> None:
+    """Switch a new database to WAL, once. Two commands creating one database at once both ask to:
+    each holds a read lock and wants the other's gone, so SQLite refuses one of them at once, with
+    no wait ("database is locked"; 1 in 4 of two processes started together). The one refused asks
+    again, and finds the switch made."""
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":  # a WAL database needs no switch
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
 
 
 def open_reader(path: str, busy_timeout: float = 30.0) -> sqlite_utils.Database:
