@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.store import open_db
 from tests.conftest import CAMPAIGN_FILE, SAMPLE_INBOX
 from tests.processes import count, environment, ingested_mbox, per_mail, rows, run, start, wait_for
 from tests.servers import free_port
@@ -51,8 +52,6 @@ def test_the_first_commands_of_a_new_database_started_at_the_same_moment(tmp_pat
 
 
 def _open_when_both_are_ready(path: str, barrier, results) -> None:
-    from pipeline.store import open_db
-
     barrier.wait()
     try:
         open_db(path, 30).close()
