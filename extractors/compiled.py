@@ -31,17 +31,21 @@ def source_digest(name: str) -> str:
     return hashlib.sha256((HERE / f"{name}.py").read_bytes()).hexdigest()
 
 
-def built() -> list[Path]:
-    """The extension modules on disk that this Python would import (their names carry its version):
+def _build_files() -> list[Path]:
+    """The extension modules a build makes, named for this Python (their names carry its version):
     the compiled modules and their shared library."""
     suffix = importlib.machinery.EXTENSION_SUFFIXES[0]
-    names = (*MODULES, GROUP.rsplit(".", 1)[1] + "__mypyc")
-    return [HERE / f"{name}{suffix}" for name in names if (HERE / f"{name}{suffix}").exists()]
+    return [HERE / f"{name}{suffix}" for name in (*MODULES, GROUP.rsplit(".", 1)[1] + "__mypyc")]
+
+
+def built() -> list[Path]:
+    """The extension modules of a build that are on disk."""
+    return [path for path in _build_files() if path.exists()]
 
 
 def current() -> bool:
     """Is every module built, from the sources as they are now?"""
-    return len(built()) == len(MODULES) + 1 and not stale()
+    return all(path.exists() for path in _build_files()) and not stale()
 
 
 def stale() -> bool:

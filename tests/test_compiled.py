@@ -27,7 +27,7 @@ from extractors import compiled
 compiled.load_sources()
 from extractors.pdf_reader import read_pdf
 assert not compiled.in_use()
-for path in sys.stdin.read().split():
+for path in sys.stdin.read().splitlines():
     with open(path, "rb") as f:
         print(json.dumps([dataclasses.astuple(b) for b in read_pdf(f.read()).blocks], ensure_ascii=False))
 """
